@@ -1,0 +1,1 @@
+"""Health analytics as plain functions on numpy arrays."""

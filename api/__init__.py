@@ -1,0 +1,1 @@
+"""The bandhub HTTP API (FastAPI)."""

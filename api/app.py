@@ -1,0 +1,343 @@
+"""FastAPI application: bands, contacts, daily summaries, heart-rate series, alerts."""
+
+import datetime as dt
+import json
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import Depends, FastAPI, Query
+from fastapi.responses import StreamingResponse
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field, HttpUrl, model_validator
+
+from analytics import daily
+from api.errors import ApiError, install
+from bandhub.contracts.messages import BAND_ID_PATTERN
+from bandhub.settings import Settings
+from ingest.writer import ALERT_CHANNEL
+
+_RESOLUTIONS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+
+
+class BandIn(BaseModel):
+    band_id: Annotated[str, Field(pattern=BAND_ID_PATTERN)]
+    name: Annotated[str, Field(max_length=200)] = ""
+
+
+class ContactIn(BaseModel):
+    """A webhook contact needs an http(s) URL and a signing secret; e-mail a mailbox."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    channel: Literal["webhook", "email"] = "webhook"
+    url: HttpUrl | None = None
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    secret: Annotated[str, Field(min_length=16, max_length=200)] | None = None
+    position: int = 0
+
+    @model_validator(mode="after")
+    def _address_fits_channel(self) -> "ContactIn":
+        if self.channel == "webhook" and (self.url is None or self.secret is None):
+            raise ValueError("a webhook contact needs url and secret")
+        if self.channel == "email" and self.email is None:
+            raise ValueError("an email contact needs email")
+        return self
+
+    @property
+    def address(self) -> str:
+        return str(self.url) if self.channel == "webhook" else str(self.email)
+
+
+class AckIn(BaseModel):
+    contact_id: int
+
+
+class ResolveIn(BaseModel):
+    outcome: Literal["ok", "needed_help", "false_alarm"]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    pool = AsyncConnectionPool(
+        settings.database_url, min_size=1, max_size=8, open=False, kwargs={"row_factory": dict_row}
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await pool.open()
+        yield
+        await pool.close()
+
+    app = FastAPI(
+        title="bandhub",
+        version="0.1.0",
+        description="Health summaries and alerts from bandhub wristbands.",
+        lifespan=lifespan,
+    )
+    install(app)
+
+    async def db():
+        async with pool.connection() as conn:
+            yield conn
+
+    Db = Annotated[AsyncConnection, Depends(db)]
+
+    async def require_band(conn, band_id: str) -> dict:
+        row = await (
+            await conn.execute("SELECT * FROM bands WHERE band_id = %s", (band_id,))
+        ).fetchone()
+        if row is None:
+            raise ApiError(404, "unknown_band", f"no band {band_id!r}")
+        return row
+
+    @app.get("/bands", summary="All bands, with record counts and when they were last seen")
+    async def list_bands(conn: Db) -> list[dict]:
+        rows = await (
+            await conn.execute(
+                "SELECT b.band_id, b.name, b.registered_at, b.last_seen,"
+                " (SELECT count(*) FROM hr WHERE hr.band_id = b.band_id)"
+                " + (SELECT count(*) FROM epochs e WHERE e.band_id = b.band_id)"
+                " + (SELECT count(*) FROM falls f WHERE f.band_id = b.band_id)"
+                " + (SELECT count(*) FROM buttons x WHERE x.band_id = b.band_id)"
+                " + (SELECT count(*) FROM battery y WHERE y.band_id = b.band_id) AS records"
+                " FROM bands b ORDER BY b.band_id"
+            )
+        ).fetchall()
+        return rows
+
+    @app.post("/bands", status_code=201, summary="Register a band")
+    async def add_band(band: BandIn, conn: Db) -> dict:
+        row = await (
+            await conn.execute(
+                "INSERT INTO bands (band_id, name) VALUES (%s, %s) ON CONFLICT (band_id)"
+                " DO UPDATE SET name = EXCLUDED.name RETURNING band_id, name, registered_at",
+                (band.band_id, band.name),
+            )
+        ).fetchone()
+        return row
+
+    @app.post("/bands/{band_id}/contacts", status_code=201, summary="Add an emergency contact")
+    async def add_contact(band_id: str, contact: ContactIn, conn: Db) -> dict:
+        await require_band(conn, band_id)
+        row = await (
+            await conn.execute(
+                "INSERT INTO contacts (band_id, name, channel, address, secret, position)"
+                " VALUES (%s, %s, %s, %s, %s, %s)"
+                " RETURNING id, band_id, name, channel, address, position",
+                (
+                    band_id,
+                    contact.name,
+                    contact.channel,
+                    contact.address,
+                    contact.secret or "",
+                    contact.position,
+                ),
+            )
+        ).fetchone()
+        return row
+
+    @app.get("/bands/{band_id}/contacts", summary="A band's emergency contacts")
+    async def list_contacts(band_id: str, conn: Db) -> list[dict]:
+        await require_band(conn, band_id)
+        return await (
+            await conn.execute(
+                "SELECT id, band_id, name, channel, address, position FROM contacts"
+                " WHERE band_id = %s ORDER BY position, id",
+                (band_id,),
+            )
+        ).fetchall()
+
+    @app.get("/bands/{band_id}/summary", summary="Daily summary for one UTC day")
+    async def summary(band_id: str, date: dt.date, conn: Db) -> dict:
+        await require_band(conn, band_id)
+        start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+        end = start + dt.timedelta(days=1)
+        epochs = await (
+            await conn.execute(
+                "SELECT steps, activity_count, hr_mean, worn FROM epochs"
+                " WHERE band_id = %s AND t >= %s AND t < %s ORDER BY t",
+                (band_id, start, end),
+            )
+        ).fetchall()
+        bpm = await (
+            await conn.execute(
+                "SELECT bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s",
+                (band_id, start, end),
+            )
+        ).fetchall()
+        falls = await (
+            await conn.execute(
+                "SELECT count(*) AS n FROM falls WHERE band_id = %s AND t >= %s AND t < %s"
+                " AND confirmed",
+                (band_id, start, end),
+            )
+        ).fetchone()
+        activity = np.array([e["activity_count"] for e in epochs], dtype=float)
+        worn = np.array([e["worn"] for e in epochs], dtype=bool)
+        hr_mean = np.array(
+            [np.nan if e["hr_mean"] is None else e["hr_mean"] for e in epochs], dtype=float
+        )
+        asleep = daily.asleep_minutes(activity, worn)
+        stats = daily.heart_rate_stats(np.array([r["bpm"] for r in bpm]))
+        return {
+            "band_id": band_id,
+            "date": date.isoformat(),
+            "steps": int(sum(e["steps"] for e in epochs)),
+            "heart_rate": {
+                "min": stats.min,
+                "avg": stats.avg,
+                "max": stats.max,
+                "resting": daily.resting_heart_rate(hr_mean, activity, asleep),
+                "unit": "bpm",
+            },
+            "sleep_minutes": int(asleep.sum()),
+            "falls": falls["n"],
+            "coverage": round(int(worn.sum()) / 1440, 4),
+        }
+
+    @app.get("/bands/{band_id}/hr", summary="Heart-rate series, averaged per resolution bucket")
+    async def hr_series(
+        band_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        conn: Db,
+        resolution: Annotated[Literal["1m", "5m", "15m", "1h"], Query()] = "5m",
+    ) -> dict:
+        await require_band(conn, band_id)
+        if end <= start:
+            raise ApiError(422, "invalid_request", "end must be after start")
+        if (end - start) > dt.timedelta(days=31):
+            raise ApiError(422, "invalid_request", "at most 31 days per request")
+        step = _RESOLUTIONS[resolution]
+        rows = await (
+            await conn.execute(
+                "SELECT date_bin(make_interval(secs => %s), t, TIMESTAMPTZ '2000-01-01') AS t,"
+                " round(avg(bpm)::numeric, 1)::float AS bpm, min(bpm) AS min, max(bpm) AS max"
+                " FROM hr WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1 ORDER BY 1",
+                (step, band_id, start, end),
+            )
+        ).fetchall()
+        return {"band_id": band_id, "resolution": resolution, "points": rows}
+
+    @app.get("/alerts", summary="Alerts, newest first")
+    async def list_alerts(conn: Db, band_id: str | None = None, limit: int = Query(100, le=1000)):
+        return await (
+            await conn.execute(
+                "SELECT id, band_id, kind, state, event_t, confidence, created_at, dispatch_at"
+                " FROM alerts WHERE %s::text IS NULL OR band_id = %s ORDER BY id DESC LIMIT %s",
+                (band_id, band_id, limit),
+            )
+        ).fetchall()
+
+    @app.get(
+        "/alerts/stream",
+        summary="Live alert events (Server-Sent Events) for the companion app",
+        response_class=StreamingResponse,
+    )
+    async def alert_stream(band_id: str | None = None) -> StreamingResponse:
+        async def events():
+            async with await AsyncConnection.connect(
+                settings.database_url, autocommit=True
+            ) as listener:
+                await listener.execute("LISTEN bandhub_alert_events")
+                yield ": connected\n\n"
+                while True:
+                    async for note in listener.notifies(timeout=15):
+                        if band_id is None or json.loads(note.payload)["band_id"] == band_id:
+                            yield f"event: alert\ndata: {note.payload}\n\n"
+                    yield ": keep-alive\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.get("/alerts/{alert_id}", summary="One alert with its delivery log")
+    async def get_alert(alert_id: int, conn: Db) -> dict:
+        alert = await (
+            await conn.execute("SELECT * FROM alerts WHERE id = %s", (alert_id,))
+        ).fetchone()
+        if alert is None:
+            raise ApiError(404, "unknown_alert", f"no alert {alert_id}")
+        alert["deliveries"] = await (
+            await conn.execute(
+                "SELECT d.id, d.kind, d.webhook_id, c.name AS contact, d.state, d.attempts,"
+                " d.last_error, d.delivered_at FROM deliveries d JOIN contacts c"
+                " ON c.id = d.contact_id WHERE d.alert_id = %s ORDER BY d.id",
+                (alert_id,),
+            )
+        ).fetchall()
+        return alert
+
+    @app.post("/alerts/{alert_id}/ack", summary="A contact takes charge; escalation stops")
+    async def ack_alert(alert_id: int, ack: AckIn, conn: Db) -> dict:
+        async with conn.transaction():
+            alert = await (
+                await conn.execute("SELECT * FROM alerts WHERE id = %s FOR UPDATE", (alert_id,))
+            ).fetchone()
+            if alert is None:
+                raise ApiError(404, "unknown_alert", f"no alert {alert_id}")
+            contact = await (
+                await conn.execute(
+                    "SELECT id FROM contacts WHERE id = %s AND band_id = %s",
+                    (ack.contact_id, alert["band_id"]),
+                )
+            ).fetchone()
+            if contact is None:
+                raise ApiError(
+                    404, "unknown_contact", f"contact {ack.contact_id} is not this wearer's"
+                )
+            if alert["state"] in ("pending", "cancelled_by_wearer", "resolved"):
+                raise ApiError(409, "not_acknowledgeable", f"alert {alert_id} is {alert['state']}")
+            if alert["state"] == "dispatched":  # the first acknowledgement wins
+                await conn.execute(
+                    "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
+                    " acknowledged_at = now() WHERE id = %s",
+                    (ack.contact_id, alert_id),
+                )
+                await conn.execute(
+                    "UPDATE deliveries SET state = 'not_needed'"
+                    " WHERE alert_id = %s AND state = 'pending'",
+                    (alert_id,),
+                )
+                # the contacts already alerted learn that someone is handling it
+                await conn.execute(
+                    "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
+                    " SELECT alert_id, contact_id, webhook_id || '_handled', 'handled'"
+                    " FROM deliveries WHERE alert_id = %s AND kind = 'alert'"
+                    " AND state = 'delivered' AND contact_id <> %s",
+                    (alert_id, ack.contact_id),
+                )
+                await conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+        return await get_alert(alert_id, conn)
+
+    @app.post("/alerts/{alert_id}/resolve", summary="Close an alert with its outcome")
+    async def resolve_alert(alert_id: int, body: ResolveIn, conn: Db) -> dict:
+        row = await (
+            await conn.execute(
+                "UPDATE alerts SET state = 'resolved', outcome = %s, resolved_at = now()"
+                " WHERE id = %s AND state <> 'resolved' RETURNING id",
+                (body.outcome, alert_id),
+            )
+        ).fetchone()
+        if row is None:
+            await get_alert(alert_id, conn)  # 404 when it does not exist
+            raise ApiError(409, "already_resolved", f"alert {alert_id} is already resolved")
+        await conn.execute(
+            "UPDATE deliveries SET state = 'not_needed' WHERE alert_id = %s AND state = 'pending'",
+            (alert_id,),
+        )
+        return await get_alert(alert_id, conn)
+
+    @app.get("/dead-letters", summary="Rejected messages with their reasons")
+    async def dead_letters(conn: Db, limit: int = Query(100, le=1000)) -> list[dict]:
+        rows = await (
+            await conn.execute(
+                "SELECT id, received_at, topic, band_id, stream, reason, payload"
+                " FROM dead_letters ORDER BY id DESC LIMIT %s",
+                (limit,),
+            )
+        ).fetchall()
+        for r in rows:
+            r["payload"] = bytes(r["payload"]).decode("utf-8", errors="replace")
+        return rows
+
+    return app

@@ -1,0 +1,1 @@
+"""Fall alerts: delivery of the outbox rows ingest writes, as signed webhooks."""

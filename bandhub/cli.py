@@ -1,0 +1,228 @@
+"""The ``bandhub`` command: every process of the system is a subcommand.
+
+Imports happen inside the commands so that ``bandhub analyze`` does not pay for the
+BLE stack and ``bandhub sim`` does not need a database driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bandhub.logging_setup import setup_logging
+
+app = typer.Typer(
+    help="bandhub: wristbands -> BLE gateway -> MQTT -> ingest -> PostgreSQL -> API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+gateway_app = typer.Typer(help="The BLE gateway.", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
+
+
+def run_until_signal(main) -> None:
+    """Run ``main(stop_event)`` until it returns or SIGINT/SIGTERM sets the event."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+@app.command()
+def sim(
+    bands: Annotated[int, typer.Option(help="How many bands")] = 3,
+    hci: Annotated[
+        str, typer.Option(help="HCI transport the gateway connects to")
+    ] = "tcp-server:127.0.0.1:9100",
+    speed: Annotated[float, typer.Option(help="Band clocks run this many times real time")] = 1.0,
+    start: Annotated[
+        str | None, typer.Option(help="Band clock at start, ISO 8601 UTC (default: now)")
+    ] = None,
+    days: Annotated[float | None, typer.Option(help="Stop making records after N days")] = None,
+    fall_at: Annotated[
+        str | None, typer.Option(help="HH:MM (band clock) when band 1's wearer falls; 'none'")
+    ] = "15:30",
+    seed: int = 1,
+    truth_file: Annotated[Path | None, typer.Option(help="Write ground truth JSON here")] = None,
+) -> None:
+    """Run simulated bands (real BLE peripherals on bumble) on a virtual radio."""
+    from firmware_sim.runner import FleetOptions, serve_fleet
+
+    setup_logging()
+    opts = FleetOptions(
+        count=bands,
+        start=_parse_start(start),
+        days=days,
+        speed=speed,
+        seed=seed,
+        fall_band=None if fall_at in (None, "none") else 0,
+        fall_at_s=_parse_hhmm(fall_at) if fall_at not in (None, "none") else 0,
+    )
+    run_until_signal(lambda stop: serve_fleet(opts, hci, truth_file, stop))
+
+
+@gateway_app.command("run")
+def gateway_run() -> None:
+    """Keep paired bands synced and forward their records to MQTT."""
+    from bandhub.settings import get_settings
+    from gateway.backend import open_backend
+    from gateway.service import run_gateway
+
+    setup_logging()
+    settings = get_settings()
+    if not settings.mqtt_url:
+        _fail("BANDHUB_MQTT_URL is not set: the gateway needs a broker (or use `bandhub demo`)")
+
+    async def main(stop: asyncio.Event) -> None:
+        backend = await open_backend(settings.gateway_backend)
+        try:
+            await run_gateway(settings, backend, stop)
+        finally:
+            await backend.close()
+
+    run_until_signal(main)
+
+
+def _require_services(settings) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("BANDHUB_DATABASE_URL", settings.database_url),
+            ("BANDHUB_MQTT_URL", settings.mqtt_url),
+        )
+        if not value
+    ]
+    if missing:
+        _fail(f"{' and '.join(missing)} not set (or use `bandhub demo` for embedded services)")
+
+
+@app.command()
+def ingest() -> None:
+    """Store records from MQTT in PostgreSQL and deliver fall alerts."""
+    from bandhub.alerts.dispatcher import Dispatcher
+    from bandhub.settings import get_settings
+    from ingest.service import Ingest
+
+    setup_logging()
+    settings = get_settings()
+    _require_services(settings)
+
+    async def main(stop: asyncio.Event) -> None:
+        service = Ingest(settings)
+        await asyncio.to_thread(service.start)
+        try:
+            await Dispatcher(settings).run(stop)
+        finally:
+            await asyncio.to_thread(service.stop)
+
+    run_until_signal(main)
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    from api.server import serve_api
+    from bandhub.db import migrate
+    from bandhub.settings import get_settings
+
+    setup_logging()
+    settings = get_settings()
+    if not settings.database_url:
+        _fail("BANDHUB_DATABASE_URL is not set (or use `bandhub demo` for embedded services)")
+    migrate(settings.database_url)
+    typer.echo(f"bandhub API on http://{settings.api_host}:{settings.api_port}/docs")
+    run_until_signal(lambda stop: serve_api(settings, stop))
+
+
+@app.command()
+def demo(
+    bands: Annotated[int, typer.Option(help="How many simulated bands")] = 3,
+    days: Annotated[float | None, typer.Option(help="Simulate this many days")] = None,
+    speed: Annotated[float, typer.Option(help="Band clocks run this many times real time")] = 1440,
+    exit_: Annotated[
+        bool, typer.Option("--exit", help="Finish the day, print summaries and exit")
+    ] = False,
+    date: Annotated[
+        str | None, typer.Option(help="First simulated day, YYYY-MM-DD (default: yesterday)")
+    ] = None,
+    fall_at: Annotated[str, typer.Option(help="HH:MM when band 1's wearer falls")] = "15:30",
+) -> None:
+    """Run the whole system on embedded defaults (simulated bands to API)."""
+    from bandhub.demo import DemoOptions, run_demo
+    from bandhub.settings import get_settings
+
+    setup_logging("WARNING")
+    opts = DemoOptions(
+        bands=bands,
+        days=days,
+        speed=speed,
+        exit_when_done=exit_,
+        date=_parse_start(date).date() if date else None,
+        fall_at=fall_at,
+    )
+    result: list[int] = []
+
+    async def main(stop: asyncio.Event) -> None:
+        result.append(await run_demo(get_settings(), opts, stop))
+
+    run_until_signal(main)
+    raise typer.Exit(result[0] if result else 1)
+
+
+@app.command()
+def analyze(
+    kind: Annotated[str, typer.Argument(help="falls, steps, hr, hrv or sleep")],
+    files: Annotated[list[Path], typer.Argument(help="CSV recordings (plain or .gz)")],
+    fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (default: from t)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per file")] = False,
+) -> None:
+    """Analyse recordings offline with the same functions ingest uses."""
+    try:
+        from analytics.cli import run_analyze
+    except ImportError:
+        _fail("offline analysis is not part of this build yet")
+    raise typer.Exit(run_analyze(kind, files, fs, json_out))
+
+
+def _parse_start(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--start {value!r} is not an ISO 8601 date or datetime")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _parse_hhmm(value: str) -> int:
+    try:
+        hours, minutes = value.split(":")
+        return int(hours) * 3600 + int(minutes) * 60
+    except ValueError:
+        _fail(f"expected HH:MM, got {value!r}")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"bandhub: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

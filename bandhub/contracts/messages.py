@@ -1,0 +1,176 @@
+"""MQTT message schema shared by the gateway (producer) and ingest (consumer).
+
+See docs/mqtt.md. A record is unique by (band_id, stream, seq); publishing the same
+record twice is harmless because ingest writes are idempotent on that key.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+BAND_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+MAX_SEQ = 2**32 - 1
+
+BandId = Annotated[str, Field(pattern=BAND_ID_PATTERN)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+UnixTime = Annotated[float, Field(ge=946_684_800, le=4_102_444_800)]  # 2000..2100
+
+
+class Stream(StrEnum):
+    HR = "hr"
+    EPOCH = "epoch"
+    FALL = "fall"
+    BUTTON = "button"
+    BATTERY = "battery"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HrRecord(_Strict):
+    seq: Seq
+    t: UnixTime
+    bpm: Annotated[int, Field(ge=20, le=250)]
+    rr_ms: list[Annotated[float, Field(gt=200, lt=3000)]] = Field(default_factory=list)
+    contact: bool | None = None
+
+
+class EpochRecord(_Strict):
+    seq: Seq
+    t: UnixTime  # start of the minute
+    steps: Annotated[int, Field(ge=0, le=400)]
+    activity_count: Annotated[int, Field(ge=0, le=65535)]
+    enmo_mg: Annotated[int, Field(ge=0, le=16000)]
+    hr_mean: Annotated[int, Field(ge=20, le=250)] | None = None
+    worn: bool = True
+
+
+class FallRecord(_Strict):
+    seq: Seq
+    t: UnixTime  # time of the impact
+    fs_hz: Annotated[int, Field(ge=10, le=1000)]
+    pre_samples: Annotated[int, Field(ge=0)]
+    ax_g: list[float]
+    ay_g: list[float]
+    az_g: list[float]
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> FallRecord:
+        n = len(self.ax_g)
+        if n == 0 or len(self.ay_g) != n or len(self.az_g) != n:
+            raise ValueError("ax_g, ay_g, az_g must be non-empty and of equal length")
+        if self.pre_samples > n:
+            raise ValueError("pre_samples exceeds the window length")
+        return self
+
+
+class ButtonRecord(_Strict):
+    seq: Seq
+    t: UnixTime
+    press: Literal["im_ok", "help"]
+
+
+class BatteryRecord(_Strict):
+    seq: Seq
+    t: UnixTime
+    level: Annotated[int, Field(ge=0, le=100)]
+
+
+RECORD_MODELS: dict[Stream, type[_Strict]] = {
+    Stream.HR: HrRecord,
+    Stream.EPOCH: EpochRecord,
+    Stream.FALL: FallRecord,
+    Stream.BUTTON: ButtonRecord,
+    Stream.BATTERY: BatteryRecord,
+}
+
+
+class RecordBatch(_Strict):
+    """Payload of ``{prefix}/band/{band_id}/rec/{stream}``: records of one stream, seq ascending.
+
+    ``records`` is kept as raw dicts here so that ingest can validate each record on
+    its own and dead-letter only the bad ones (use ``parse_records``).
+    """
+
+    v: Literal[1]
+    band_id: BandId
+    gateway_id: BandId
+    stream: Stream
+    received_at: UnixTime  # gateway clock when the records arrived over BLE
+    clock_offset_s: float = 0.0  # band clock minus gateway clock, measured at sync
+    records: list[dict] = Field(min_length=1, max_length=10_000)
+
+
+class CommandRequest(_Strict):
+    """Payload of ``{prefix}/band/{band_id}/cmd`` (server/app -> gateway)."""
+
+    v: Literal[1]
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    cmd: Literal["find_band", "vibrate", "message", "call", "fall_countdown", "fall_cancel"]
+    args: dict = Field(default_factory=dict)
+    ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 300.0
+    issued_at: UnixTime | None = None
+
+
+class CommandResult(_Strict):
+    """Payload of ``{prefix}/band/{band_id}/cmd/result`` (gateway -> server/app)."""
+
+    v: Literal[1]
+    id: str
+    band_id: BandId
+    status: Literal["ok", "failed", "unsupported", "expired", "invalid"]
+    detail: str = ""
+
+
+class GatewayStatus(_Strict):
+    """Retained payload of ``{prefix}/gw/{gateway_id}/status``; the last will says offline."""
+
+    v: Literal[1]
+    gateway_id: str
+    state: Literal["online", "offline"]
+    bands: list[str] = Field(default_factory=list)
+    since: UnixTime | None = None
+
+
+class Topics:
+    """Topic names under one prefix, so producers and consumers cannot drift apart."""
+
+    def __init__(self, prefix: str = "bandhub/v1") -> None:
+        self.prefix = prefix.rstrip("/")
+
+    def records(self, band_id: str, stream: Stream | str) -> str:
+        return f"{self.prefix}/band/{band_id}/rec/{Stream(stream).value}"
+
+    def records_filter(self) -> str:
+        return f"{self.prefix}/band/+/rec/+"
+
+    def command(self, band_id: str) -> str:
+        return f"{self.prefix}/band/{band_id}/cmd"
+
+    def commands_filter(self) -> str:
+        return f"{self.prefix}/band/+/cmd"
+
+    def command_result(self, band_id: str) -> str:
+        return f"{self.prefix}/band/{band_id}/cmd/result"
+
+    def command_results_filter(self) -> str:
+        return f"{self.prefix}/band/+/cmd/result"
+
+    def rejected(self, band_id: str) -> str:
+        """Malformed BLE data the gateway could not decode, kept for inspection."""
+        return f"{self.prefix}/band/{band_id}/rejected"
+
+    def gateway_status(self, gateway_id: str) -> str:
+        return f"{self.prefix}/gw/{gateway_id}/status"
+
+    def parse_records_topic(self, topic: str) -> tuple[str, str]:
+        """Return (band_id, stream) of a records topic; ValueError if it is not one."""
+        parts = topic[len(self.prefix) + 1 :].split("/") if topic.startswith(self.prefix) else []
+        if len(parts) != 4 or parts[0] != "band" or parts[2] != "rec":
+            raise ValueError(f"not a records topic: {topic!r}")
+        return parts[1], parts[3]

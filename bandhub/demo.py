@@ -1,0 +1,221 @@
+"""`bandhub demo`: the whole system on embedded defaults, in one command.
+
+Starts (or uses, when URLs are configured) PostgreSQL and a broker, runs simulated
+bands in their own process on a virtual BLE radio exposed over an HCI transport, and
+in this process the gateway, ingest, the alert dispatcher, the API and a webhook
+receiver registered as band 1's emergency contact. ``--exit`` runs a finite day and
+prints each band's daily summary next to the simulator's truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bandhub.settings import Settings
+from bandhub.webhook_receiver import WebhookReceiver, free_port
+
+log = logging.getLogger("bandhub.demo")
+
+
+@dataclass
+class DemoOptions:
+    bands: int = 3
+    days: float | None = None
+    speed: float = 1440.0
+    exit_when_done: bool = False
+    date: dt.date | None = None  # first simulated day (default: yesterday, UTC)
+    fall_at: str = "15:30"
+    timeout_s: float = 900.0
+
+
+def say(message: str) -> None:
+    """Demo output for a person: plain lines on stdout."""
+    print(f"[bandhub] {message}", flush=True)
+
+
+async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -> int:
+    from bandhub.services import SystemServices
+
+    if opts.exit_when_done and not opts.days:
+        opts.days = 1.0
+    day0 = opts.date or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
+    run_dir = settings.data_dir / "demo"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    truth_file = run_dir / "truth.json"
+    truth_file.unlink(missing_ok=True)
+    started = time.monotonic()
+
+    sim = None
+    try:
+        async with SystemServices(settings) as system:
+            say(f"database: {system.database_url_redacted}")
+            say(f"broker:   {system.settings.mqtt_url}")
+            receiver = WebhookReceiver(secret="whsec_" + _b64(secrets.token_bytes(24)))
+            await receiver.start()
+            hci_port = free_port()
+            sim = _start_sim(opts, day0, hci_port, truth_file, run_dir)
+            try:
+                await system.start_pipeline(
+                    gateway_backend=f"bumble:tcp-client:127.0.0.1:{hci_port}",
+                    set_band_clock=False,  # the simulated clocks run fast on purpose
+                )
+                api = system.api_url
+                say(f"API:      {api}  (OpenAPI docs: {api}/docs)")
+                async with httpx.AsyncClient(base_url=api, timeout=10) as http:
+                    await _register(http, opts.bands, receiver)
+                    say(
+                        f"{opts.bands} simulated bands, day {day0} at {opts.speed:g}x real "
+                        f"time; band 1's wearer falls at {opts.fall_at}"
+                    )
+                    if not opts.exit_when_done:
+                        say("running; Ctrl-C stops")
+                        await _report_until(stop, http, opts.bands)
+                        return 0
+                    return await _finish(http, opts, day0, truth_file, receiver, stop, started)
+            finally:
+                await receiver.stop()
+    finally:  # the bands go last, so the gateway is not left talking to a vanished radio
+        if sim is not None:
+            sim.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                sim.wait(10)
+
+
+def _start_sim(opts: DemoOptions, day0: dt.date, port: int, truth: Path, run_dir: Path):
+    cmd = [
+        sys.executable, "-m", "bandhub.cli", "sim",
+        "--bands", str(opts.bands),
+        "--hci", f"tcp-server:127.0.0.1:{port}",
+        "--speed", str(opts.speed),
+        "--start", f"{day0.isoformat()}T00:00:00+00:00",
+        "--fall-at", opts.fall_at,
+        "--truth-file", str(truth),
+    ]  # fmt: skip
+    if opts.days:
+        cmd += ["--days", str(opts.days)]
+    log_file = open(run_dir / "sim.log", "w")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+    _wait_for_port(port, proc)
+    return proc
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"band simulator exited with {proc.returncode}; see sim.log")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("band simulator did not open its HCI port in time")
+
+
+async def _register(http: httpx.AsyncClient, n: int, receiver: WebhookReceiver) -> None:
+    for i in range(n):
+        band_id = f"BH-{i + 1:04d}"
+        r = await http.post("/bands", json={"band_id": band_id, "name": f"Wearer {i + 1}"})
+        if r.status_code not in (200, 201, 409):
+            raise RuntimeError(f"registering {band_id}: {r.status_code} {r.text}")
+    r = await http.post(
+        "/bands/BH-0001/contacts",
+        json={"name": "Demo contact", "url": receiver.url, "secret": receiver.secret},
+    )
+    if r.status_code not in (200, 201):
+        raise RuntimeError(f"adding the demo contact: {r.status_code} {r.text}")
+
+
+async def _stored_counts(http: httpx.AsyncClient) -> dict[str, int]:
+    r = await http.get("/bands")
+    r.raise_for_status()
+    return {b["band_id"]: b.get("records", 0) for b in r.json()}
+
+
+async def _report_until(stop: asyncio.Event, http: httpx.AsyncClient, n: int) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 10)
+        with contextlib.suppress(httpx.HTTPError):
+            counts = await _stored_counts(http)
+            say("records stored: " + ", ".join(f"{b} {c}" for b, c in sorted(counts.items())))
+
+
+async def _finish(http, opts, day0, truth_file, receiver, stop, started) -> int:
+    deadline = time.monotonic() + opts.timeout_s
+    say("simulating; waiting for the bands to finish their day")
+    while not truth_file.exists():
+        if stop.is_set() or time.monotonic() > deadline:
+            say("stopped before the bands finished")
+            return 1
+        await asyncio.sleep(1)
+    truth = json.loads(truth_file.read_text())
+    expected = {band: sum(t["records"].values()) for band, t in truth.items()}
+    say(f"bands made {sum(expected.values())} records; waiting until all are stored")
+    while True:
+        counts = await _stored_counts(http)
+        if all(counts.get(b, 0) >= n for b, n in expected.items()):
+            if counts != expected:
+                say(f"stored {counts} but the bands made {expected}")
+                return 1
+            break
+        if stop.is_set() or time.monotonic() > deadline:
+            say(f"not all records arrived: stored {counts}, expected {expected}")
+            return 1
+        await asyncio.sleep(1)
+    say(f"all {sum(expected.values())} records stored exactly once")
+    for band in sorted(truth):
+        r = await http.get(f"/bands/{band}/summary", params={"date": day0.isoformat()})
+        r.raise_for_status()
+        s = r.json()
+        t = truth[band]["days"].get(day0.isoformat(), {})
+        hr = s.get("heart_rate", {})
+        say(
+            f"{band} {day0}: steps {s['steps']} (truth {t.get('steps')}), "
+            f"HR min/avg/max {hr.get('min')}/{hr.get('avg')}/{hr.get('max')}, "
+            f"resting {hr.get('resting')}, asleep {s.get('sleep_minutes')} min "
+            f"(truth {t.get('asleep_minutes')}), falls {s.get('falls')}, "
+            f"coverage {s.get('coverage', 0):.0%}"
+        )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(receiver.arrived.wait(), 30)
+    await asyncio.sleep(1)  # let the dispatcher record the delivery it just made
+    for a in (await http.get("/alerts")).json():
+        detail = (await http.get(f"/alerts/{a['id']}")).json()
+        say(
+            f"alert {a['id']}: {a['kind']} on {a['band_id']} at {a['event_t']} (band time), "
+            f"confidence {a['confidence']:.2f}, state {detail['state']}"
+        )
+        for d in detail["deliveries"]:
+            say(
+                f"  delivery {d['webhook_id']} to {d['contact']}: {d['state']} after "
+                f"{d['attempts']} attempt(s) at {d['delivered_at']}"
+            )
+    for d in receiver.deliveries:
+        p = d.payload
+        say(
+            f"webhook delivered to the contact: id {d.webhook_id}, signature "
+            f"{'valid' if d.valid_signature else 'INVALID'}, {p.get('kind', p.get('type'))} "
+            f"on {p.get('band_id')}"
+        )
+    say(f"done in {time.monotonic() - started:.0f} s")
+    return 0 if receiver.deliveries and all(d.valid_signature for d in receiver.deliveries) else 1
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode()

@@ -1,0 +1,1 @@
+"""Embedded services for a machine with nothing installed: PostgreSQL and a broker."""

@@ -1,0 +1,79 @@
+"""The one settings object, read from ``BANDHUB_*`` environment variables.
+
+Every component (gateway, ingest, API, demo) takes its configuration from here so
+that the same code runs on embedded defaults or against external services.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration for every bandhub process; unset URLs mean "start an embedded one"."""
+
+    model_config = SettingsConfigDict(env_prefix="BANDHUB_", env_file=".env", extra="ignore")
+
+    # Where services are. Empty means: the demo/run command starts an embedded one.
+    database_url: str = Field(
+        default="",
+        description="PostgreSQL/TimescaleDB URL, e.g. postgresql://user:pw@host:5432/bandhub",
+    )
+    mqtt_url: str = Field(
+        default="", description="Broker URL, e.g. mqtt://user:pw@host:1883 (mqtts:// for TLS)"
+    )
+    data_dir: Path = Field(
+        default=Path(".bandhub"),
+        description="State for embedded services, the gateway spool and bonds",
+    )
+
+    # MQTT
+    mqtt_topic_prefix: str = "bandhub/v1"
+
+    # Gateway
+    gateway_id: str = "gw-local"
+    gateway_backend: str = Field(
+        default="native",
+        description="native (BlueZ/CoreBluetooth/WinRT) or bumble:<hci transport>",
+    )
+    gateway_name_prefix: str = Field(
+        default="", description="Also connect to devices whose name starts with this"
+    )
+    gateway_set_band_clock: bool = True
+    gateway_pair: bool = Field(
+        default=True, description="Pair/bond (LE Secure Connections) before reading health data"
+    )
+    gateway_page_size: int = Field(default=400, ge=1, le=5000)
+    gateway_batch_max: int = Field(default=500, ge=1, le=10000)
+
+    # Ingest
+    ingest_batch_max: int = Field(default=2000, ge=1)
+    ingest_batch_wait_s: float = Field(default=0.2, ge=0.0)
+    ingest_auto_register_bands: bool = True
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Alerts
+    fall_countdown_s: float = Field(default=30.0, ge=0.0)
+    alert_escalation_s: float = Field(
+        default=60.0, ge=0.0, description="Unacknowledged this long, the next contact is alerted"
+    )
+    webhook_timeout_s: float = 5.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "bandhub alerts <alerts@bandhub.invalid>"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process (cached; tests build their own ``Settings``)."""
+    return Settings()

@@ -1,0 +1,263 @@
+"""One connected band: identify it, set its clock, and keep its record log synced.
+
+The sync loop is the no-loss core: fetch a page of records from the cursor, publish
+them with QoS 1, wait for the broker's acks, advance the durable cursor, and only
+then tell the band it may forget those records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from bleak import BleakClient
+
+from bandhub.contracts import gatt as g
+from bandhub.contracts.messages import CommandRequest, Topics
+from gateway.mqtt_publisher import AckingPublisher
+from gateway.records import batches
+from gateway.state import GatewayState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_RESPONSE_TIMEOUT_S = 30.0
+_IDLE_POLL_S = 5.0
+
+
+class SessionError(RuntimeError):
+    """The band did not follow the procedure; the session ends and is retried."""
+
+
+@dataclass
+class SessionStats:
+    band_id: str = ""
+    firmware: str = ""
+    records_published: int = 0
+    rejected: int = 0
+    clock_offset_s: float = 0.0
+    battery: int | None = None
+    connected_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class SessionOptions:
+    gateway_id: str
+    page_size: int = 400
+    batch_max: int = 500
+    set_clock: bool = True
+    pair: bool = True
+
+
+class BandSession:
+    def __init__(
+        self,
+        client: BleakClient,
+        publisher: AckingPublisher,
+        state: GatewayState,
+        options: SessionOptions,
+    ) -> None:
+        self.client = client
+        self.publisher = publisher
+        self.state = state
+        self.options = options
+        self.topics: Topics = publisher.topics
+        self.stats = SessionStats()
+        self._decoder = g.FrameDecoder()
+        self._page: list[g.Record] = []
+        self._log_responses: asyncio.Queue[g.LogResponse] = asyncio.Queue()
+        self._cmd_responses: asyncio.Queue[tuple[int, g.CommandStatus]] = asyncio.Queue()
+        self._status_changed = asyncio.Event()
+        self._log_status = g.LogStatus(0, 0)
+        self._cmd_lock = asyncio.Lock()
+        self._log_lock = asyncio.Lock()
+
+    @property
+    def band_id(self) -> str:
+        return self.stats.band_id
+
+    async def open(self) -> str:
+        """Identify the band, set its clock and subscribe; returns its band id."""
+        c = self.client
+        if self.options.pair:
+            await c.pair()  # LE Secure Connections; a bonded band re-encrypts with its keys
+        self.stats.band_id = (await c.read_gatt_char(g.SERIAL_NUMBER)).decode().strip()
+        self.stats.firmware = (await c.read_gatt_char(g.FIRMWARE_REVISION)).decode().strip()
+        if self.options.set_clock:
+            await c.write_gatt_char(
+                g.CURRENT_TIME, g.encode_current_time(dt.datetime.now(dt.UTC)), response=True
+            )
+        band_now = g.decode_current_time(bytes(await c.read_gatt_char(g.CURRENT_TIME)))
+        self.stats.clock_offset_s = band_now.timestamp() - time.time()
+        self.stats.battery = g.decode_battery_level(bytes(await c.read_gatt_char(g.BATTERY_LEVEL)))
+        await c.start_notify(g.LOG_DATA, self._on_log_data)
+        await c.start_notify(g.LOG_CONTROL, self._on_log_control)
+        await c.start_notify(g.LOG_STATUS, self._on_log_status)
+        await c.start_notify(g.CONTROL_POINT, self._on_control_point)
+        await c.start_notify(g.BATTERY_LEVEL, self._on_battery)
+        self._log_status = g.decode_log_status(bytes(await c.read_gatt_char(g.LOG_STATUS)))
+        log.info(
+            "band %s (%s) connected: log %s..%s, clock offset %+.1f s",
+            self.band_id,
+            self.stats.firmware,
+            self._log_status.first_seq,
+            self._log_status.next_seq,
+            self.stats.clock_offset_s,
+        )
+        return self.band_id
+
+    async def sync_forever(self) -> None:
+        """Keep the band's record log drained until the link drops."""
+        while self.client.is_connected:
+            cursor = max(self.state.cursor(self.band_id), self._log_status.first_seq)
+            if self._log_status.next_seq > cursor:
+                await self.sync_page(cursor)
+                continue
+            self._status_changed.clear()
+            try:
+                await asyncio.wait_for(self._status_changed.wait(), _IDLE_POLL_S)
+            except TimeoutError:  # no news: re-read, which also keeps the link busy
+                raw = await self.client.read_gatt_char(g.LOG_STATUS)
+                self._log_status = g.decode_log_status(bytes(raw))
+
+    async def sync_page(self, cursor: int) -> int:
+        """Fetch, publish and acknowledge one page of records; returns how many."""
+        async with self._log_lock:
+            self._decoder.reset()
+            self._page = []
+            _drain(self._log_responses)
+            await self.client.write_gatt_char(
+                g.LOG_CONTROL, g.encode_report_from(cursor, self.options.page_size), response=True
+            )
+            resp = await self._log_response(g.LogOp.REPORT_FROM)
+            if resp.status == g.LogStatusCode.NO_RECORDS:
+                self._log_status = g.decode_log_status(
+                    bytes(await self.client.read_gatt_char(g.LOG_STATUS))
+                )
+                return 0
+            if resp.status != g.LogStatusCode.SUCCESS:
+                raise SessionError(f"band refused report from {cursor}: {resp.status.name}")
+            if self._decoder.pending_bytes:
+                raise SessionError(f"{self._decoder.pending_bytes} bytes of a frame went missing")
+            records = [r for r in self._page if cursor <= r.seq <= resp.last_seq]
+            await self._publish(records)
+            self.state.save_cursor(self.band_id, resp.last_seq + 1)
+            await self.client.write_gatt_char(
+                g.LOG_CONTROL, g.encode_delete_through(resp.last_seq), response=True
+            )
+            await self._log_response(g.LogOp.DELETE_THROUGH)
+            self._log_status = g.LogStatus(resp.last_seq + 1, self._log_status.next_seq)
+            return len(records)
+
+    async def _publish(self, records: list[g.Record]) -> None:
+        if not records:
+            return
+        futures = [
+            self.publisher.publish(self.topics.records(self.band_id, stream), payload)
+            for stream, payload in batches(
+                records,
+                band_id=self.band_id,
+                gateway_id=self.options.gateway_id,
+                received_at=time.time(),
+                clock_offset_s=self.stats.clock_offset_s,
+                max_records=self.options.batch_max,
+            )
+        ]
+        # Waits as long as the broker is away: the band keeps the records meanwhile.
+        await asyncio.gather(*futures)
+        self.stats.records_published += len(records)
+
+    async def _log_response(self, op: g.LogOp) -> g.LogResponse:
+        while True:
+            resp = await asyncio.wait_for(self._log_responses.get(), _RESPONSE_TIMEOUT_S)
+            if resp.request == op:
+                return resp
+
+    async def run_command(self, req: CommandRequest) -> tuple[str, str]:
+        """Relay a command to the band; returns (status, detail) for the result topic."""
+        c = self.client
+        args = req.args
+        if req.cmd in ("message", "call"):
+            category = g.AlertCategory.CALL if req.cmd == "call" else g.AlertCategory.SMS
+            text = str(args.get("text", ""))
+            await c.write_gatt_char(
+                g.NEW_ALERT, g.encode_new_alert(category, 1, text), response=True
+            )
+            return "ok", f"{category.name.lower()} alert shown"
+        seconds = int(args.get("seconds", 5 if req.cmd != "fall_countdown" else 30))
+        if not 0 < seconds < 65536:
+            return "invalid", "seconds must be between 1 and 65535"
+        op, operand = {
+            "find_band": (g.Command.FIND_BAND, bytes([min(seconds, 255)])),
+            "vibrate": (g.Command.VIBRATE, bytes([1, min(seconds, 255)])),
+            "fall_countdown": (g.Command.FALL_COUNTDOWN, seconds.to_bytes(2, "little")),
+            "fall_cancel": (g.Command.FALL_COUNTDOWN_CANCEL, b""),
+        }[req.cmd]
+        async with self._cmd_lock:
+            _drain(self._cmd_responses)
+            await c.write_gatt_char(g.CONTROL_POINT, g.encode_command(op, operand), response=True)
+            while True:
+                cmd, status = await asyncio.wait_for(self._cmd_responses.get(), 10.0)
+                if cmd == op:
+                    break
+        if status == g.CommandStatus.SUCCESS:
+            return "ok", ""
+        return ("unsupported" if status == g.CommandStatus.UNSUPPORTED else "failed"), status.name
+
+    # --- notification handlers (bleak calls these on the event loop) -----------------
+    def _on_log_data(self, _char, data: bytearray) -> None:
+        for item in self._decoder.feed(bytes(data)):
+            if isinstance(item, g.DecodeError):
+                self._reject(str(item), item.raw)
+            else:
+                self._page.append(item)
+
+    def _decoded(self, what: str, decode: Callable[[bytes], T], data: bytearray) -> T | None:
+        """Decode a notification, or report it as rejected and return None."""
+        try:
+            return decode(bytes(data))
+        except g.DecodeError as exc:
+            self._reject(f"{what}: {exc}", bytes(data))
+            return None
+
+    def _on_log_control(self, _char, data: bytearray) -> None:
+        if (resp := self._decoded("log control", g.decode_log_response, data)) is not None:
+            self._log_responses.put_nowait(resp)
+
+    def _on_log_status(self, _char, data: bytearray) -> None:
+        if (status := self._decoded("log status", g.decode_log_status, data)) is not None:
+            self._log_status = status
+            self._status_changed.set()
+
+    def _on_control_point(self, _char, data: bytearray) -> None:
+        if (resp := self._decoded("control point", g.decode_command_response, data)) is not None:
+            self._cmd_responses.put_nowait(resp)
+
+    def _on_battery(self, _char, data: bytearray) -> None:
+        if (level := self._decoded("battery", g.decode_battery_level, data)) is not None:
+            self.stats.battery = level
+
+    def _reject(self, reason: str, raw: bytes) -> None:
+        """A malformed notification: log it and publish it for inspection, keep going."""
+        self.stats.rejected += 1
+        log.warning("band %s: rejected notification: %s", self.band_id, reason)
+        self.publisher.publish(
+            self.topics.rejected(self.band_id or "unknown"),
+            {
+                "v": 1,
+                "band_id": self.band_id,
+                "reason": reason,
+                "raw_hex": raw.hex(),
+                "at": time.time(),
+            },
+        )
+
+
+def _drain(q: asyncio.Queue) -> None:
+    while not q.empty():
+        q.get_nowait()

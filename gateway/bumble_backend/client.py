@@ -1,0 +1,178 @@
+"""bleak client backend on a bumble central: GATT over a bumble ``Peer``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient, NotifyCallback
+from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.device import BLEDevice
+from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.exc import BleakError
+from bumble.device import Connection, Peer
+from bumble.gatt import Characteristic
+from bumble.hci import Address
+
+from gateway.bumble_backend.central import BumbleCentral
+from gateway.bumble_backend.scanner import bleak_uuid
+
+log = logging.getLogger(__name__)
+
+_MTU = 247
+_PROPS = {
+    Characteristic.Properties.BROADCAST: "broadcast",
+    Characteristic.Properties.READ: "read",
+    Characteristic.Properties.WRITE_WITHOUT_RESPONSE: "write-without-response",
+    Characteristic.Properties.WRITE: "write",
+    Characteristic.Properties.NOTIFY: "notify",
+    Characteristic.Properties.INDICATE: "indicate",
+    Characteristic.Properties.AUTHENTICATED_SIGNED_WRITES: "authenticated-signed-writes",
+    Characteristic.Properties.EXTENDED_PROPERTIES: "extended-properties",
+}
+
+
+class BumbleClient(BaseBleakClient):
+    central: BumbleCentral  # set by bumble_backends()
+
+    def __init__(
+        self,
+        address_or_ble_device: BLEDevice | str,
+        services: set[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("bluez", None)
+        kwargs.pop("winrt", None)
+        super().__init__(address_or_ble_device, **kwargs)
+        if isinstance(address_or_ble_device, BLEDevice) and isinstance(
+            address_or_ble_device.details, Address
+        ):
+            self._peer_address = address_or_ble_device.details
+        else:
+            self._peer_address = Address(self.address)
+        self._connection: Connection | None = None
+        self._peer: Peer | None = None
+
+    @property
+    def name(self) -> str:
+        return self.address
+
+    @property
+    def mtu_size(self) -> int:
+        return self._connection.att_mtu if self._connection else 23
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None
+
+    async def connect(self, pair: bool = False, **kwargs: Any) -> None:
+        timeout = kwargs.get("timeout", self._timeout)
+        device = self.central.device
+        async with self.central.connect_lock:
+            try:
+                # bumble's controller ignores LE_Create_Connection_Cancel, so a connect to
+                # an absent band would hang; bound it here and raise bleak's error.
+                conn = await asyncio.wait_for(device.connect(self._peer_address), timeout)
+            except TimeoutError:
+                device.le_connecting = False
+                raise BleakError(f"Device with address {self.address} was not found") from None
+        self._connection = conn
+        conn.on(conn.EVENT_DISCONNECTION, self._on_disconnection)
+        try:
+            peer = Peer(conn)
+            await peer.request_mtu(_MTU)
+            await peer.discover_services()
+            await peer.discover_characteristics()
+            for service in peer.services:
+                for char in service.characteristics:
+                    await peer.discover_descriptors(char)
+            self._peer = peer
+            self.services = self._service_collection(peer)
+            if pair:
+                await self.pair()
+        except Exception:
+            await self.disconnect()
+            raise
+
+    def _service_collection(self, peer: Peer) -> BleakGATTServiceCollection:
+        collection = BleakGATTServiceCollection()
+        for svc in peer.services:
+            bservice = BleakGATTService(svc, svc.handle, bleak_uuid(svc.uuid))
+            collection.add_service(bservice)
+            for char in svc.characteristics:
+                props = [name for flag, name in _PROPS.items() if char.properties & flag]
+                bchar = BleakGATTCharacteristic(
+                    char, char.handle, bleak_uuid(char.uuid), props,
+                    lambda: self.mtu_size - 3, bservice,
+                )  # fmt: skip
+                collection.add_characteristic(bchar)
+                for desc in char.descriptors:
+                    collection.add_descriptor(
+                        BleakGATTDescriptor(desc, desc.handle, bleak_uuid(desc.type), bchar)
+                    )
+        return collection
+
+    def _on_disconnection(self, reason: int) -> None:
+        self._connection = None
+        self._peer = None
+        log.debug("%s disconnected (reason 0x%02x)", self.address, reason)
+        if self._disconnected_callback is not None:
+            self._disconnected_callback()
+
+    async def disconnect(self) -> None:
+        conn = self._connection
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.disconnect(), 5.0)
+        self._connection = None
+        self._peer = None
+
+    async def pair(self, *args: Any, **kwargs: Any) -> None:
+        if self._connection is None:
+            raise BleakError("not connected")
+        await self._connection.pair()
+
+    async def unpair(self) -> None:
+        raise NotImplementedError("bonds are kept in memory by the bumble backend")
+
+    def _require_peer(self) -> Peer:
+        if self._peer is None:
+            raise BleakError("Not connected")
+        return self._peer
+
+    async def read_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        return bytearray(await self._require_peer().read_value(characteristic.obj))
+
+    async def read_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        return bytearray(await self._require_peer().read_value(descriptor.obj))
+
+    async def write_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
+    ) -> None:
+        await self._require_peer().write_value(
+            characteristic.obj, bytes(data), with_response=response
+        )
+
+    async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
+        await self._require_peer().write_value(descriptor.obj, bytes(data), with_response=True)
+
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
+        prefer_notify = "notify" in characteristic.properties
+        await self._require_peer().subscribe(
+            characteristic.obj,
+            lambda value: callback(bytearray(value)),
+            prefer_notify=prefer_notify,
+        )
+
+    async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
+        await self._require_peer().unsubscribe(characteristic.obj)

@@ -1,0 +1,221 @@
+"""The gateway service: find bands, keep each one connected and synced, relay commands.
+
+One task per band; connects are serialised (radios, and bumble's virtual controller,
+do not like concurrent connection attempts); a band that drops is retried with
+exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from pydantic import ValidationError
+
+from bandhub.contracts import gatt as g
+from bandhub.contracts.messages import CommandRequest, CommandResult, Topics
+from bandhub.settings import Settings
+from gateway.backend import BleBackend
+from gateway.band_session import BandSession, SessionOptions
+from gateway.mqtt_publisher import AckingPublisher
+from gateway.state import GatewayState
+
+log = logging.getLogger(__name__)
+
+_SCAN_SECONDS = 2.0
+_CONNECT_TIMEOUT_S = 10.0
+_BACKOFF_MAX_S = 30.0
+_SHUTDOWN_S = 8.0
+
+
+@dataclass
+class _PendingCommand:
+    request: CommandRequest
+    expires_at: float
+
+
+@dataclass
+class BandLink:
+    """What the gateway knows of one band, connected or not."""
+
+    address: str
+    band_id: str = ""
+    session: BandSession | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+    task: asyncio.Task | None = None
+
+
+class Gateway:
+    def __init__(self, settings: Settings, backend: BleBackend, publisher: AckingPublisher):
+        self.settings = settings
+        self.backend = backend
+        self.publisher = publisher
+        self.topics = Topics(settings.mqtt_topic_prefix)
+        self.state = GatewayState(settings.data_dir / f"gateway-{settings.gateway_id}.sqlite")
+        self.links: dict[str, BandLink] = {}  # by BLE address
+        self._connect_lock = asyncio.Lock()
+        self._commands_waiting: dict[str, list[_PendingCommand]] = {}  # by band id
+        self._command_tasks: set[asyncio.Task] = set()
+        self.options = SessionOptions(
+            gateway_id=settings.gateway_id,
+            page_size=settings.gateway_page_size,
+            batch_max=settings.gateway_batch_max,
+            set_clock=settings.gateway_set_band_clock,
+            pair=settings.gateway_pair,
+        )
+
+    def sessions(self) -> dict[str, BandSession]:
+        return {
+            link.band_id: link.session
+            for link in self.links.values()
+            if link.session is not None and link.band_id
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.publisher.subscribe(self.topics.commands_filter(), self._on_command_message)
+        try:
+            while not stop.is_set():
+                await self._scan_once()
+                self._expire_commands()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            tasks = [lk.task for lk in self.links.values() if lk.task and not lk.task.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                # bounded: a BLE stack that swallows a cancellation must not block shutdown
+                _done, stuck = await asyncio.wait(tasks, timeout=_SHUTDOWN_S)
+                if stuck:
+                    log.warning(
+                        "%d band sessions did not stop within %.0f s", len(stuck), _SHUTDOWN_S
+                    )
+            self.state.close()
+
+    async def _scan_once(self) -> None:
+        async with self._connect_lock:
+            seen = await BleakScanner.discover(
+                timeout=_SCAN_SECONDS, return_adv=True, **self.backend.scanner_kwargs()
+            )
+        now = time.monotonic()
+        for device, adv in seen.values():
+            if not self._is_band(adv):
+                continue
+            link = self.links.setdefault(device.address, BandLink(device.address))
+            if (link.task is None or link.task.done()) and now >= link.retry_at:
+                link.task = asyncio.create_task(self._keep_band(link, device))
+
+    def _is_band(self, adv: AdvertisementData) -> bool:
+        """A bandhub band by its service UUID, or any device named with the set prefix."""
+        prefix = self.settings.gateway_name_prefix
+        return g.VENDOR_SERVICE in adv.service_uuids or bool(
+            prefix and adv.local_name and adv.local_name.startswith(prefix)
+        )
+
+    async def _keep_band(self, link: BandLink, device: BLEDevice) -> None:
+        """Connect, sync until the link drops, and schedule the next attempt."""
+        try:
+            async with self._connect_lock:
+                client = BleakClient(
+                    device, timeout=_CONNECT_TIMEOUT_S, **self.backend.client_kwargs()
+                )
+                await client.connect()
+            try:
+                session = BandSession(client, self.publisher, self.state, self.options)
+                link.band_id = await session.open()
+                link.session = session
+                link.failures = 0
+                self._update_band_list()
+                await self._deliver_waiting_commands(session)
+                await session.sync_forever()
+            finally:
+                link.session = None
+                self._update_band_list()
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+            log.info("band %s disconnected", link.band_id or link.address)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            link.failures += 1
+            delay = min(_BACKOFF_MAX_S, 0.5 * 2**link.failures) * random.uniform(0.5, 1.0)
+            link.retry_at = time.monotonic() + delay
+            log.warning(
+                "band %s: %s: %s (retry in %.1f s)",
+                link.band_id or link.address,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+
+    def _update_band_list(self) -> None:
+        self.publisher.bands = sorted(self.sessions())
+        self.publisher.announce()
+
+    # --- commands ---------------------------------------------------------------------
+    def _on_command_message(self, topic: str, payload: bytes) -> None:
+        band_id = topic.split("/")[-2]
+        try:
+            req = CommandRequest.model_validate_json(payload)
+        except ValidationError as exc:
+            reason = exc.errors()[0]
+            self._publish_result(
+                band_id, "?", "invalid", f"{'.'.join(map(str, reason['loc']))}: {reason['msg']}"
+            )
+            return
+        issued = req.issued_at or time.time()
+        pending = _PendingCommand(req, issued + req.ttl_s)
+        session = self.sessions().get(band_id)
+        if session is not None:
+            task = asyncio.create_task(self._run_command(session, pending))
+            self._command_tasks.add(task)
+            task.add_done_callback(self._command_tasks.discard)
+        else:
+            log.info("band %s absent: command %s waits up to %.0f s", band_id, req.id, req.ttl_s)
+            self._commands_waiting.setdefault(band_id, []).append(pending)
+
+    async def _deliver_waiting_commands(self, session: BandSession) -> None:
+        for pending in self._commands_waiting.pop(session.band_id, []):
+            await self._run_command(session, pending)
+
+    async def _run_command(self, session: BandSession, pending: _PendingCommand) -> None:
+        req = pending.request
+        if time.time() > pending.expires_at:
+            self._publish_result(session.band_id, req.id, "expired", "time to live passed")
+            return
+        try:
+            status, detail = await session.run_command(req)
+        except Exception as exc:
+            status, detail = "failed", f"{type(exc).__name__}: {exc}"
+        self._publish_result(session.band_id, req.id, status, detail)
+
+    def _expire_commands(self) -> None:
+        now = time.time()
+        for band_id, waiting in list(self._commands_waiting.items()):
+            for pending in [p for p in waiting if now > p.expires_at]:
+                waiting.remove(pending)
+                self._publish_result(band_id, pending.request.id, "expired", "band not reached")
+
+    def _publish_result(self, band_id: str, cmd_id: str, status: str, detail: str) -> None:
+        result = CommandResult(v=1, id=cmd_id, band_id=band_id, status=status, detail=detail)
+        self.publisher.publish(self.topics.command_result(band_id), result.model_dump_json())
+
+
+async def run_gateway(settings: Settings, backend: BleBackend, stop: asyncio.Event) -> None:
+    """Run a gateway until ``stop`` is set: broker connection, scanning, sessions."""
+    publisher = AckingPublisher(
+        settings.mqtt_url, settings.gateway_id, Topics(settings.mqtt_topic_prefix)
+    )
+    await publisher.start()
+    try:
+        await Gateway(settings, backend, publisher).run(stop)
+    finally:
+        await publisher.stop()

@@ -1,0 +1,213 @@
+"""Write validated records in one transaction: COPY into staging, then insert-if-new.
+
+Falls that are new are confirmed on their raw window in the same transaction, and a
+confirmed fall opens an alert with one outgoing delivery per contact (the outbox),
+so an alert is never stored without its deliveries or the other way round.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+
+import psycopg
+
+from bandhub.contracts.messages import Stream
+from ingest import fall_check
+from ingest.validate import Parsed, Rejection
+
+log = logging.getLogger(__name__)
+
+_COLUMNS: dict[Stream, tuple[str, tuple[str, ...]]] = {
+    Stream.HR: ("hr", ("bpm", "rr_ms", "contact")),
+    Stream.EPOCH: ("epochs", ("steps", "activity_count", "enmo_mg", "hr_mean", "worn")),
+    Stream.FALL: ("falls", ("fs_hz", "pre_samples", "ax_g", "ay_g", "az_g")),
+    Stream.BUTTON: ("buttons", ("press",)),
+    Stream.BATTERY: ("battery", ("level",)),
+}
+ALERT_CHANNEL = "bandhub_alerts"
+
+
+def _ts(unix: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(unix, dt.UTC)
+
+
+class RecordWriter:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        auto_register: bool,
+        countdown_s: float,
+        escalation_s: float = 60.0,
+    ):
+        self.conn = conn
+        self.auto_register = auto_register
+        self.countdown_s = countdown_s
+        self.escalation_s = escalation_s
+        self.opened_alerts: list[tuple[str, int]] = []  # (band_id, alert_id) of the last write
+        with conn.transaction():
+            for table, _cols in _COLUMNS.values():
+                conn.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+
+    def write(self, items: list[tuple[str, Parsed]]) -> dict[str, int]:
+        """Store one batch of parsed messages in one transaction; returns rows inserted."""
+        rows: dict[Stream, list[tuple]] = defaultdict(list)
+        rejections: list[tuple[str, Rejection]] = []
+        bands: set[str] = set()
+        for topic, parsed in items:
+            rejections += [(topic, r) for r in parsed.rejections]
+            if parsed.stream is None or not parsed.records:
+                continue
+            bands.add(parsed.band_id)
+            cols = _COLUMNS[parsed.stream][1]
+            received = _ts(parsed.received_at)
+            for rec in parsed.records:
+                rows[parsed.stream].append(
+                    (
+                        parsed.band_id,
+                        rec.seq,
+                        _ts(rec.t),
+                        *(getattr(rec, c) for c in cols),
+                        received,
+                    )
+                )
+        inserted: dict[str, int] = {}
+        self.opened_alerts = []
+        with self.conn.transaction():
+            known = self._known_bands(bands)
+            for stream in list(rows):
+                keep = [r for r in rows[stream] if r[0] in known]
+                for r in rows[stream]:
+                    if r[0] not in known:
+                        rejections.append(
+                            (
+                                "",
+                                Rejection(
+                                    f"unknown band {r[0]!r} (seq {r[1]})",
+                                    repr(r[:3]).encode(),
+                                    r[0],
+                                    stream.value,
+                                ),
+                            )
+                        )
+                rows[stream] = keep
+            for stream, stream_rows in rows.items():
+                if stream_rows:
+                    inserted[stream.value] = self._copy_insert(stream, stream_rows)
+            if known:
+                self.conn.execute(
+                    "UPDATE bands SET last_seen = now() WHERE band_id = ANY(%s)", (list(known),)
+                )
+            self._dead_letters(rejections)
+        return inserted
+
+    def _known_bands(self, bands: set[str]) -> set[str]:
+        if not bands:
+            return set()
+        if self.auto_register:
+            self.conn.execute(
+                "INSERT INTO bands (band_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+                (sorted(bands),),
+            )
+            return bands
+        found = self.conn.execute(
+            "SELECT band_id FROM bands WHERE band_id = ANY(%s)", (sorted(bands),)
+        ).fetchall()
+        return {r[0] for r in found}
+
+    def _copy_insert(self, stream: Stream, rows: list[tuple]) -> int:
+        table, cols = _COLUMNS[stream]
+        all_cols = ("band_id", "seq", "t", *cols, "received_at")
+        col_list = ", ".join(all_cols)
+        with self.conn.cursor() as cur:
+            with cur.copy(f"COPY stage_{table} ({col_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM stage_{table} "
+                f"ON CONFLICT DO NOTHING RETURNING band_id, seq, t"
+            )
+            new = cur.fetchall()
+        if stream == Stream.FALL and new:
+            self._confirm_falls(new)
+        if stream == Stream.BUTTON and new:
+            self._wearer_pressed(new)
+        return len(new)
+
+    def _confirm_falls(self, keys: list[tuple]) -> None:
+        for band_id, seq, t in keys:
+            ax, ay, az, fs, pre = self.conn.execute(
+                "SELECT ax_g, ay_g, az_g, fs_hz, pre_samples FROM falls "
+                "WHERE band_id = %s AND seq = %s AND t = %s",
+                (band_id, seq, t),
+            ).fetchone()
+            confirmed, confidence = fall_check.confirm(ax, ay, az, fs, pre)
+            self.conn.execute(
+                "UPDATE falls SET confirmed = %s, confidence = %s "
+                "WHERE band_id = %s AND seq = %s AND t = %s",
+                (confirmed, confidence, band_id, seq, t),
+            )
+            log.info(
+                "fall on %s at %s: confirmed=%s confidence=%.2f", band_id, t, confirmed, confidence
+            )
+            if confirmed:
+                self._open_fall_alert(band_id, seq, t, confidence)
+
+    def _open_fall_alert(self, band_id: str, seq: int, t: dt.datetime, confidence: float) -> None:
+        row = self.conn.execute(
+            "INSERT INTO alerts (band_id, kind, state, event_t, fall_seq, confidence, dispatch_at)"
+            " VALUES (%s, 'fall', 'pending', %s, %s, %s, now() + make_interval(secs => %s))"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            (band_id, t, seq, confidence, self.countdown_s),
+        ).fetchone()
+        if row is None:
+            return
+        alert_id = row[0]
+        self.opened_alerts.append((band_id, alert_id))
+        # Contacts in their order: the first when the countdown ends, each next one an
+        # escalation delay later unless somebody acknowledged first.
+        self.conn.execute(
+            "INSERT INTO deliveries (alert_id, contact_id, webhook_id, next_attempt_at)"
+            " SELECT %s, c.id, 'msg_' || %s || '_' || c.id, a.dispatch_at"
+            "   + make_interval(secs => %s * (row_number() OVER (ORDER BY c.position, c.id) - 1))"
+            " FROM contacts c JOIN alerts a ON a.id = %s WHERE c.band_id = %s",
+            (alert_id, alert_id, self.escalation_s, alert_id, band_id),
+        )
+        self.conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+
+    def _wearer_pressed(self, keys: list[tuple]) -> None:
+        """ "I'm OK" before the countdown ends cancels the band's pending fall alerts."""
+        for band_id, seq, _t in keys:
+            press = self.conn.execute(
+                "SELECT press FROM buttons WHERE band_id = %s AND seq = %s", (band_id, seq)
+            ).fetchone()[0]
+            if press != "im_ok":
+                continue
+            cancelled = self.conn.execute(
+                "UPDATE alerts SET state = 'cancelled_by_wearer' WHERE band_id = %s"
+                " AND state = 'pending' AND dispatch_at > now() RETURNING id",
+                (band_id,),
+            ).fetchall()
+            for (alert_id,) in cancelled:
+                self.conn.execute(
+                    "UPDATE deliveries SET state = 'cancelled'"
+                    " WHERE alert_id = %s AND state = 'pending'",
+                    (alert_id,),
+                )
+
+    def _dead_letters(self, rejections: list[tuple[str, Rejection]]) -> None:
+        if not rejections:
+            return
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO dead_letters (topic, band_id, stream, reason, payload)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(topic, r.band_id, r.stream, r.reason, r.payload) for topic, r in rejections],
+            )
+        for topic, r in rejections:
+            log.warning("dead letter from %s: %s", topic or r.band_id, r.reason)

@@ -1,0 +1,121 @@
+"""Gateway behaviour a user would notice, on real parts (bumble band, bleak, mosquitto):
+malformed BLE data is reported and skipped, commands reach the band and report back,
+commands for an absent band expire."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from bumble.link import LocalLink
+
+from bandhub.contracts.messages import Topics
+from firmware_sim.runner import FleetOptions, start_fleet
+from gateway.backend import local_link_backend
+from gateway.service import run_gateway
+from tests.e2e.helpers import eventually
+
+pytestmark = [pytest.mark.e2e]
+
+
+class Listener:
+    """A real MQTT subscriber collecting (topic, payload) pairs."""
+
+    def __init__(self, port: int) -> None:
+        self.messages: list[tuple[str, dict]] = []
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex)
+        self.client.on_message = lambda _c, _u, m: self.messages.append(
+            (m.topic, json.loads(m.payload))
+        )
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe("bandhub/v1/#", qos=1)
+        self.client.loop_start()
+
+    def on(self, suffix: str) -> list[dict]:
+        return [p for t, p in self.messages if t.endswith(suffix)]
+
+    def send(self, topic: str, payload: dict) -> None:
+        self.client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+async def running(settings, broker):
+    link = LocalLink()
+    bands = await start_fleet(
+        FleetOptions(count=1, start=dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC), speed=60,
+                     fall_band=None),
+        link,
+    )  # fmt: skip
+    listener = Listener(broker.port)
+    stop = asyncio.Event()
+    gw_settings = settings.model_copy(update={"gateway_set_band_clock": False})
+    task = asyncio.create_task(run_gateway(gw_settings, await local_link_backend(link), stop))
+    yield bands[0], listener
+    stop.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), 20)
+    except TimeoutError:
+        for t in asyncio.all_tasks():
+            t.print_stack()
+        raise
+    await bands[0].close()
+    listener.close()
+
+
+async def test_a_malformed_record_is_reported_and_the_rest_still_flows(running):
+    band, listener = running
+    band.corrupt_seqs.add(band.log.status.next_seq + 2)
+    bad_seq = next(iter(band.corrupt_seqs))
+    await eventually(lambda: listener.on("/rejected"), 20, "a rejection report")
+    [report] = listener.on("/rejected")
+    assert report["band_id"] == band.config.serial
+    assert f"record seq {bad_seq}: unknown record type 0x7f" in report["reason"]
+    assert bytes.fromhex(report["raw_hex"])[6] == 0x7F
+
+    def later_records() -> bool:
+        seqs = [r["seq"] for p in listener.on("/rec/hr") for r in p["records"]]
+        return any(s > bad_seq for s in seqs)
+
+    await eventually(later_records, 20, "records after the bad one")
+
+
+async def test_find_my_band_vibrates_the_band_and_reports_ok(running):
+    band, listener = running
+    await eventually(lambda: band.is_connected and listener.on("/status"), 20, "the band online")
+    await asyncio.sleep(1)
+    topics = Topics()
+    listener.send(
+        topics.command(band.config.serial),
+        {"v": 1, "id": "find-1", "cmd": "find_band", "args": {"seconds": 3}},
+    )
+    listener.send(
+        topics.command(band.config.serial),
+        {"v": 1, "id": "msg-1", "cmd": "message", "args": {"text": "Lunch at 1?"}},
+    )
+    await eventually(lambda: len(listener.on("/cmd/result")) == 2, 20, "two command results")
+    results = {r["id"]: r["status"] for r in listener.on("/cmd/result")}
+    assert results == {"find-1": "ok", "msg-1": "ok"}
+    kinds = [(e.kind, e.detail) for e in band.events]
+    assert ("vibrate", "find_band") in kinds
+    assert ("message", "SMS: Lunch at 1? (1)") in kinds
+    assert band._state.connection.is_encrypted  # the gateway bonded before reading data
+
+
+async def test_commands_for_an_absent_band_expire_and_bad_ones_are_refused(running):
+    _band, listener = running
+    await eventually(lambda: listener.on("/status"), 20, "the gateway online")
+    topics = Topics()
+    listener.send(topics.command("BH-9999"), {"v": 1, "id": "lost-1", "cmd": "vibrate", "ttl_s": 1})
+    listener.send(topics.command("BH-9999"), {"v": 1, "id": "bad-1", "cmd": "explode"})
+    await eventually(lambda: len(listener.on("/cmd/result")) == 2, 20, "two command results")
+    results = {r["id"]: r for r in listener.on("/cmd/result")}
+    assert results["lost-1"]["status"] == "expired"
+    assert results["?"]["status"] == "invalid" and "cmd" in results["?"]["detail"]

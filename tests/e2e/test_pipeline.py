@@ -1,0 +1,126 @@
+"""End to end on real parts: bumble bands -> bleak gateway -> mosquitto -> ingest ->
+PostgreSQL -> API over HTTP, and a fall -> signed webhook at a real receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import httpx
+import pytest
+from bumble.link import LocalLink
+
+from bandhub.services import SystemServices
+from bandhub.webhook_receiver import WebhookReceiver
+from firmware_sim.runner import FleetOptions, start_fleet, truth_report
+from gateway.backend import local_link_backend
+from tests.e2e.helpers import eventually, produced_counts, stored_counts
+
+pytestmark = [pytest.mark.e2e]
+
+DAY = dt.date(2026, 11, 23)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_contact(settings):
+    link = LocalLink()
+    receiver = WebhookReceiver(secret=SECRET)
+    await receiver.start()
+    opts = FleetOptions(
+        count=2,
+        start=dt.datetime.combine(DAY, dt.time(14, 0), tzinfo=dt.UTC),
+        days=2 / 24,  # 14:00 to 16:00, band time
+        speed=900,
+        fall_band=0,
+        fall_at_s=15 * 3600,
+    )
+    async with SystemServices(settings) as system:
+        await system.start_pipeline(
+            gateway_backend=await local_link_backend(link), set_band_clock=False
+        )
+        async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as http:
+            for band in ("BH-0001", "BH-0002"):
+                assert (await http.post("/bands", json={"band_id": band})).status_code == 201
+            r = await http.post(
+                "/bands/BH-0001/contacts",
+                json={"name": "Daughter", "url": receiver.url, "secret": SECRET},
+            )
+            assert r.status_code == 201, r.text
+
+            bands = await start_fleet(opts, link)
+            await asyncio.wait_for(asyncio.gather(*(b.stopped.wait() for b in bands)), 60)
+            expected = produced_counts(bands)
+            await eventually(
+                lambda: stored_counts(settings.database_url) == expected,
+                60,
+                f"every record stored exactly once: {expected}",
+            )
+            truth = truth_report(bands)
+            for band_id, band_truth in truth.items():
+                s = (await http.get(f"/bands/{band_id}/summary", params={"date": str(DAY)})).json()
+                t = band_truth["days"][str(DAY)]
+                assert s["steps"] == t["steps"]  # per-minute step counts travel exactly
+                assert abs(s["heart_rate"]["avg"] - t["hr_mean"]) < 1.5
+                assert s["falls"] == (1 if band_id == "BH-0001" else 0)
+                assert 0.08 < s["coverage"] <= 2 / 24 + 0.001  # two hours of a day
+
+            await asyncio.wait_for(receiver.arrived.wait(), 30)
+            [delivery] = receiver.deliveries
+            assert delivery.valid_signature
+            assert delivery.payload["band_id"] == "BH-0001"
+            assert delivery.payload["kind"] == "fall"
+            assert 40 <= delivery.payload["last_heart_rate_bpm"] <= 200
+            [alert] = (await http.get("/alerts")).json()
+            detail = (await http.get(f"/alerts/{alert['id']}")).json()
+            assert detail["state"] == "dispatched"
+            assert [d["state"] for d in detail["deliveries"]] == ["delivered"]
+        for band in bands:
+            await band.close()
+    await receiver.stop()
+
+
+async def test_im_ok_within_the_countdown_cancels_the_alert_and_nobody_is_disturbed(settings):
+    settings.fall_countdown_s = 8
+    link = LocalLink()
+    receiver = WebhookReceiver(secret=SECRET)
+    await receiver.start()
+    opts = FleetOptions(
+        count=1,
+        start=dt.datetime.combine(DAY, dt.time(14, 59, 50), tzinfo=dt.UTC),
+        speed=5,
+        fall_band=0,
+        fall_at_s=15 * 3600,  # 2 s after the start
+        im_ok_after_s=1.0,
+    )
+    async with SystemServices(settings) as system:
+        await system.start_pipeline(
+            gateway_backend=await local_link_backend(link), set_band_clock=False
+        )
+        async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as http:
+            await http.post("/bands", json={"band_id": "BH-0001"})
+            await http.post(
+                "/bands/BH-0001/contacts",
+                json={"name": "Daughter", "url": receiver.url, "secret": SECRET},
+            )
+            [band] = await start_fleet(opts, link)
+
+            async def alert_state() -> str | None:
+                alerts = (await http.get("/alerts")).json()
+                return alerts[0]["state"] if alerts else None
+
+            await eventually(
+                lambda: _is(alert_state(), "cancelled_by_wearer"), 30, "the wearer's cancel"
+            )
+            kinds = [e.kind for e in band.events]
+            assert kinds.index("impact") < kinds.index("countdown") < kinds.index("button")
+            await asyncio.sleep(settings.fall_countdown_s + 2)  # past the countdown's end
+            assert receiver.deliveries == []
+            [alert] = (await http.get("/alerts")).json()
+            detail = (await http.get(f"/alerts/{alert['id']}")).json()
+            assert [d["state"] for d in detail["deliveries"]] == ["cancelled"]
+            await band.close()
+    await receiver.stop()
+
+
+async def _is(value, expected) -> bool:
+    return (await value) == expected

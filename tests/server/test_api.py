@@ -1,0 +1,109 @@
+"""The API over real HTTP (uvicorn) on a real PostgreSQL: figures and JSON errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+
+DAY = dt.date(2026, 11, 23)
+MIDNIGHT = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
+
+
+def _seed(url: str) -> None:
+    """Two hours of known data: 10:00-11:00 walking, 11:00-12:00 sitting."""
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO bands (band_id, name) VALUES ('BH-0001', 'Ann')")
+        for minute in range(120):
+            t = MIDNIGHT + dt.timedelta(hours=10, minutes=minute)
+            walking = minute < 60
+            conn.execute(
+                "INSERT INTO epochs VALUES ('BH-0001', %s, %s, %s, %s, %s, %s, true, now())",
+                (
+                    minute,
+                    t,
+                    100 if walking else 0,
+                    3000 if walking else 60,
+                    150,
+                    90 if walking else 62,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO hr VALUES ('BH-0001', %s, %s, %s, '{}', true, now())",
+                (1000 + minute, t, 90 if walking else 62),
+            )
+
+
+async def test_daily_summary_figures(api, settings):
+    _seed(settings.database_url)
+    r = await api.get("/bands/BH-0001/summary", params={"date": str(DAY)})
+    assert r.status_code == 200
+    s = r.json()
+    assert s["steps"] == 6000
+    assert s["heart_rate"]["min"] == 62 and s["heart_rate"]["max"] == 90
+    assert s["heart_rate"]["avg"] == 76.0
+    assert s["heart_rate"]["resting"] == 62
+    assert s["falls"] == 0
+    assert s["coverage"] == pytest.approx(120 / 1440, abs=1e-3)
+
+
+async def test_heart_rate_series_by_resolution(api, settings):
+    _seed(settings.database_url)
+    r = await api.get(
+        "/bands/BH-0001/hr",
+        params={"start": "2026-11-23T10:00:00Z", "end": "2026-11-23T12:00:00Z", "resolution": "1h"},
+    )
+    assert r.status_code == 200
+    points = r.json()["points"]
+    assert [(p["bpm"], p["min"], p["max"]) for p in points] == [(90.0, 90, 90), (62.0, 62, 62)]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "code", "words"),
+    [
+        ("/bands/BH-9999/summary", {"date": "2026-11-23"}, 404, "unknown_band", "BH-9999"),
+        ("/bands/BH-0001/summary", {"date": "yesterday"}, 422, "invalid_request", "date"),
+        ("/bands/BH-0001/summary", {}, 422, "invalid_request", "date"),
+        (
+            "/bands/BH-0001/hr",
+            {"start": "2026-11-23T12:00:00Z", "end": "2026-11-23T10:00:00Z"},
+            422,
+            "invalid_request",
+            "end must be after start",
+        ),
+        (
+            "/bands/BH-0001/hr",
+            {"start": "2026-11-23T10:00:00Z", "end": "2026-11-23T12:00:00Z", "resolution": "7s"},
+            422,
+            "invalid_request",
+            "resolution",
+        ),
+        ("/alerts/12345", {}, 404, "unknown_alert", "12345"),
+        ("/no/such/path", {}, 404, "not_found", "Not Found"),
+    ],
+)
+async def test_errors_are_json_with_a_clear_message(
+    api, settings, path, params, status, code, words
+):
+    _seed(settings.database_url)
+    r = await api.get(path, params=params)
+    assert r.status_code == status
+    body = r.json()["error"]
+    assert body["code"] == code
+    assert words in body["message"]
+
+
+async def test_registering_bands_and_contacts_validates_input(api, settings):
+    assert (await api.post("/bands", json={"band_id": "bad id!"})).status_code == 422
+    assert (await api.post("/bands", json={"band_id": "BH-0007", "name": "Bo"})).status_code == 201
+    r = await api.post(
+        "/bands/BH-0007/contacts", json={"name": "Al", "url": "not a url", "secret": "x" * 20}
+    )
+    assert r.status_code == 422 and "url" in r.json()["error"]["message"]
+    r = await api.post(
+        "/bands/BH-0404/contacts",
+        json={"name": "Al", "url": "http://127.0.0.1:9/hook", "secret": "x" * 20},
+    )
+    assert r.status_code == 404
+    assert [b["band_id"] for b in (await api.get("/bands")).json()] == ["BH-0007"]

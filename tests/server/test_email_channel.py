@@ -1,0 +1,71 @@
+"""Fall alerts by e-mail, delivered to a real SMTP server (aiosmtpd) started by the test."""
+
+from __future__ import annotations
+
+import asyncio
+from email import message_from_bytes
+
+import numpy as np
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+
+from bandhub.alerts.dispatcher import Dispatcher
+from bandhub.contracts.messages import FallRecord, Stream
+from bandhub.webhook_receiver import free_port
+from firmware_sim.physiology import fall_window
+from ingest.validate import Parsed
+from ingest.writer import RecordWriter
+from tests.e2e.helpers import eventually
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.mails: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, _server, _session, envelope):
+        self.mails.append((envelope.mail_from, envelope.rcpt_tos, envelope.original_content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port, inbox
+    controller.stop()
+
+
+async def test_fall_alert_reaches_an_email_contact(settings, api, smtp):
+    port, inbox = smtp
+    settings.smtp_port = port
+    await api.post("/bands", json={"band_id": "BH-0001", "name": "Ann"})
+    r = await api.post(
+        "/bands/BH-0001/contacts",
+        json={"name": "Bo", "channel": "email", "email": "bo@example.org"},
+    )
+    assert r.status_code == 201, r.text
+    bad = await api.post("/bands/BH-0001/contacts", json={"name": "Cy", "channel": "email"})
+    assert bad.status_code == 422 and "email" in bad.json()["error"]["message"]
+
+    ax, ay, az, pre = fall_window(np.random.default_rng(3))
+    rec = FallRecord(seq=1, t=1_795_500_000, fs_hz=50, pre_samples=pre, ax_g=list(ax),
+                     ay_g=list(ay), az_g=list(az))  # fmt: skip
+    with psycopg.connect(settings.database_url) as conn:
+        RecordWriter(conn, auto_register=False, countdown_s=0).write(
+            [("t", Parsed("BH-0001", Stream.FALL, 1_795_500_001, [rec], []))]
+        )
+    stop = asyncio.Event()
+    task = asyncio.create_task(Dispatcher(settings).run(stop))
+    try:
+        await eventually(lambda: inbox.mails, 15, "the e-mail")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    [(_sender, rcpt, raw)] = inbox.mails
+    mail = message_from_bytes(raw)
+    assert rcpt == ["bo@example.org"]
+    assert mail["Subject"] == "FALL ALERT: Ann may need help"
+    assert mail["Message-ID"] == "<msg_1_1@bandhub>"
+    assert "band_id: BH-0001" in mail.get_payload()
