@@ -1,0 +1,40 @@
+"""Small signal helpers shared by the detectors: units, filtering, magnitude."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+
+def in_g(values: np.ndarray) -> np.ndarray:
+    """Acceleration in g: raw counts are scaled so the median magnitude is 1 g.
+
+    Devices report g, m/s² or raw counts; at rest the magnitude is gravity, so any
+    recording whose median magnitude is far from 1 is rescaled by it.
+    """
+    values = np.asarray(values, dtype=float)
+    mag = np.linalg.norm(values, axis=1) if values.ndim == 2 else np.abs(values)
+    med = float(np.median(mag)) if mag.size else 1.0
+    if 0.5 <= med <= 2.0 or med == 0:
+        return values
+    return values / med
+
+
+def lowpass(x: np.ndarray, fs: float, cutoff: float, order: int = 4) -> np.ndarray:
+    """Zero-phase low-pass; the cutoff is capped below Nyquist for slow devices."""
+    cutoff = min(cutoff, 0.45 * fs)
+    if x.shape[0] <= 3 * (2 * order + 1):
+        return np.asarray(x, dtype=float)
+    sos = butter(order, cutoff, fs=fs, output="sos")
+    return sosfiltfilt(sos, x, axis=0)
+
+
+def bandpass(x: np.ndarray, fs: float, low: float, high: float, order: int = 4) -> np.ndarray:
+    high = min(high, 0.45 * fs)
+    sos = butter(order, [low, high], btype="band", fs=fs, output="sos")
+    return sosfiltfilt(sos, x, axis=0)
+
+
+def magnitude(acc: np.ndarray) -> np.ndarray:
+    acc = np.asarray(acc, dtype=float)
+    return np.linalg.norm(acc, axis=1) if acc.ndim == 2 else acc
