@@ -73,7 +73,7 @@ def count_steps(acc: np.ndarray, fs: float, params: dict | None = None) -> StepR
 def activity_per_epoch(acc: np.ndarray, fs: float, epoch_s: float = 60.0) -> np.ndarray:
     """ENMO (mean of max(|a| - 1 g, 0)) per epoch, in milli-g: the band's activity measure."""
     mag = magnitude(in_g(acc))
-    per = max(1, int(round(epoch_s * fs)))
+    per = max(1, round(epoch_s * fs))
     n = mag.size // per
     enmo = np.maximum(mag[: n * per] - 1.0, 0.0).reshape(n, per).mean(1)
     return enmo * 1000.0
