@@ -38,7 +38,7 @@ class HrWindow:
 
 
 def _to_work_rate(x: np.ndarray, fs: float) -> np.ndarray:
-    up, down = int(WORK_FS * 100), int(round(fs * 100))
+    up, down = int(WORK_FS * 100), round(fs * 100)
     g = np.gcd(up, down)
     return resample_poly(x, up // g, down // g, axis=0)
 

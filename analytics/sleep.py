@@ -43,7 +43,7 @@ def sleep_features(activity: np.ndarray, epoch_s: float, kind: str) -> np.ndarra
     x = np.log1p(x * 1000.0) if kind == "enmo" else np.log1p(x)  # enmo in g -> milli-g
     cols = []
     for w in WINDOWS_MIN:
-        size = max(1, int(round(w * 60 / epoch_s)) | 1)
+        size = max(1, round(w * 60 / epoch_s) | 1)
         cols.append(uniform_filter1d(x, size, mode="nearest"))
     return np.column_stack(cols)
 
@@ -57,7 +57,7 @@ def score_bandhub(activity: np.ndarray, epoch_s: float, kind: str = "enmo") -> n
 
 
 def _per_minute(activity: np.ndarray, epoch_s: float) -> tuple[np.ndarray, int]:
-    per = max(1, int(round(60 / epoch_s)))
+    per = max(1, round(60 / epoch_s))
     x = np.maximum(_fill(activity), 0.0)
     pad = (-x.size) % per
     return np.r_[x, np.zeros(pad)].reshape(-1, per).sum(1), per
