@@ -190,10 +190,8 @@ def analyze(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per file")] = False,
 ) -> None:
     """Analyse recordings offline with the same functions ingest uses."""
-    try:
-        from analytics.cli import run_analyze
-    except ImportError:
-        _fail("offline analysis is not part of this build yet")
+    from analytics.cli import run_analyze
+
     raise typer.Exit(run_analyze(kind, files, fs, json_out))
 
 

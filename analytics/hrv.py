@@ -1,0 +1,116 @@
+"""Heart-rate variability from RR intervals (ms), or from beats found in PPG.
+
+Artefacts and ectopic beats are removed before anything is computed, and the
+result says how many were: an interval outside 300–2000 ms is an artefact; one
+that differs by more than 20 % from the median of its 5 neighbours on each side
+is ectopic (or a missed/extra beat). What is left is the NN series.
+
+Time domain: mean NN, SDNN (sample SD), RMSSD and pNN50 over successive NN
+differences. Frequency domain: Lomb-Scargle periodogram of the NN series at the
+beat times (no resampling, which RR series would need), scaled to ms²/Hz, with
+LF 0.04–0.15 Hz and HF 0.15–0.40 Hz. Frequency measures need at least 2 minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.signal import find_peaks, lombscargle
+
+from analytics.signal import bandpass
+
+RR_MIN_MS, RR_MAX_MS = 300.0, 2000.0
+ECTOPIC_TOLERANCE = 0.20
+NEIGHBOURS = 5
+LF_BAND, HF_BAND = (0.04, 0.15), (0.15, 0.40)
+MIN_SPECTRAL_S = 120.0
+
+
+@dataclass(frozen=True)
+class HrvResult:
+    n_intervals: int
+    n_artefacts: int
+    n_ectopic: int
+    mean_nn_ms: float
+    sdnn_ms: float
+    rmssd_ms: float
+    pnn50_pct: float
+    lf_ms2: float | None
+    hf_ms2: float | None
+    lf_hf: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def clean_rr(rr_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(nn_ms, beat_times_s, n_artefacts, n_ectopic); beat times keep real gaps."""
+    rr = np.asarray(rr_ms, dtype=float)
+    times = np.cumsum(rr) / 1000.0
+    plausible = (rr >= RR_MIN_MS) & (rr <= RR_MAX_MS)
+    n_art = int((~plausible).sum())
+    rr_p, t_p = rr[plausible], times[plausible]
+    if rr_p.size == 0:
+        return rr_p, t_p, n_art, 0
+    padded = np.pad(rr_p, NEIGHBOURS, mode="reflect" if rr_p.size > NEIGHBOURS else "edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * NEIGHBOURS + 1)
+    neighbours = np.delete(windows, NEIGHBOURS, axis=1)
+    local = np.median(neighbours, axis=1)
+    normal = np.abs(rr_p - local) <= ECTOPIC_TOLERANCE * local
+    return rr_p[normal], t_p[normal], n_art, int((~normal).sum())
+
+
+def time_domain(nn: np.ndarray) -> tuple[float, float, float, float]:
+    diff = np.diff(nn)
+    return (
+        float(nn.mean()),
+        float(nn.std(ddof=1)),
+        float(np.sqrt(np.mean(diff**2))),
+        float(100.0 * np.mean(np.abs(diff) > 50.0)),
+    )
+
+
+def frequency_domain(nn: np.ndarray, times: np.ndarray) -> tuple[float, float] | None:
+    duration = float(times[-1] - times[0]) if times.size else 0.0
+    if duration < MIN_SPECTRAL_S or nn.size < 32:
+        return None
+    freqs = np.linspace(0.01, 0.5, 491)
+    x = nn - nn.mean()
+    power = lombscargle(times, x, 2 * np.pi * freqs, precenter=False)
+    psd = power * 2.0 * duration / nn.size  # ms²/Hz: integrates to the variance
+    df = freqs[1] - freqs[0]
+
+    def band(lo: float, hi: float) -> float:
+        sel = (freqs >= lo) & (freqs < hi)
+        return float(psd[sel].sum() * df)
+
+    return band(*LF_BAND), band(*HF_BAND)
+
+
+def hrv_from_rr(rr_ms: np.ndarray) -> HrvResult:
+    nn, times, n_art, n_ect = clean_rr(rr_ms)
+    if nn.size < 3:
+        raise ValueError(f"too few normal intervals for HRV ({nn.size} after cleaning)")
+    mean_nn, sdnn, rmssd, pnn50 = time_domain(nn)
+    freq = frequency_domain(nn, times)
+    lf, hf = freq if freq else (None, None)
+    return HrvResult(
+        n_intervals=int(np.asarray(rr_ms).size),
+        n_artefacts=n_art,
+        n_ectopic=n_ect,
+        mean_nn_ms=round(mean_nn, 2),
+        sdnn_ms=round(sdnn, 2),
+        rmssd_ms=round(rmssd, 2),
+        pnn50_pct=round(pnn50, 2),
+        lf_ms2=None if lf is None else round(lf, 1),
+        hf_ms2=None if hf is None else round(hf, 1),
+        lf_hf=None if not hf else round(lf / hf, 3),
+    )
+
+
+def beats_from_ppg(ppg: np.ndarray, fs: float) -> np.ndarray:
+    """RR intervals (ms) from PPG pulse peaks; the intervals go through clean_rr later."""
+    x = bandpass(np.asarray(ppg, dtype=float), fs, 0.5, 8.0)
+    peaks, _ = find_peaks(x, distance=max(1, int(0.33 * fs)), prominence=0.3 * np.std(x))
+    return np.diff(peaks) / fs * 1000.0
