@@ -5,8 +5,8 @@ result says how many were: an interval outside 300–2000 ms is an artefact; one
 that differs by more than 20 % from the median of its 5 neighbours on each side
 is ectopic (or a missed/extra beat). What is left is the NN series.
 
-Time domain: mean NN, SDNN (sample SD), RMSSD over successive NN differences,
-and pNN50 as the share of NN intervals (Task Force 1996) differing by > 50 ms.
+Time domain: mean NN, SDNN (sample SD); RMSSD and pNN50 (share of NN intervals,
+Task Force 1996) over differences of truly successive NN intervals only.
 Frequency domain: Lomb-Scargle periodogram of the NN series at the
 beat times (no resampling, which RR series would need), scaled to ms²/Hz, with
 LF 0.04–0.15 Hz and HF 0.15–0.40 Hz. Frequency measures need at least 2 minutes.
@@ -62,13 +62,26 @@ def clean_rr(rr_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     return rr_p[normal], t_p[normal], n_art, int((~normal).sum())
 
 
-def time_domain(nn: np.ndarray) -> tuple[float, float, float, float]:
+def successive_differences(nn: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+    """Differences between NN intervals that were adjacent beats: a removed beat between
+    two intervals makes their difference meaningless, so it is left out."""
     diff = np.diff(nn)
+    if times is None:
+        return diff
+    adjacent = np.isclose(np.diff(times), nn[1:] / 1000.0, atol=0.002)
+    return diff[adjacent]
+
+
+def time_domain(
+    nn: np.ndarray, times: np.ndarray | None = None
+) -> tuple[float, float, float, float]:
+    """(mean NN, SDNN, RMSSD, pNN50); pass the beat times to skip removed beats."""
+    diff = successive_differences(nn, times)
     return (
         float(nn.mean()),
         float(nn.std(ddof=1)),
         float(np.sqrt(np.mean(diff**2))),
-        float(100.0 * np.sum(np.abs(diff) > 50.0) / nn.size),  # Task Force: per NN interval
+        float(100.0 * np.sum(np.abs(diff) > 50.0) / (diff.size + 1)),  # per NN interval
     )
 
 
@@ -78,7 +91,7 @@ def frequency_domain(nn: np.ndarray, times: np.ndarray) -> tuple[float, float] |
         return None
     freqs = np.linspace(0.01, 0.5, 491)
     x = nn - nn.mean()
-    power = lombscargle(times, x, 2 * np.pi * freqs, precenter=False)
+    power = lombscargle(times, x, 2 * np.pi * freqs)
     psd = power * 2.0 * duration / nn.size  # ms²/Hz: integrates to the variance
     df = freqs[1] - freqs[0]
 
@@ -93,7 +106,7 @@ def hrv_from_rr(rr_ms: np.ndarray) -> HrvResult:
     nn, times, n_art, n_ect = clean_rr(rr_ms)
     if nn.size < 3:
         raise ValueError(f"too few normal intervals for HRV ({nn.size} after cleaning)")
-    mean_nn, sdnn, rmssd, pnn50 = time_domain(nn)
+    mean_nn, sdnn, rmssd, pnn50 = time_domain(nn, times)
     freq = frequency_domain(nn, times)
     lf, hf = freq if freq else (None, None)
     return HrvResult(

@@ -240,7 +240,7 @@ def hrv() -> None:
         rr = np.diff(info["ECG_R_Peaks"]) / 125 * 1000
         nn, times, _, _ = clean_rr(rr)
         theirs = nk.hrv_time({"RRI": nn, "RRI_Time": times}, sampling_rate=1000)
-        for k, v in zip(worst, time_domain(nn), strict=True):
+        for k, v in zip(worst, time_domain(nn, times), strict=True):
             ref = float(theirs[f"HRV_{k}"].iloc[0])
             worst[k] = max(worst[k], abs(v - ref) / abs(ref) if ref else abs(v))
     for k, v in worst.items():

@@ -1,0 +1,122 @@
+"""The analytics on synthetic signals whose answer is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics import sleep
+from analytics.falls import confirm_fall, detect_falls
+from analytics.heart_rate import heart_rate_windows
+from analytics.hrv import hrv_from_rr
+from analytics.steps import activity_per_epoch, count_steps
+from firmware_sim.physiology import fall_window
+
+
+def walking(fs: float, seconds: float, cadence_hz: float, seed: int = 0) -> np.ndarray:
+    """Wrist acceleration (g) with one sharp peak per step, plus sensor noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    phase = (t * cadence_hz) % 1.0
+    bump = 0.5 * np.exp(-(((phase - 0.5) / 0.08) ** 2))
+    z = 1.0 + bump - bump.mean() + 0.02 * rng.normal(size=t.size)
+    return np.column_stack([0.02 * rng.normal(size=t.size), 0.02 * rng.normal(size=t.size), z])
+
+
+@pytest.mark.parametrize("fs", [20.0, 50.0, 125.0])
+def test_steps_counted_at_any_rate(fs: float) -> None:
+    result = count_steps(walking(fs, 60, 1.8), fs)
+    assert result.steps == pytest.approx(108, rel=0.05)
+    assert result.cadence_spm == pytest.approx(108, rel=0.05)
+
+
+def test_steps_from_raw_counts_magnitude_match_g() -> None:
+    acc = walking(25.0, 60, 2.0)
+    in_g = count_steps(acc, 25.0).steps
+    raw = count_steps(np.linalg.norm(acc, axis=1) * 16384, 25.0).steps
+    assert raw == in_g
+    assert in_g == pytest.approx(120, rel=0.05)
+
+
+def test_no_steps_when_still() -> None:
+    rng = np.random.default_rng(1)
+    still = np.column_stack([np.zeros(3000), np.zeros(3000), 1 + 0.01 * rng.normal(size=3000)])
+    assert count_steps(still, 50.0).steps == 0
+
+
+def test_activity_per_epoch_is_enmo_in_milli_g() -> None:
+    acc = np.column_stack([np.zeros(600), np.zeros(600), np.r_[np.ones(300), np.full(300, 1.1)]])
+    assert activity_per_epoch(acc, 50.0, epoch_s=6.0) == pytest.approx([0.0, 100.0], abs=1e-6)
+
+
+def test_heart_rate_follows_pulse_not_arm_swing() -> None:
+    fs = 125.0
+    t = np.arange(int(60 * fs)) / fs
+    pulse_hz = 1.5 + 0.3 * t / t[-1]  # 90 -> 108 bpm
+    ppg = np.sin(2 * np.pi * np.cumsum(pulse_hz) / fs)
+    swing = 2.5 * np.sin(2 * np.pi * 2.6 * t)  # running cadence, stronger than the pulse
+    acc = np.column_stack([swing / 2.5, np.zeros_like(t), np.ones_like(t)])
+    windows = heart_rate_windows(np.column_stack([ppg + swing, ppg + swing]), acc, fs)
+    assert len(windows) == 27
+    truth = [60 * (1.5 + 0.3 * (w.t_end - 4) / 60) for w in windows]
+    assert np.mean(np.abs(np.array([w.bpm for w in windows]) - truth)) < 3.0
+
+
+def test_hrv_time_and_frequency_domain() -> None:
+    beats = np.arange(600)
+    rr = 800 + 40 * np.sin(2 * np.pi * 0.1 * beats * 0.8)  # 0.1 Hz: LF, variance 800 ms²
+    result = hrv_from_rr(rr)
+    assert result.mean_nn_ms == pytest.approx(800, abs=1)
+    assert result.sdnn_ms == pytest.approx(np.std(rr, ddof=1), rel=1e-3)
+    assert result.lf_ms2 == pytest.approx(800, rel=0.1)
+    assert result.hf_ms2 < 0.05 * result.lf_ms2
+
+
+def test_hrv_removes_artefacts_and_ectopic_beats() -> None:
+    rng = np.random.default_rng(3)
+    rr = 900 + 20 * rng.normal(size=300)
+    clean = hrv_from_rr(rr)
+    rr[[50, 150]] = [450, 1400]  # an ectopic pair of sorts
+    rr[200] = 5000  # a lost connection
+    dirty = hrv_from_rr(rr)
+    assert (dirty.n_artefacts, dirty.n_ectopic) == (1, 2)
+    assert dirty.rmssd_ms == pytest.approx(clean.rmssd_ms, rel=0.1)
+
+
+def test_sleep_scores_restless_stretch_as_wake_and_summarises() -> None:
+    rng = np.random.default_rng(4)
+    enmo = np.abs(rng.normal(0.002, 0.001, size=1920))  # 8 h of 15-s epochs, still
+    enmo[:40] = 0.08  # 10 min awake in bed
+    enmo[1000:1080] = 0.06  # 20 min awake in the night
+    asleep = sleep.score_bandhub(enmo, 15.0, "enmo")
+    assert not asleep[:36].any() and not asleep[1004:1076].any()
+    assert asleep[100:900].mean() > 0.98
+    s = sleep.summarize(np.arange(enmo.size) * 15.0, asleep, 15.0)
+    assert s.latency_min == pytest.approx(10, abs=2)
+    assert s.waso_min == pytest.approx(20, abs=4)
+    assert s.awakenings >= 1
+    assert 0.9 < s.efficiency < 1.0
+
+
+def test_band_fall_window_is_confirmed_and_a_bump_is_not() -> None:
+    ax, ay, az, pre = fall_window(np.random.default_rng(5), 50)
+    assert confirm_fall(np.column_stack([ax, ay, az]), 50, pre).is_fall
+    bump = np.column_stack([np.zeros(400), np.zeros(400), np.ones(400)])
+    bump[200:203, 2] = 2.5  # a knock on the table, nothing before or after
+    verdict = confirm_fall(bump, 50, 200)
+    assert not verdict.is_fall
+    assert detect_falls(bump, 50) == []
+
+
+def test_hrv_time_domain_agrees_with_neurokit2() -> None:
+    nk = pytest.importorskip("neurokit2")
+    from analytics.hrv import clean_rr, time_domain
+
+    rng = np.random.default_rng(6)
+    rr = 850 + 40 * np.sin(np.arange(500) * 0.3) + 25 * rng.normal(size=500)
+    rr[[40, 41, 300]] = [500, 1300, 2500]  # ectopic pair and an artefact: removed beats
+    nn, times, _, _ = clean_rr(rr)
+    theirs = nk.hrv_time({"RRI": nn, "RRI_Time": times}, sampling_rate=1000)
+    ours = time_domain(nn, times)
+    for value, key in zip(ours, ("MeanNN", "SDNN", "RMSSD", "pNN50"), strict=True):
+        assert value == pytest.approx(float(theirs[f"HRV_{key}"].iloc[0]), rel=0.01), key

@@ -1,0 +1,122 @@
+"""Regression on a few real recordings of ../shared/datasets (thresholds from the bench,
+with margin) and the command-line contract of ``bandhub analyze``."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analytics.io import read_columns
+
+DATASETS = Path(
+    os.environ.get("BANDHUB_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets")
+)
+needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets not present")
+BANDHUB = [sys.executable, "-c", "from bandhub.cli import app; app()"]
+
+
+def analyze(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*BANDHUB, "analyze", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+@needs_data
+def test_falls_found_in_fall_recordings_and_not_in_clapping() -> None:
+    d = DATASETS / "falls-weda"
+    files = [d / f"F0{k}_U03_R01.csv.gz" for k in (1, 2, 4)] + [d / "D10_U03_R01.csv.gz"]
+    out = analyze("falls", *files, "--json")
+    assert out.returncode == 0, out.stderr
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [Path(r["file"]).name for r in results] == [f.name for f in files]
+    assert all(r["falls"] for r in results[:3])
+    assert results[3]["falls"] == []
+
+
+@needs_data
+def test_heart_rate_on_a_treadmill_run_is_within_3_bpm() -> None:
+    rec = DATASETS / "hr-spc2015-train" / "DATA_03_TYPE02"
+    out = analyze("hr", f"{rec}.csv.gz", "--json")
+    assert out.returncode == 0, out.stderr
+    est = np.array([w["bpm"] for w in json.loads(out.stdout)["windows"]])
+    ref = read_columns(f"{rec}_bpm.csv", ["t_end", "bpm"])["bpm"]
+    assert est.size == ref.size
+    assert np.mean(np.abs(est - ref)) < 3.0
+
+
+@needs_data
+def test_sleep_from_enmo_meets_accuracy_and_wake_specificity() -> None:
+    night = DATASETS / "sleep-qut" / "p11_n02"
+    out = analyze("sleep", f"{night}.csv.gz", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    pred = np.array([e["asleep"] for e in result["epochs"]], dtype=bool)
+    truth = read_columns(f"{night}_labels.csv", ["t"], ["asleep"])["asleep"]
+    ok = ~np.isnan(truth)
+    assert (pred[ok] == truth[ok].astype(bool)).mean() > 0.8  # bench: 0.84 on this night
+    assert (~pred[ok][truth[ok] == 0]).mean() > 0.5
+    assert result["input"] == "enmo" and result["total_sleep_min"] > 300
+
+
+@needs_data
+def test_steps_on_a_normal_walk() -> None:
+    out = analyze(
+        "steps", DATASETS / "steps-rieck" / "l2-25hz-bw4_normal-walking1.csv.gz", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["steps"] == pytest.approx(99, rel=0.15)
+
+
+def test_hrv_from_an_rr_file(tmp_path: Path) -> None:
+    rr = 850 + 30 * np.sin(np.arange(400) * 0.5)
+    path = tmp_path / "rr.txt"
+    path.write_text("rr_ms\n" + "\n".join(f"{v:.1f}" for v in rr) + "\n")
+    out = analyze("hrv", path)
+    assert out.returncode == 0, out.stderr
+    assert "mean NN 850" in out.stdout and "RMSSD" in out.stdout and "LF/HF" in out.stdout
+
+
+def _write_gz(path: Path, text: str) -> Path:
+    path.write_bytes(gzip.compress(text.encode()))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "message"),
+    [
+        ("falls", "t,ax,ay\n0,0,0\n", "missing column(s) az"),
+        ("steps", "t,mag\n0,1\n0.04,abc\n", "line 3: column 'mag' is not a number"),
+        ("steps", "t,mag\n0,1\n0.04,1\n0.04,1\n" + "0.1,1\n" * 200, "not increasing"),
+        ("hr", "t,ppg1\n0,1\n0.008,2\n", "too short"),
+        ("sleep", "", "empty file"),
+    ],
+)  # fmt: skip
+def test_bad_files_get_one_line_and_exit_2(
+    tmp_path: Path, kind: str, content: str, message: str
+) -> None:
+    out = analyze(kind, _write_gz(tmp_path / "bad.csv.gz", content))
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_good_files_still_analysed_when_one_is_bad(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(str(850 + (i % 3) * 10) for i in range(50)))
+    out = analyze("hrv", tmp_path / "missing.csv", good, "--json")
+    assert out.returncode == 2
+    assert "no such file" in out.stderr
+    assert json.loads(out.stdout)["file"] == str(good)
+
+
+def test_unknown_kind() -> None:
+    out = analyze("naps", "x.csv")
+    assert out.returncode == 2 and "unknown kind 'naps'" in out.stderr
