@@ -150,3 +150,39 @@ def stages(asleep: np.ndarray, hr: np.ndarray, movement: np.ndarray) -> list[str
         else:
             out.append("light")
     return out
+
+
+class StreamingSleepScorer:
+    """Scores epochs as they arrive (ingest: one per minute) without rescoring the day.
+
+    The model only looks ``max(WINDOWS_MIN) / 2`` minutes either side of an epoch, so
+    each new epoch settles the verdict for the epoch that far back; ``push`` returns
+    those newly settled (epoch index, asleep) pairs and ``flush`` the rest at the end.
+    Results equal :func:`score_bandhub` on the whole series away from its two edges.
+    """
+
+    def __init__(self, epoch_s: float, kind: str = "enmo") -> None:
+        self.epoch_s, self.kind = epoch_s, kind
+        self.lag = round(max(WINDOWS_MIN) * 60 / epoch_s) // 2
+        self._buffer: list[float] = []
+        self._first = 0  # index of the first buffered epoch
+        self._next = 0  # next epoch index to settle
+
+    def push(self, activity: float) -> list[tuple[int, bool]]:
+        self._buffer.append(activity)
+        settled_until = self._first + len(self._buffer) - self.lag  # exclusive
+        return self._settle(settled_until)
+
+    def flush(self) -> list[tuple[int, bool]]:
+        return self._settle(self._first + len(self._buffer))
+
+    def _settle(self, until: int) -> list[tuple[int, bool]]:
+        if until <= self._next:
+            return []
+        flags = score_bandhub(np.asarray(self._buffer), self.epoch_s, self.kind)
+        out = [(k, bool(flags[k - self._first])) for k in range(self._next, until)]
+        self._next = until
+        keep_from = max(0, self._next - self.lag - self._first)  # context for the next ones
+        self._buffer = self._buffer[keep_from:]
+        self._first += keep_from
+        return out

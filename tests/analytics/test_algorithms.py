@@ -120,3 +120,19 @@ def test_hrv_time_domain_agrees_with_neurokit2() -> None:
     ours = time_domain(nn, times)
     for value, key in zip(ours, ("MeanNN", "SDNN", "RMSSD", "pNN50"), strict=True):
         assert value == pytest.approx(float(theirs[f"HRV_{key}"].iloc[0]), rel=0.01), key
+
+
+def test_streaming_sleep_matches_batch_scoring_and_keeps_little_state() -> None:
+    rng = np.random.default_rng(7)
+    enmo = np.abs(rng.normal(0.003, 0.002, size=600))  # 10 h of minute epochs
+    enmo[100:130] = 0.05
+    enmo[400:410] = 0.07
+    batch = sleep.score_bandhub(enmo, 60.0, "enmo")
+    stream = sleep.StreamingSleepScorer(60.0, "enmo")
+    got: list[tuple[int, bool]] = []
+    for value in enmo:
+        got.extend(stream.push(float(value)))
+        assert len(stream._buffer) <= 2 * stream.lag + 1
+    got.extend(stream.flush())
+    assert [k for k, _ in got] == list(range(600))
+    assert np.array_equal(np.array([a for _, a in got]), batch)
