@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics.io import InputError, read_columns, require_duration, sample_rate
+from analytics.io import InputError, read_columns, read_text, require_duration, sample_rate
 
 Analysis = Callable[[Path, float | None], dict]
 
@@ -71,9 +71,7 @@ def _hr(path: Path, fs: float | None) -> dict:
 
 def _read_rr(path: Path) -> np.ndarray | None:
     """RR intervals from a one-column file, or None when the file is a PPG recording."""
-    from analytics.io import _open_text
-
-    lines = [ln.strip() for ln in _open_text(path).splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in read_text(path).splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{path}: empty file")
     if "," in lines[0]:

@@ -19,7 +19,7 @@ class InputError(ValueError):
     """A recording that cannot be analysed, with a one-line reason."""
 
 
-def _open_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -44,7 +44,7 @@ def read_columns(
 ) -> dict[str, np.ndarray]:
     """The named columns as float arrays; empty cells become NaN in optional columns."""
     path = Path(path)
-    text = _open_text(path)
+    text = read_text(path)
     header_line, _, body = text.partition("\n")
     header = [h.strip().lower() for h in header_line.strip().split(",")]
     if not header_line.strip():

@@ -134,12 +134,12 @@ def summarize(t: np.ndarray, asleep: np.ndarray, epoch_s: float) -> NightSummary
 def stages(asleep: np.ndarray, hr: np.ndarray, movement: np.ndarray) -> list[str]:
     """Estimated stages from heart rate: deep when HR is in the night's lowest quarter
     and still, REM when HR is above the sleeping median and still, light otherwise."""
-    hr = _fill(hr)
-    still = _fill(movement) <= np.nanpercentile(_fill(movement)[asleep], 50) if asleep.any() else []
-    out = []
     if not asleep.any():
         return ["wake"] * asleep.size
+    hr, movement = _fill(hr), _fill(movement)
+    still = movement <= np.percentile(movement[asleep], 50)
     low, mid = np.percentile(hr[asleep], [25, 50])
+    out = []
     for k, a in enumerate(asleep):
         if not a:
             out.append("wake")

@@ -136,3 +136,13 @@ def test_streaming_sleep_matches_batch_scoring_and_keeps_little_state() -> None:
     got.extend(stream.flush())
     assert [k for k, _ in got] == list(range(600))
     assert np.array_equal(np.array([a for _, a in got]), batch)
+
+
+def test_stages_are_only_given_to_sleep_epochs() -> None:
+    asleep = np.array([0, 1, 1, 1, 1, 1, 1, 1, 0], dtype=bool)
+    hr = np.array([80, 50, 52, 60, 61, 70, 72, 60, 85], dtype=float)
+    still = np.zeros(9)
+    got = sleep.stages(asleep, hr, still)
+    assert got[0] == got[-1] == "wake"
+    assert got[1] == "deep" and got[6] == "rem"
+    assert set(got[1:8]) <= {"deep", "light", "rem"}
