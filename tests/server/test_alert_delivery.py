@@ -22,9 +22,14 @@ T0 = 1_795_500_000
 
 def _store_fall(url: str, receiver_url: str, *, still_after: bool = True) -> None:
     ax, ay, az, pre = fall_window(np.random.default_rng(1))
-    if not still_after:  # flailing on: not a fall the wearer stays down from
-        n = len(ax) - pre - 25
-        ax[pre + 25 :] += np.random.default_rng(2).normal(0, 0.8, n)
+    if not still_after:  # a knock against a door frame while walking, and walking on
+        rng = np.random.default_rng(3)
+        t = np.arange(len(ax)) / 50
+        ax, ay = 0.05 * rng.normal(size=t.size), 0.05 * rng.normal(size=t.size)
+        az = 1 + 0.25 * np.sin(2 * np.pi * 1.8 * t) + 0.05 * rng.normal(size=t.size)
+        ax[pre : pre + 4] += 3.5
+        ay[pre : pre + 4] += 1.5
+        az[pre : pre + 4] += 2.0
     rec = FallRecord(seq=7, t=T0, fs_hz=50, pre_samples=pre, ax_g=list(ax), ay_g=list(ay),
                      az_g=list(az))  # fmt: skip
     with psycopg.connect(url) as conn:
