@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, HttpUrl, model_validator
 
 from analytics import daily
 from api.errors import ApiError, install
+from bandhub.alerts import links
 from bandhub.contracts.messages import BAND_ID_PATTERN
 from bandhub.settings import Settings
 from ingest.writer import ALERT_CHANNEL
@@ -36,6 +37,8 @@ class ContactIn(BaseModel):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     secret: Annotated[str, Field(min_length=16, max_length=200)] | None = None
     position: int = 0
+    quiet_start: dt.time | None = Field(None, description="UTC; delays non-fall alerts only")
+    quiet_end: dt.time | None = None
 
     @model_validator(mode="after")
     def _address_fits_channel(self) -> "ContactIn":
@@ -43,11 +46,19 @@ class ContactIn(BaseModel):
             raise ValueError("a webhook contact needs url and secret")
         if self.channel == "email" and self.email is None:
             raise ValueError("an email contact needs email")
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet hours need both quiet_start and quiet_end")
         return self
 
     @property
     def address(self) -> str:
         return str(self.url) if self.channel == "webhook" else str(self.email)
+
+
+class BandSettingsIn(BaseModel):
+    fall_countdown_s: Annotated[float, Field(ge=0, le=600)] | None = Field(
+        None, description="This wearer's fall countdown; null: the server default"
+    )
 
 
 class AckIn(BaseModel):
@@ -122,9 +133,9 @@ def create_app(settings: Settings) -> FastAPI:
         await require_band(conn, band_id)
         row = await (
             await conn.execute(
-                "INSERT INTO contacts (band_id, name, channel, address, secret, position)"
-                " VALUES (%s, %s, %s, %s, %s, %s)"
-                " RETURNING id, band_id, name, channel, address, position",
+                "INSERT INTO contacts (band_id, name, channel, address, secret, position,"
+                " quiet_start, quiet_end) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " RETURNING id, band_id, name, channel, address, position, quiet_start, quiet_end",
                 (
                     band_id,
                     contact.name,
@@ -132,18 +143,31 @@ def create_app(settings: Settings) -> FastAPI:
                     contact.address,
                     contact.secret or "",
                     contact.position,
+                    contact.quiet_start,
+                    contact.quiet_end,
                 ),
             )
         ).fetchone()
         return row
+
+    @app.patch("/bands/{band_id}", summary="A wearer's settings (fall countdown)")
+    async def band_settings(band_id: str, body: BandSettingsIn, conn: Db) -> dict:
+        await require_band(conn, band_id)
+        return await (
+            await conn.execute(
+                "UPDATE bands SET fall_countdown_s = %s WHERE band_id = %s"
+                " RETURNING band_id, name, fall_countdown_s",
+                (body.fall_countdown_s, band_id),
+            )
+        ).fetchone()
 
     @app.get("/bands/{band_id}/contacts", summary="A band's emergency contacts")
     async def list_contacts(band_id: str, conn: Db) -> list[dict]:
         await require_band(conn, band_id)
         return await (
             await conn.execute(
-                "SELECT id, band_id, name, channel, address, position FROM contacts"
-                " WHERE band_id = %s ORDER BY position, id",
+                "SELECT id, band_id, name, channel, address, position, quiet_start, quiet_end"
+                " FROM contacts WHERE band_id = %s ORDER BY position, id",
                 (band_id,),
             )
         ).fetchall()
@@ -250,7 +274,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    @app.get("/alerts/{alert_id}", summary="One alert with its delivery log")
+    @app.get("/alerts/{alert_id}", summary="One alert with its delivery log and timeline")
     async def get_alert(alert_id: int, conn: Db) -> dict:
         alert = await (
             await conn.execute("SELECT * FROM alerts WHERE id = %s", (alert_id,))
@@ -265,10 +289,16 @@ def create_app(settings: Settings) -> FastAPI:
                 (alert_id,),
             )
         ).fetchall()
+        alert["timeline"] = await (
+            await conn.execute(
+                "SELECT at, event, detail FROM alert_timeline WHERE alert_id = %s ORDER BY id",
+                (alert_id,),
+            )
+        ).fetchall()
         return alert
 
-    @app.post("/alerts/{alert_id}/ack", summary="A contact takes charge; escalation stops")
-    async def ack_alert(alert_id: int, ack: AckIn, conn: Db) -> dict:
+    async def acknowledge(conn, alert_id: int, contact_id: int) -> None:
+        """The first acknowledgement wins: escalation stops, the others are told."""
         async with conn.transaction():
             alert = await (
                 await conn.execute("SELECT * FROM alerts WHERE id = %s FOR UPDATE", (alert_id,))
@@ -278,36 +308,58 @@ def create_app(settings: Settings) -> FastAPI:
             contact = await (
                 await conn.execute(
                     "SELECT id FROM contacts WHERE id = %s AND band_id = %s",
-                    (ack.contact_id, alert["band_id"]),
+                    (contact_id, alert["band_id"]),
                 )
             ).fetchone()
             if contact is None:
-                raise ApiError(
-                    404, "unknown_contact", f"contact {ack.contact_id} is not this wearer's"
-                )
+                raise ApiError(404, "unknown_contact", f"contact {contact_id} is not this wearer's")
             if alert["state"] in ("pending", "cancelled_by_wearer", "resolved"):
                 raise ApiError(409, "not_acknowledgeable", f"alert {alert_id} is {alert['state']}")
-            if alert["state"] == "dispatched":  # the first acknowledgement wins
-                await conn.execute(
-                    "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
-                    " acknowledged_at = now() WHERE id = %s",
-                    (ack.contact_id, alert_id),
-                )
-                await conn.execute(
-                    "UPDATE deliveries SET state = 'not_needed'"
-                    " WHERE alert_id = %s AND state = 'pending'",
-                    (alert_id,),
-                )
-                # the contacts already alerted learn that someone is handling it
-                await conn.execute(
-                    "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
-                    " SELECT alert_id, contact_id, webhook_id || '_handled', 'handled'"
-                    " FROM deliveries WHERE alert_id = %s AND kind = 'alert'"
-                    " AND state = 'delivered' AND contact_id <> %s",
-                    (alert_id, ack.contact_id),
-                )
-                await conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+            if alert["state"] != "dispatched":
+                return  # already acknowledged: a second click changes nothing
+            await conn.execute(
+                "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
+                " acknowledged_at = now() WHERE id = %s",
+                (contact_id, alert_id),
+            )
+            await conn.execute(
+                "UPDATE deliveries SET state = 'not_needed'"
+                " WHERE alert_id = %s AND state = 'pending'",
+                (alert_id,),
+            )
+            # the contacts already alerted learn that someone is handling it
+            await conn.execute(
+                "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
+                " SELECT DISTINCT ON (contact_id) alert_id, contact_id,"
+                "   'msg_' || alert_id || '_' || contact_id || '_handled', 'handled'"
+                " FROM deliveries WHERE alert_id = %s AND kind IN ('alert', 'repeat')"
+                " AND state = 'delivered' AND contact_id <> %s",
+                (alert_id, contact_id),
+            )
+            await conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+
+    @app.post("/alerts/{alert_id}/ack", summary="A contact takes charge; escalation stops")
+    async def ack_alert(alert_id: int, ack: AckIn, conn: Db) -> dict:
+        await acknowledge(conn, alert_id, ack.contact_id)
         return await get_alert(alert_id, conn)
+
+    @app.get(
+        "/alerts/{alert_id}/ack-link",
+        summary="One-click acknowledgement from the signed link in an alert message",
+    )
+    async def ack_link(alert_id: int, contact: int, sig: str, conn: Db) -> dict:
+        key = await (
+            await conn.execute("SELECT value FROM server_keys WHERE name = 'ack_link'")
+        ).fetchone()
+        if not links.valid(key["value"], alert_id, contact, sig):
+            raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
+        await acknowledge(conn, alert_id, contact)
+        alert = await get_alert(alert_id, conn)
+        return {
+            "message": "Thank you: the other contacts are told that you are handling it.",
+            "alert_id": alert_id,
+            "state": alert["state"],
+        }
 
     @app.post("/alerts/{alert_id}/resolve", summary="Close an alert with its outcome")
     async def resolve_alert(alert_id: int, body: ResolveIn, conn: Db) -> dict:

@@ -64,7 +64,29 @@ class Settings(BaseSettings):
     alert_escalation_s: float = Field(
         default=60.0, ge=0.0, description="Unacknowledged this long, the next contact is alerted"
     )
+    alert_repeat_s: float = Field(
+        default=300.0,
+        ge=0.0,
+        description="After the last contact was alerted, all are alerted again this often (0: off)",
+    )
+    api_public_url: str = Field(
+        default="",
+        description="Base URL of the API as contacts reach it, for one-click acknowledgement"
+        " links in messages (empty: http://API_HOST:API_PORT)",
+    )
     webhook_timeout_s: float = 5.0
+    # Other alerts (checked every monitor_interval_s; each kind at most once per
+    # band per alert_rate_limit_s)
+    monitor_interval_s: float = Field(default=60.0, gt=0.0)
+    alert_rate_limit_s: float = Field(default=6 * 3600.0, ge=0.0)
+    band_silent_h: float = Field(default=4.0, gt=0.0)
+    low_battery_percent: int = Field(default=15, ge=0, le=100)
+    hr_high_bpm: int = Field(default=120, gt=0)
+    hr_low_bpm: int = Field(default=40, gt=0)
+    hr_sustained_min: int = Field(default=10, ge=1)
+    irregular_rhythm_min: int = Field(default=30, ge=5)
+    sedentary_min: int = Field(default=60, ge=1)
+    waking_hours_utc: tuple[int, int] = (8, 21)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "bandhub alerts <alerts@bandhub.invalid>"

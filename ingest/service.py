@@ -98,6 +98,7 @@ class Ingest:
                         auto_register=self.settings.ingest_auto_register_bands,
                         countdown_s=self.settings.fall_countdown_s,
                         escalation_s=self.settings.alert_escalation_s,
+                        repeat_s=self.settings.alert_repeat_s,
                     )
                     while not self._stop.is_set():
                         batch = self._next_batch()
@@ -107,9 +108,10 @@ class Ingest:
                 log.warning("database unavailable (%s); retrying, messages stay unacked", exc)
                 time.sleep(1.0)
 
-    def _start_countdown(self, band_id: str, alert_id: int) -> None:
-        """Ask the band to show "Are you OK?" for the countdown; its button cancels."""
-        seconds = round(self.settings.fall_countdown_s)
+    def _start_countdown(self, band_id: str, alert_id: int, countdown_s: float) -> None:
+        """Ask the band to show "Are you OK?" for the wearer's countdown; its button cancels.
+        The countdown runs on the server either way (alerts.dispatch_at)."""
+        seconds = round(countdown_s)
         if seconds <= 0:
             return
         request = CommandRequest(
@@ -154,8 +156,8 @@ class Ingest:
         for m in batch:
             if m.qos > 0:
                 self._client.ack(m.mid, m.qos)
-        for band_id, alert_id in writer.opened_alerts:
-            self._start_countdown(band_id, alert_id)
+        for band_id, alert_id, countdown_s in writer.opened_alerts:
+            self._start_countdown(band_id, alert_id, countdown_s)
         self.stats.messages += len(batch)
         self.stats.rows += sum(inserted.values())
         self.stats.dead_letters += sum(len(p.rejections) for _t, p in parsed)

@@ -41,12 +41,15 @@ class RecordWriter:
         auto_register: bool,
         countdown_s: float,
         escalation_s: float = 60.0,
+        repeat_s: float = 300.0,
     ):
         self.conn = conn
         self.auto_register = auto_register
-        self.countdown_s = countdown_s
+        self.countdown_s = countdown_s  # the default; a wearer's own setting wins
         self.escalation_s = escalation_s
-        self.opened_alerts: list[tuple[str, int]] = []  # (band_id, alert_id) of the last write
+        self.repeat_s = repeat_s
+        # (band_id, alert_id, countdown seconds) of the alerts the last write opened
+        self.opened_alerts: list[tuple[str, int, float]] = []
         with conn.transaction():
             for table, _cols in _COLUMNS.values():
                 conn.execute(
@@ -160,15 +163,22 @@ class RecordWriter:
 
     def _open_fall_alert(self, band_id: str, seq: int, t: dt.datetime, confidence: float) -> None:
         row = self.conn.execute(
-            "INSERT INTO alerts (band_id, kind, state, event_t, fall_seq, confidence, dispatch_at)"
-            " VALUES (%s, 'fall', 'pending', %s, %s, %s, now() + make_interval(secs => %s))"
-            " ON CONFLICT DO NOTHING RETURNING id",
-            (band_id, t, seq, confidence, self.countdown_s),
-        ).fetchone()
+            "WITH b AS (SELECT COALESCE(fall_countdown_s, %s) AS countdown,"
+            "   (SELECT count(*) FROM contacts WHERE band_id = %s) AS contacts"
+            "   FROM bands WHERE band_id = %s)"
+            " INSERT INTO alerts (band_id, kind, state, event_t, fall_seq, confidence,"
+            "   dispatch_at, next_repeat_at)"
+            " SELECT %s, 'fall', 'pending', %s, %s, %s, now() + make_interval(secs => countdown),"
+            "   CASE WHEN %s > 0 AND contacts > 0 THEN now() + make_interval(secs =>"
+            "     countdown + %s * (contacts - 1) + %s) END"
+            " FROM b ON CONFLICT DO NOTHING RETURNING id, EXTRACT(EPOCH FROM dispatch_at - now())",
+            (self.countdown_s, band_id, band_id, band_id, t, seq, confidence,
+             self.repeat_s, self.escalation_s, self.repeat_s),
+        ).fetchone()  # fmt: skip
         if row is None:
             return
         alert_id = row[0]
-        self.opened_alerts.append((band_id, alert_id))
+        self.opened_alerts.append((band_id, alert_id, float(row[1])))
         # Contacts in their order: the first when the countdown ends, each next one an
         # escalation delay later unless somebody acknowledged first.
         self.conn.execute(

@@ -17,6 +17,7 @@ import httpx
 import psycopg
 
 from bandhub.alerts.channels import DeliveryError, OutgoingMessage, channels
+from bandhub.alerts.links import ack_url
 from bandhub.settings import Settings
 from ingest.writer import ALERT_CHANNEL
 
@@ -30,9 +31,9 @@ _DUE = """
  AND (d.kind = 'handled' OR (a.state IN ('pending', 'dispatched') AND a.dispatch_at <= now()))
 """
 _CLAIM = f"""
-SELECT d.id, d.webhook_id, d.attempts, d.kind, c.channel, c.address, c.secret, c.name,
+SELECT d.id, d.webhook_id, d.attempts, d.kind, c.id, c.channel, c.address, c.secret, c.name,
        a.id, a.band_id, a.kind, a.event_t, a.confidence, b.name,
-       (SELECT name FROM contacts WHERE id = a.acknowledged_by)
+       (SELECT name FROM contacts WHERE id = a.acknowledged_by), a.details
   FROM deliveries d
   JOIN alerts a ON a.id = d.alert_id
   JOIN contacts c ON c.id = d.contact_id
@@ -49,6 +50,9 @@ class Dispatcher:
         self.settings = settings
         self.database_url = settings.database_url
         self.sent = 0
+        self.public_url = (
+            settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}"
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -65,11 +69,52 @@ class Dispatcher:
             httpx.AsyncClient(timeout=self.settings.webhook_timeout_s) as http,
         ):
             self._channels = channels(self.settings, http)
+            key = await (
+                await conn.execute("SELECT value FROM server_keys WHERE name = 'ack_link'")
+            ).fetchone()
+            await conn.commit()
+            self._link_key = key[0]
             await listener.execute(f"LISTEN {ALERT_CHANNEL}")
             while not stop.is_set():
+                while await self._repeat_one(conn):
+                    pass
                 while await self._deliver_one(conn):
                     pass
                 await self._wait(listener, conn, stop)
+
+    async def _repeat_one(self, conn: psycopg.AsyncConnection) -> bool:
+        """Everyone has been alerted and nobody acknowledged: alert all contacts again."""
+        if self.settings.alert_repeat_s <= 0:
+            return False
+        async with conn.transaction():
+            row = await (
+                await conn.execute(
+                    "UPDATE alerts SET repeats = repeats + 1,"
+                    " next_repeat_at = now() + make_interval(secs => %s)"
+                    " WHERE id = (SELECT id FROM alerts WHERE state = 'dispatched'"
+                    "   AND next_repeat_at <= now() ORDER BY next_repeat_at LIMIT 1"
+                    "   FOR UPDATE SKIP LOCKED) RETURNING id, band_id, repeats",
+                    (self.settings.alert_repeat_s,),
+                )
+            ).fetchone()
+            if row is None:
+                return False
+            alert_id, band_id, n = row
+            await conn.execute(
+                "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
+                " SELECT %s, id, 'msg_' || %s || '_' || id || '_r' || %s, 'repeat'"
+                " FROM contacts WHERE band_id = %s",
+                (alert_id, alert_id, n, band_id),
+            )
+            await conn.execute(
+                "INSERT INTO alert_timeline (alert_id, event, detail)"
+                " VALUES (%s, 'repeat', jsonb_build_object('round', %s::int))",
+                (alert_id, n),
+            )
+            log.warning(
+                "alert %s unacknowledged: alerting all contacts again (round %s)", alert_id, n
+            )
+            return True
 
     async def _wait(self, listener, conn, stop: asyncio.Event) -> None:
         """Sleep until a NOTIFY, the next due delivery, or stop; whichever comes first."""
@@ -80,6 +125,8 @@ class Dispatcher:
                 " - now()) FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
                 " WHERE d.state = 'pending'"
                 " AND (d.kind = 'handled' OR a.state IN ('pending', 'dispatched'))"
+                " UNION ALL SELECT EXTRACT(EPOCH FROM min(next_repeat_at) - now()) FROM alerts"
+                " WHERE state = 'dispatched' AND next_repeat_at IS NOT NULL ORDER BY 1 LIMIT 1"
             )
         ).fetchone()
         await conn.commit()
@@ -100,8 +147,9 @@ class Dispatcher:
             row = await (await conn.execute(_CLAIM)).fetchone()
             if row is None:
                 return False
-            (d_id, webhook_id, attempts, message_kind, channel, address, secret, contact,
-             alert_id, band_id, kind, event_t, confidence, wearer, handled_by) = row  # fmt: skip
+            (d_id, webhook_id, attempts, message_kind, contact_id, channel, address, secret,
+             contact, alert_id, band_id, kind, event_t, confidence, wearer, handled_by,
+             details) = row  # fmt: skip
             last = await (
                 await conn.execute(
                     "SELECT (SELECT bpm FROM hr WHERE band_id = %s ORDER BY t DESC LIMIT 1),"
@@ -110,7 +158,8 @@ class Dispatcher:
                 )
             ).fetchone()
             payload = {
-                "type": "alert" if message_kind == "alert" else "alert_handled",
+                "type": "alert_handled" if message_kind == "handled" else "alert",
+                "repeat": message_kind == "repeat",
                 "handled_by": handled_by,
                 "kind": kind,
                 "alert_id": alert_id,
@@ -121,6 +170,10 @@ class Dispatcher:
                 "confidence": confidence,
                 "last_heart_rate_bpm": last[0],
                 "battery_percent": last[1],
+                "details": details or None,
+                "ack_url": None
+                if message_kind == "handled" or kind != "fall"
+                else ack_url(self.public_url, self._link_key, alert_id, contact_id),
             }
             error = None
             try:
@@ -147,7 +200,13 @@ class Dispatcher:
                 log.warning(
                     "alert %s to %s failed: %s (retry in %.0f s)", alert_id, contact, error, delay
                 )
-            if message_kind == "alert":
+            await conn.execute(
+                "INSERT INTO alert_timeline (alert_id, event, detail) VALUES (%s, 'delivery',"
+                " jsonb_strip_nulls(jsonb_build_object('message_id', %s::text, 'contact', %s::text,"
+                " 'channel', %s::text, 'attempt', %s::int, 'ok', %s::bool, 'error', %s::text)))",
+                (alert_id, webhook_id, contact, channel, attempts + 1, error is None, error),
+            )
+            if message_kind != "handled":
                 await conn.execute(
                     "UPDATE alerts SET state = 'dispatched' WHERE id = %s AND state = 'pending'",
                     (alert_id,),
