@@ -128,3 +128,23 @@ def beats_from_ppg(ppg: np.ndarray, fs: float) -> np.ndarray:
     x = bandpass(np.asarray(ppg, dtype=float), fs, 0.5, 8.0)
     peaks, _ = find_peaks(x, distance=max(1, int(0.33 * fs)), prominence=0.3 * np.std(x))
     return np.diff(peaks) / fs * 1000.0
+
+
+IRREGULAR_NRMSSD = 0.12  # RMSSD / mean RR above this in a chunk: irregular (AF screens use ~0.1)
+IRREGULAR_SHARE = 0.8  # of chunks, for the rhythm to count as persistently irregular
+MIN_CHUNK_BEATS = 20
+MIN_CHUNKS = 5
+
+
+def persistently_irregular(chunks: list[np.ndarray]) -> bool:
+    """True when most chunks (e.g. minutes) of RR intervals are irregular, as in atrial
+    fibrillation; a few ectopic beats or one noisy minute are not enough."""
+    scores = []
+    for rr in chunks:
+        rr = np.asarray(rr, dtype=float)
+        rr = rr[(rr >= RR_MIN_MS) & (rr <= RR_MAX_MS)]
+        if rr.size < MIN_CHUNK_BEATS:
+            continue
+        nrmssd = np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean()
+        scores.append(nrmssd > IRREGULAR_NRMSSD)
+    return len(scores) >= MIN_CHUNKS and float(np.mean(scores)) >= IRREGULAR_SHARE

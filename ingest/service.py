@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 import psycopg
 
+from bandhub.alerts.monitor import HealthMonitor
 from bandhub.contracts.messages import CommandRequest, Topics
 from bandhub.db import migrate
 from bandhub.settings import Settings
@@ -58,18 +59,23 @@ class Ingest:
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._monitor = threading.Thread(
+            target=self._monitor_loop, name="ingest-monitor", daemon=True
+        )
         self.connected = threading.Event()
 
     def start(self) -> None:
         migrate(self.settings.database_url)
         host, port = broker_address(self.settings.mqtt_url)
         self._thread.start()
+        self._monitor.start()
         self._client.connect_async(host, port, keepalive=15)
         self._client.loop_start()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=15)
+        self._monitor.join(timeout=15)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -107,6 +113,28 @@ class Ingest:
             except psycopg.OperationalError as exc:
                 log.warning("database unavailable (%s); retrying, messages stay unacked", exc)
                 time.sleep(1.0)
+
+    def _monitor_loop(self) -> None:
+        """The other alerts (silent band, battery, heart rate, rhythm, sedentary)."""
+        monitor = HealthMonitor(self.settings, send_move=self.send_move)
+        while not self._stop.wait(self.settings.monitor_interval_s):
+            try:
+                with psycopg.connect(self.settings.database_url) as conn:
+                    monitor.check(conn)
+            except psycopg.Error as exc:
+                log.warning("alert rules skipped this round: %s", exc)
+
+    def send_move(self, band_id: str) -> None:
+        """The sedentary reminder: a short vibration on the band through its gateway."""
+        request = CommandRequest(
+            v=1,
+            id=f"move-{band_id}-{int(time.time())}",
+            cmd="vibrate",
+            args={"seconds": 2, "reason": "move"},
+            ttl_s=600,
+            issued_at=time.time(),
+        )
+        self._client.publish(self.topics.command(band_id), request.model_dump_json(), qos=1)
 
     def _start_countdown(self, band_id: str, alert_id: int, countdown_s: float) -> None:
         """Ask the band to show "Are you OK?" for the wearer's countdown; its button cancels.

@@ -18,6 +18,15 @@ import httpx
 from bandhub.alerts.signing import sign
 from bandhub.settings import Settings
 
+SUBJECTS = {
+    "fall": "FALL ALERT: {who} may need help",
+    "band_silent": "No data from {who}'s band",
+    "low_battery": "{who}'s band battery is low",
+    "hr_high": "{who}: heart rate high while resting",
+    "hr_low": "{who}: heart rate low while resting",
+    "irregular_rhythm": "{who}: irregular heart rhythm",
+}
+
 
 class DeliveryError(RuntimeError):
     """The channel could not deliver; the dispatcher retries with backoff."""
@@ -69,13 +78,17 @@ class EmailChannel:
         mail["From"] = s.smtp_from
         mail["To"] = message.address
         mail["Message-ID"] = f"<{message.message_id}@bandhub>"
+        who = p["wearer"] or p["band_id"]
         if p["type"] == "alert_handled":
-            mail["Subject"] = f"Handled: {p['wearer'] or p['band_id']} — {p['handled_by']} is on it"
+            mail["Subject"] = f"Handled: {who} — {p['handled_by']} is on it"
         else:
-            mail["Subject"] = f"FALL ALERT: {p['wearer'] or p['band_id']} may need help"
+            again = "again: " if p.get("repeat") else ""
+            subject = SUBJECTS.get(p["kind"], p["kind"] + ": {who}").format(who=who)
+            mail["Subject"] = again + subject
+        ack = p.get("ack_url")
         mail.set_content(
-            "\n".join(f"{k}: {v}" for k, v in p.items() if v is not None)
-            + "\n\nAcknowledge in the bandhub app so the other contacts know.\n"
+            "\n".join(f"{k}: {v}" for k, v in p.items() if v is not None and k != "ack_url")
+            + (f"\n\nI am handling it (one click): {ack}\n" if ack else "\n")
         )
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=10) as smtp:

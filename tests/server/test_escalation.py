@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
+import httpx
 import numpy as np
 import psycopg
 import pytest
@@ -46,12 +48,14 @@ async def two_contacts(clean_db):
         await r.stop()
 
 
-def _fall(url: str) -> None:
+def _fall(url: str, repeat_s: float = 300.0) -> None:
     ax, ay, az, pre = fall_window(np.random.default_rng(1))
     rec = FallRecord(seq=1, t=1_795_500_000, fs_hz=50, pre_samples=pre, ax_g=list(ax),
                      ay_g=list(ay), az_g=list(az))  # fmt: skip
     with psycopg.connect(url) as conn:
-        writer = RecordWriter(conn, auto_register=False, countdown_s=0, escalation_s=ESCALATION_S)
+        writer = RecordWriter(
+            conn, auto_register=False, countdown_s=0, escalation_s=ESCALATION_S, repeat_s=repeat_s
+        )
         writer.write([("t", Parsed("BH-0001", Stream.FALL, 1_795_500_001, [rec], []))])
 
 
@@ -108,3 +112,52 @@ async def test_acknowledging_requires_a_known_alert_and_contact(clean_db, two_co
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_contact"
     r = await api.post("/alerts/1/resolve", json={"outcome": "maybe"})
     assert r.status_code == 422 and "outcome" in r.json()["error"]["message"]
+
+
+async def test_unacknowledged_alert_repeats_to_everyone_until_acknowledged(
+    clean_db, two_contacts, api
+):
+    first, second = two_contacts
+    _fall(clean_db, repeat_s=1.0)  # all again 1 s after the last contact was alerted
+    await eventually(lambda: len(first.deliveries) == 2, 15, "the first repeat")
+    await eventually(lambda: len(second.deliveries) == 2, 5, "the repeat to contact 2")
+    repeat = first.deliveries[1]
+    assert repeat.payload["repeat"] is True and repeat.webhook_id == "msg_1_1_r1"
+    assert repeat.valid_signature
+    r = await api.post("/alerts/1/ack", json={"contact_id": 2})
+    assert r.status_code == 200
+    await eventually(lambda: len(first.deliveries) == 3, 10, "the handled message")
+    assert first.deliveries[2].payload["type"] == "alert_handled"
+    events = [e["event"] for e in (await api.get("/alerts/1")).json()["timeline"]]
+    assert (
+        events[0] == "opened" and "repeat" in events and events[-1] in ("acknowledged", "delivery")
+    )
+    assert events.count("delivery") >= 4
+
+
+async def test_one_click_link_acknowledges_and_a_forged_one_does_not(clean_db, two_contacts, api):
+    first, _second = two_contacts
+    _fall(clean_db)
+    await eventually(lambda: first.deliveries, 10, "the first contact")
+    link = httpx.URL(first.deliveries[0].payload["ack_url"])
+    assert link.path == "/alerts/1/ack-link" and link.params["contact"] == "1"
+    forged = await api.get(link.path, params={"contact": "2", "sig": link.params["sig"]})
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "bad_signature"
+    r = await api.get(link.path, params=dict(link.params))
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+    alert = (await api.get("/alerts/1")).json()
+    assert alert["acknowledged_by"] == 1
+
+
+async def test_each_wearer_has_their_own_countdown(clean_db, two_contacts, api):
+    r = await api.patch("/bands/BH-0001", json={"fall_countdown_s": 3})
+    assert r.status_code == 200 and r.json()["fall_countdown_s"] == 3
+    assert (await api.patch("/bands/BH-0001", json={"fall_countdown_s": -1})).status_code == 422
+    assert (await api.patch("/bands/BH-9", json={"fall_countdown_s": 5})).status_code == 404
+    _fall(clean_db)  # the server default (countdown_s=0) would alert at once
+    alert = (await api.get("/alerts/1")).json()
+    opened = dt.datetime.fromisoformat(alert["created_at"])
+    assert 2.5 <= (dt.datetime.fromisoformat(alert["dispatch_at"]) - opened).total_seconds() <= 3.5
+    await asyncio.sleep(1.5)
+    assert two_contacts[0].deliveries == []  # still counting down
+    await eventually(lambda: two_contacts[0].deliveries, 10, "the alert after 3 s")

@@ -1,0 +1,177 @@
+"""Caregiver alerts other than falls, checked periodically by ingest.
+
+Each rule looks at what arrived recently and, when it fires, opens an alert with one
+outbox delivery per contact in the same transaction (quiet hours delay these, never
+falls). Every kind fires at most once per band per ``alert_rate_limit_s``:
+
+* ``band_silent`` — nothing from the band for ``band_silent_h`` hours;
+* ``low_battery`` — the latest level under ``low_battery_percent``;
+* ``hr_high`` / ``hr_low`` — the last ``hr_sustained_min`` minute epochs all worn,
+  without steps, and with mean heart rate above ``hr_high_bpm`` / below ``hr_low_bpm``;
+* ``irregular_rhythm`` — RR intervals persistently irregular over the last
+  ``irregular_rhythm_min`` minutes (analytics.hrv.persistently_irregular);
+* ``sedentary`` — no steps for ``sedentary_min`` minutes while worn during waking
+  hours: not a contact alert but a "move" vibration sent to the band.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+
+from analytics.hrv import persistently_irregular
+from bandhub.settings import Settings
+from ingest.writer import ALERT_CHANNEL
+
+log = logging.getLogger(__name__)
+
+# the next end of a contact's quiet window (UTC times, the window may wrap midnight)
+_NOT_BEFORE = """
+CASE WHEN c.quiet_start IS NULL OR NOT (CASE
+    WHEN c.quiet_start <= c.quiet_end
+    THEN (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
+         AND (now() AT TIME ZONE 'UTC')::time < c.quiet_end
+    ELSE (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
+         OR (now() AT TIME ZONE 'UTC')::time < c.quiet_end END)
+  THEN now()
+  ELSE ((date_trunc('day', now() AT TIME ZONE 'UTC') + c.quiet_end) AT TIME ZONE 'UTC')
+       + CASE WHEN c.quiet_end <= (now() AT TIME ZONE 'UTC')::time
+              THEN interval '1 day' ELSE interval '0' END
+END
+"""
+
+
+@dataclass(frozen=True)
+class Finding:
+    band_id: str
+    kind: str
+    details: dict
+
+
+class HealthMonitor:
+    def __init__(self, settings: Settings, send_move: Callable[[str], None] | None = None):
+        self.s = settings
+        self.send_move = send_move  # publishes the "move" vibration command to a band
+
+    def check(self, conn: psycopg.Connection) -> list[Finding]:
+        """Run every rule once; returns what fired (after rate limiting)."""
+        findings = [
+            *self._band_silent(conn),
+            *self._low_battery(conn),
+            *self._heart_rate(conn),
+            *self._irregular_rhythm(conn),
+        ]
+        fired = [f for f in findings if self._open_alert(conn, f)]
+        for f in self._sedentary(conn):
+            if self._open_alert(conn, f, state="band_reminded", notify_contacts=False):
+                fired.append(f)
+                if self.send_move:
+                    self.send_move(f.band_id)
+        conn.commit()
+        return fired
+
+    # --- rules -----------------------------------------------------------------
+
+    def _band_silent(self, conn) -> list[Finding]:
+        rows = conn.execute(
+            "SELECT band_id, last_seen FROM bands WHERE last_seen IS NOT NULL"
+            " AND last_seen < now() - make_interval(secs => %s)",
+            (self.s.band_silent_h * 3600,),
+        ).fetchall()
+        return [Finding(b, "band_silent", {"last_seen": seen.isoformat()}) for b, seen in rows]
+
+    def _low_battery(self, conn) -> list[Finding]:
+        rows = conn.execute(
+            "SELECT DISTINCT ON (band_id) band_id, level FROM battery"
+            " WHERE received_at > now() - interval '1 day' ORDER BY band_id, t DESC"
+        ).fetchall()
+        limit = self.s.low_battery_percent
+        return [Finding(b, "low_battery", {"level": lv}) for b, lv in rows if lv < limit]
+
+    def _heart_rate(self, conn) -> list[Finding]:
+        rows = conn.execute(
+            "SELECT band_id, array_agg(hr_mean ORDER BY t), array_agg(steps ORDER BY t),"
+            " bool_and(worn) FROM (SELECT band_id, t, hr_mean, steps, worn,"
+            "   row_number() OVER (PARTITION BY band_id ORDER BY t DESC) AS k FROM epochs"
+            "   WHERE received_at > now() - interval '1 hour') e"
+            " WHERE k <= %s GROUP BY band_id HAVING count(*) = %s",
+            (self.s.hr_sustained_min, self.s.hr_sustained_min),
+        ).fetchall()
+        out = []
+        for band_id, hr, steps, worn in rows:
+            if not worn or any(s > 0 for s in steps) or any(h is None for h in hr):
+                continue
+            details = {"minutes": len(hr), "min_bpm": min(hr), "max_bpm": max(hr)}
+            if min(hr) > self.s.hr_high_bpm:
+                out.append(Finding(band_id, "hr_high", details | {"threshold": self.s.hr_high_bpm}))
+            elif max(hr) < self.s.hr_low_bpm:
+                out.append(Finding(band_id, "hr_low", details | {"threshold": self.s.hr_low_bpm}))
+        return out
+
+    def _irregular_rhythm(self, conn) -> list[Finding]:
+        rows = conn.execute(
+            "WITH recent AS (SELECT band_id, t, rr_ms,"
+            "   max(t) OVER (PARTITION BY band_id) AS last_t FROM hr"
+            "   WHERE received_at > now() - interval '1 hour' AND cardinality(rr_ms) > 0)"
+            " SELECT band_id, date_trunc('minute', t) AS minute, array_agg(rr ORDER BY t)"
+            " FROM recent, unnest(rr_ms) AS rr"
+            " WHERE t > last_t - make_interval(mins => %s) GROUP BY band_id, minute",
+            (self.s.irregular_rhythm_min,),
+        ).fetchall()
+        by_band: dict[str, list[np.ndarray]] = {}
+        for band_id, _minute, rr in rows:
+            by_band.setdefault(band_id, []).append(np.asarray(rr, dtype=float))
+        return [
+            Finding(b, "irregular_rhythm", {"minutes": len(chunks)})
+            for b, chunks in by_band.items()
+            if persistently_irregular(chunks)
+        ]
+
+    def _sedentary(self, conn) -> list[Finding]:
+        first, last = self.s.waking_hours_utc
+        rows = conn.execute(
+            "SELECT band_id, max(t) FROM (SELECT band_id, t, steps, worn,"
+            "   row_number() OVER (PARTITION BY band_id ORDER BY t DESC) AS k FROM epochs"
+            "   WHERE received_at > now() - interval '1 hour') e"
+            " WHERE k <= %s GROUP BY band_id"
+            " HAVING count(*) = %s AND sum(steps) = 0 AND bool_and(worn)",
+            (self.s.sedentary_min, self.s.sedentary_min),
+        ).fetchall()
+        return [
+            Finding(b, "sedentary", {"minutes": self.s.sedentary_min})
+            for b, last_t in rows
+            if first <= last_t.astimezone(dt.UTC).hour < last  # band time of the last epoch
+        ]
+
+    # --- opening an alert --------------------------------------------------------
+
+    def _open_alert(
+        self, conn, f: Finding, state: str = "dispatched", notify_contacts: bool = True
+    ) -> bool:
+        window = self.s.sedentary_min * 60 if f.kind == "sedentary" else self.s.alert_rate_limit_s
+        row = conn.execute(
+            "INSERT INTO alerts (band_id, kind, state, event_t, dispatch_at, details)"
+            " SELECT %s, %s, %s, now(), now(), %s WHERE NOT EXISTS (SELECT 1 FROM alerts a"
+            "   WHERE a.band_id = %s AND a.kind = %s"
+            "   AND a.created_at > now() - make_interval(secs => %s))"
+            " RETURNING id",
+            (f.band_id, f.kind, state, json.dumps(f.details), f.band_id, f.kind, window),
+        ).fetchone()
+        if row is None:
+            return False
+        if notify_contacts:
+            conn.execute(
+                "INSERT INTO deliveries (alert_id, contact_id, webhook_id, next_attempt_at)"
+                f" SELECT %s, c.id, 'msg_' || %s || '_' || c.id, {_NOT_BEFORE}"
+                " FROM contacts c WHERE c.band_id = %s",
+                (row[0], row[0], f.band_id),
+            )
+            conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+        log.warning("%s alert for %s: %s", f.kind, f.band_id, f.details)
+        return True
