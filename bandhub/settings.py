@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bandhub.contracts.messages import GeoLocation
+
 
 class Settings(BaseSettings):
     """Configuration for every bandhub process; unset URLs mean "start an embedded one"."""
@@ -46,6 +48,11 @@ class Settings(BaseSettings):
     gateway_set_band_clock: bool = True
     gateway_pair: bool = Field(
         default=True, description="Pair/bond (LE Secure Connections) before reading health data"
+    )
+    gateway_location: str = Field(
+        default="",
+        description="lat,lon[,accuracy_m] of the gateway, sent in its status and in alerts",
+        pattern=r"^$|^-?\d+(\.\d+)?,-?\d+(\.\d+)?(,\d+(\.\d+)?)?$",
     )
     gateway_page_size: int = Field(default=400, ge=1, le=5000)
     gateway_batch_max: int = Field(default=500, ge=1, le=10000)
@@ -93,6 +100,12 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+
+    def gateway_geolocation(self) -> GeoLocation | None:
+        if not self.gateway_location:
+            return None
+        lat, lon, *acc = (float(x) for x in self.gateway_location.split(","))
+        return GeoLocation(lat=lat, lon=lon, accuracy_m=acc[0] if acc else None)
 
 
 @lru_cache(maxsize=1)

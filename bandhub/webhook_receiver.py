@@ -61,6 +61,9 @@ class WebhookReceiver:
     port: int = 0
     fail_with: int | None = None  # answer this status instead of 200 (to test retries)
     deliveries: list[Delivery] = field(default_factory=list)
+    # while set and not released, requests are recorded but not answered (a sender
+    # killed mid-send sees no reply)
+    hold: asyncio.Event | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _server: uvicorn.Server | None = None
     _task: asyncio.Task | None = None
@@ -81,6 +84,8 @@ class WebhookReceiver:
             payload = {"unparsed": body.decode(errors="replace")}
         self.deliveries.append(Delivery(headers.get("webhook-id", ""), ok, payload, time.time()))
         self.arrived.set()
+        if self.hold is not None:
+            await self.hold.wait()
         return JSONResponse({"ok": ok}, status_code=200 if ok else 401)
 
     async def start(self) -> None:

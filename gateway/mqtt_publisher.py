@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
-from bandhub.contracts.messages import GatewayStatus, Topics
+from bandhub.contracts.messages import GatewayStatus, GeoLocation, Topics
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,11 @@ def broker_address(url: str) -> tuple[str, int]:
 class AckingPublisher:
     """Publishes JSON payloads with QoS 1 and resolves a future per message on PUBACK."""
 
-    def __init__(self, url: str, gateway_id: str, topics: Topics) -> None:
+    def __init__(
+        self, url: str, gateway_id: str, topics: Topics, location: GeoLocation | None = None
+    ) -> None:
         self.topics = topics
+        self.location = location
         self.gateway_id = gateway_id
         self._client = mqtt_client(url, f"bandhub-gw-{gateway_id}")
         self._host, self._port = broker_address(url)
@@ -88,7 +91,12 @@ class AckingPublisher:
 
     def _publish_status(self, state: str) -> mqtt.MQTTMessageInfo:
         status = GatewayStatus(
-            v=1, gateway_id=self.gateway_id, state=state, bands=self.bands, since=time.time()
+            v=1,
+            gateway_id=self.gateway_id,
+            state=state,
+            bands=self.bands,
+            since=time.time(),
+            location=self.location,
         )
         return self._client.publish(
             self.topics.gateway_status(self.gateway_id),

@@ -212,7 +212,10 @@ class Gateway:
 async def run_gateway(settings: Settings, backend: BleBackend, stop: asyncio.Event) -> None:
     """Run a gateway until ``stop`` is set: broker connection, scanning, sessions."""
     publisher = AckingPublisher(
-        settings.mqtt_url, settings.gateway_id, Topics(settings.mqtt_topic_prefix)
+        settings.mqtt_url,
+        settings.gateway_id,
+        Topics(settings.mqtt_topic_prefix),
+        location=settings.gateway_geolocation(),
     )
     await publisher.start()
     try:

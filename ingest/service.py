@@ -83,7 +83,9 @@ class Ingest:
         if reason_code.is_failure:
             log.warning("broker refused ingest: %s", reason_code)
             return
-        client.subscribe(self.topics.records_filter(), qos=1)
+        client.subscribe(
+            [(self.topics.records_filter(), 1), (self.topics.gateway_status_filter(), 1)]
+        )
 
     def _on_subscribe(self, _c, _u, _mid, reason_codes, _props) -> None:
         if any(rc.is_failure for rc in reason_codes):
@@ -173,8 +175,12 @@ class Ingest:
         return batch
 
     def _write(self, writer: RecordWriter, batch: list[_Msg]) -> None:
-        parsed = [(m.topic, parse_message(self.topics, m.topic, m.payload)) for m in batch]
+        statuses = [m for m in batch if m.topic.endswith("/status")]
+        records = [m for m in batch if not m.topic.endswith("/status")]
+        parsed = [(m.topic, parse_message(self.topics, m.topic, m.payload)) for m in records]
         try:
+            for m in statuses:
+                writer.gateway_status(m.payload)
             inserted = writer.write(parsed)
         except psycopg.OperationalError:
             for m in reversed(batch):  # keep them for the next connection, unacked

@@ -27,6 +27,7 @@ class Parsed:
     received_at: float = 0.0
     records: list = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    gateway_id: str | None = None
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -64,7 +65,7 @@ def parse_message(topics: Topics, topic: str, payload: bytes) -> Parsed:
             f"band {batch.band_id!r} stream {batch.stream.value!r}"
         )
         return Parsed(rejections=[Rejection(reason, payload, topic_band, topic_stream)])
-    out = Parsed(batch.band_id, batch.stream, batch.received_at)
+    out = Parsed(batch.band_id, batch.stream, batch.received_at, gateway_id=batch.gateway_id)
     model = RECORD_MODELS[batch.stream]
     for i, raw in enumerate(batch.records):
         try:

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import psycopg
 
-from bandhub.contracts.messages import Stream
+from bandhub.contracts.messages import GatewayStatus, Stream
 from ingest import fall_check
 from ingest.validate import Parsed, Rejection
 
@@ -62,11 +62,14 @@ class RecordWriter:
         rows: dict[Stream, list[tuple]] = defaultdict(list)
         rejections: list[tuple[str, Rejection]] = []
         bands: set[str] = set()
+        via: dict[str, str] = {}  # band -> the gateway that brought its latest records
         for topic, parsed in items:
             rejections += [(topic, r) for r in parsed.rejections]
             if parsed.stream is None or not parsed.records:
                 continue
             bands.add(parsed.band_id)
+            if parsed.gateway_id:
+                via[parsed.band_id] = parsed.gateway_id
             cols = _COLUMNS[parsed.stream][1]
             received = _ts(parsed.received_at)
             for rec in parsed.records:
@@ -103,11 +106,33 @@ class RecordWriter:
                 if stream_rows:
                     inserted[stream.value] = self._copy_insert(stream, stream_rows)
             if known:
+                known_via = sorted((b, g) for b, g in via.items() if b in known)
                 self.conn.execute(
-                    "UPDATE bands SET last_seen = now() WHERE band_id = ANY(%s)", (list(known),)
+                    "UPDATE bands b SET last_seen = now(), last_gateway_id ="
+                    " COALESCE(v.gw, b.last_gateway_id) FROM unnest(%s::text[]) AS k(band_id)"
+                    " LEFT JOIN unnest(%s::text[], %s::text[]) AS v(band_id, gw)"
+                    " ON v.band_id = k.band_id WHERE b.band_id = k.band_id",
+                    (sorted(known), [b for b, _ in known_via], [g for _, g in known_via]),
                 )
             self._dead_letters(rejections)
         return inserted
+
+    def gateway_status(self, payload: bytes) -> None:
+        """Keep the latest retained status of each gateway (its location goes into alerts)."""
+        try:
+            status = GatewayStatus.model_validate_json(payload)
+        except ValueError as exc:
+            self._dead_letters([("", Rejection(f"invalid gateway status: {exc}", payload))])
+            self.conn.commit()
+            return
+        location = status.location.model_dump_json() if status.location else None
+        with self.conn.transaction():
+            self.conn.execute(
+                "INSERT INTO gateways (gateway_id, state, location) VALUES (%s, %s, %s)"
+                " ON CONFLICT (gateway_id) DO UPDATE SET state = EXCLUDED.state,"
+                " location = COALESCE(EXCLUDED.location, gateways.location), updated_at = now()",
+                (status.gateway_id, status.state, location),
+            )
 
     def _known_bands(self, bands: set[str]) -> set[str]:
         if not bands:

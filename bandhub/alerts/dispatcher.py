@@ -153,8 +153,10 @@ class Dispatcher:
             last = await (
                 await conn.execute(
                     "SELECT (SELECT bpm FROM hr WHERE band_id = %s ORDER BY t DESC LIMIT 1),"
-                    " (SELECT level FROM battery WHERE band_id = %s ORDER BY t DESC LIMIT 1)",
-                    (band_id, band_id),
+                    " (SELECT level FROM battery WHERE band_id = %s ORDER BY t DESC LIMIT 1),"
+                    " (SELECT g.location FROM bands b JOIN gateways g"
+                    "   ON g.gateway_id = b.last_gateway_id WHERE b.band_id = %s)",
+                    (band_id, band_id, band_id),
                 )
             ).fetchone()
             payload = {
@@ -170,6 +172,7 @@ class Dispatcher:
                 "confidence": confidence,
                 "last_heart_rate_bpm": last[0],
                 "battery_percent": last[1],
+                "gateway_location": last[2],
                 "details": details or None,
                 "ack_url": None
                 if message_kind == "handled" or kind != "fall"
@@ -200,17 +203,17 @@ class Dispatcher:
                 log.warning(
                     "alert %s to %s failed: %s (retry in %.0f s)", alert_id, contact, error, delay
                 )
+            if message_kind != "handled":
+                await conn.execute(
+                    "UPDATE alerts SET state = 'dispatched' WHERE id = %s AND state = 'pending'",
+                    (alert_id,),
+                )
             await conn.execute(
                 "INSERT INTO alert_timeline (alert_id, event, detail) VALUES (%s, 'delivery',"
                 " jsonb_strip_nulls(jsonb_build_object('message_id', %s::text, 'contact', %s::text,"
                 " 'channel', %s::text, 'attempt', %s::int, 'ok', %s::bool, 'error', %s::text)))",
                 (alert_id, webhook_id, contact, channel, attempts + 1, error is None, error),
             )
-            if message_kind != "handled":
-                await conn.execute(
-                    "UPDATE alerts SET state = 'dispatched' WHERE id = %s AND state = 'pending'",
-                    (alert_id,),
-                )
             return True
 
 

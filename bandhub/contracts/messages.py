@@ -127,6 +127,14 @@ class CommandResult(_Strict):
     detail: str = ""
 
 
+class GeoLocation(_Strict):
+    """Where the gateway is (a home PC's fixed address, or a phone's last fix)."""
+
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    accuracy_m: Annotated[float, Field(ge=0)] | None = None
+
+
 class GatewayStatus(_Strict):
     """Retained payload of ``{prefix}/gw/{gateway_id}/status``; the last will says offline."""
 
@@ -135,6 +143,7 @@ class GatewayStatus(_Strict):
     state: Literal["online", "offline"]
     bands: list[str] = Field(default_factory=list)
     since: UnixTime | None = None
+    location: GeoLocation | None = None
 
 
 class Topics:
@@ -167,6 +176,9 @@ class Topics:
 
     def gateway_status(self, gateway_id: str) -> str:
         return f"{self.prefix}/gw/{gateway_id}/status"
+
+    def gateway_status_filter(self) -> str:
+        return f"{self.prefix}/gw/+/status"
 
     def parse_records_topic(self, topic: str) -> tuple[str, str]:
         """Return (band_id, stream) of a records topic; ValueError if it is not one."""

@@ -23,6 +23,7 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_contact(settings):
+    settings.gateway_location = "38.7369,-9.1427,25"  # a home gateway's fixed address
     link = LocalLink()
     receiver = WebhookReceiver(secret=SECRET)
     await receiver.start()
@@ -70,10 +71,17 @@ async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_cont
             assert delivery.payload["band_id"] == "BH-0001"
             assert delivery.payload["kind"] == "fall"
             assert 40 <= delivery.payload["last_heart_rate_bpm"] <= 200
+            assert 0 < delivery.payload["battery_percent"] <= 100
+            assert delivery.payload["gateway_location"] == {
+                "lat": 38.7369, "lon": -9.1427, "accuracy_m": 25.0
+            }  # fmt: skip
+            assert "/ack-link?contact=" in delivery.payload["ack_url"]
             [alert] = (await http.get("/alerts")).json()
             detail = (await http.get(f"/alerts/{alert['id']}")).json()
             assert detail["state"] == "dispatched"
             assert [d["state"] for d in detail["deliveries"]] == ["delivered"]
+            events = [(e["event"], e["detail"].get("ok")) for e in detail["timeline"]]
+            assert events == [("opened", None), ("dispatched", None), ("delivery", True)]
         for band in bands:
             await band.close()
     await receiver.stop()
@@ -118,6 +126,7 @@ async def test_im_ok_within_the_countdown_cancels_the_alert_and_nobody_is_distur
             [alert] = (await http.get("/alerts")).json()
             detail = (await http.get(f"/alerts/{alert['id']}")).json()
             assert [d["state"] for d in detail["deliveries"]] == ["cancelled"]
+            assert [e["event"] for e in detail["timeline"]] == ["opened", "cancelled_by_wearer"]
             await band.close()
     await receiver.stop()
 

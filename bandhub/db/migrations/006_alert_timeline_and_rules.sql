@@ -50,3 +50,13 @@ INSERT INTO server_keys (name, value) VALUES
 -- Other alerts (band silent, low battery, heart rate, irregular rhythm, sedentary) carry
 -- no fall sequence; this index makes "the last one of this kind" cheap for rate limits.
 CREATE INDEX alerts_band_kind ON alerts (band_id, kind, created_at DESC);
+
+-- Gateways as their retained status says (location for alerts), and which gateway
+-- last brought each band's records.
+CREATE TABLE gateways (
+    gateway_id text PRIMARY KEY,
+    state      text NOT NULL,
+    location   jsonb,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE bands ADD COLUMN last_gateway_id text;
