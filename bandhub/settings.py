@@ -54,6 +54,15 @@ class Settings(BaseSettings):
         description="lat,lon[,accuracy_m] of the gateway, sent in its status and in alerts",
         pattern=r"^$|^-?\d+(\.\d+)?,-?\d+(\.\d+)?(,\d+(\.\d+)?)?$",
     )
+    gateway_spool_max_mb: float = Field(
+        default=256.0,
+        gt=0,
+        description="Spool limit while the broker is away; when full the gateway stops"
+        " reading bands, which keep their records",
+    )
+    gateway_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Prometheus /metrics port (0: off)"
+    )
     gateway_page_size: int = Field(default=400, ge=1, le=5000)
     gateway_batch_max: int = Field(default=500, ge=1, le=10000)
 

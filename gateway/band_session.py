@@ -1,14 +1,16 @@
 """One connected band: identify it, set its clock, and keep its record log synced.
 
-The sync loop is the no-loss core: fetch a page of records from the cursor, publish
-them with QoS 1, wait for the broker's acks, advance the durable cursor, and only
-then tell the band it may forget those records.
+The sync loop is the no-loss core: fetch a page of records from the cursor, put
+them into the durable spool and advance the cursor in one SQLite transaction, and
+only then tell the band it may forget those records. The gateway's drainer
+publishes the spool with QoS 1 and forgets a message once the broker acked it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from typing import TypeVar
 from bleak import BleakClient
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import CommandRequest, Topics
+from bandhub.contracts.messages import CommandRequest, Stream, Topics
 from gateway.mqtt_publisher import AckingPublisher
 from gateway.records import batches
 from gateway.state import GatewayState
@@ -26,6 +28,8 @@ from gateway.state import GatewayState
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# the drainer publishes urgent streams first: a fall or "I'm OK" ahead of any backlog
+PRIORITY = {Stream.FALL: 0, Stream.BUTTON: 0, Stream.HR: 1}
 _RESPONSE_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 5.0
 
@@ -38,7 +42,10 @@ class SessionError(RuntimeError):
 class SessionStats:
     band_id: str = ""
     firmware: str = ""
-    records_published: int = 0
+    records_spooled: int = 0
+    pages: int = 0
+    reconnects: int = 0
+    last_record_at: float | None = None
     rejected: int = 0
     clock_offset_s: float = 0.0
     battery: int | None = None
@@ -52,6 +59,7 @@ class SessionOptions:
     batch_max: int = 500
     set_clock: bool = True
     pair: bool = True
+    spool_max_bytes: int = 256 * 1024 * 1024
 
 
 class BandSession:
@@ -61,7 +69,9 @@ class BandSession:
         publisher: AckingPublisher,
         state: GatewayState,
         options: SessionOptions,
+        on_spooled: Callable[[str, int], None] | None = None,
     ) -> None:
+        self.on_spooled = on_spooled or (lambda _band, _n: None)
         self.client = client
         self.publisher = publisher
         self.state = state
@@ -126,7 +136,10 @@ class BandSession:
                 self._log_status = g.decode_log_status(bytes(raw))
 
     async def sync_page(self, cursor: int) -> int:
-        """Fetch, publish and acknowledge one page of records; returns how many."""
+        """Fetch, spool and acknowledge one page of records; returns how many."""
+        while self.state.spool_bytes >= self.options.spool_max_bytes:
+            # Spool full (broker away for long): stop reading; the band keeps its records.
+            await asyncio.sleep(0.5)
         async with self._log_lock:
             self._decoder.reset()
             self._page = []
@@ -145,8 +158,7 @@ class BandSession:
             if self._decoder.pending_bytes:
                 raise SessionError(f"{self._decoder.pending_bytes} bytes of a frame went missing")
             records = [r for r in self._page if cursor <= r.seq <= resp.last_seq]
-            await self._publish(records)
-            self.state.save_cursor(self.band_id, resp.last_seq + 1)
+            self._spool(records, resp.last_seq + 1)
             await self.client.write_gatt_char(
                 g.LOG_CONTROL, g.encode_delete_through(resp.last_seq), response=True
             )
@@ -154,11 +166,10 @@ class BandSession:
             self._log_status = g.LogStatus(resp.last_seq + 1, self._log_status.next_seq)
             return len(records)
 
-    async def _publish(self, records: list[g.Record]) -> None:
-        if not records:
-            return
-        futures = [
-            self.publisher.publish(self.topics.records(self.band_id, stream), payload)
+    def _spool(self, records: list[g.Record], next_seq: int) -> None:
+        messages = [
+            (PRIORITY.get(stream, 2), self.topics.records(self.band_id, stream),
+             json.dumps(payload, separators=(",", ":")))
             for stream, payload in batches(
                 records,
                 band_id=self.band_id,
@@ -167,10 +178,13 @@ class BandSession:
                 clock_offset_s=self.stats.clock_offset_s,
                 max_records=self.options.batch_max,
             )
-        ]
-        # Waits as long as the broker is away: the band keeps the records meanwhile.
-        await asyncio.gather(*futures)
-        self.stats.records_published += len(records)
+        ]  # fmt: skip
+        self.state.spool_and_advance(self.band_id, messages, next_seq)
+        self.stats.records_spooled += len(records)
+        self.stats.pages += 1
+        if records:
+            self.stats.last_record_at = time.time()
+        self.on_spooled(self.band_id, len(records))
 
     async def _log_response(self, op: g.LogOp) -> g.LogResponse:
         while True:

@@ -24,6 +24,7 @@ from bandhub.contracts.messages import CommandRequest, CommandResult, Topics
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
 from gateway.band_session import BandSession, SessionOptions
+from gateway.metrics import GatewayMetrics
 from gateway.mqtt_publisher import AckingPublisher
 from gateway.state import GatewayState
 
@@ -33,6 +34,7 @@ _SCAN_SECONDS = 2.0
 _CONNECT_TIMEOUT_S = 10.0
 _BACKOFF_MAX_S = 30.0
 _SHUTDOWN_S = 8.0
+_DRAIN_WINDOW = 100  # messages in flight at once
 
 
 @dataclass
@@ -70,7 +72,17 @@ class Gateway:
             batch_max=settings.gateway_batch_max,
             set_clock=settings.gateway_set_band_clock,
             pair=settings.gateway_pair,
+            spool_max_bytes=int(settings.gateway_spool_max_mb * 1024 * 1024),
         )
+        self._spooled = asyncio.Event()
+        self.metrics = GatewayMetrics(
+            connected=lambda: len(self.sessions()),
+            spool_messages=lambda: self.state.spool_rows,
+            spool_bytes=lambda: self.state.spool_bytes,
+            spool_oldest_s=self.state.oldest_spooled_age_s,
+        )
+        if settings.gateway_metrics_port:
+            self.metrics.serve(settings.gateway_metrics_port)
 
     def sessions(self) -> dict[str, BandSession]:
         return {
@@ -81,6 +93,7 @@ class Gateway:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.publisher.subscribe(self.topics.commands_filter(), self._on_command_message)
+        drainer = asyncio.create_task(self._drain_spool())
         try:
             while not stop.is_set():
                 await self._scan_once()
@@ -98,7 +111,29 @@ class Gateway:
                     log.warning(
                         "%d band sessions did not stop within %.0f s", len(stuck), _SHUTDOWN_S
                     )
+            drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drainer
             self.state.close()
+
+    def _on_spooled(self, band_id: str, records: int) -> None:
+        self.metrics.records.labels(band_id).inc(records)
+        self._spooled.set()
+
+    async def _drain_spool(self) -> None:
+        """Publish spooled messages in (priority, arrival) order; forget each once acked.
+        While the broker is away the publishes wait and the spool grows on disk."""
+        while True:
+            self._spooled.clear()
+            entries = self.state.spool_next(_DRAIN_WINDOW)
+            if not entries:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._spooled.wait(), 1.0)
+                continue
+            started = time.monotonic()
+            await asyncio.gather(*(self.publisher.publish(e.topic, e.payload) for e in entries))
+            self.state.spool_remove([e.id for e in entries])
+            self.metrics.published(len(entries), time.monotonic() - started)
 
     async def _scan_once(self) -> None:
         async with self._connect_lock:
@@ -129,7 +164,9 @@ class Gateway:
                 )
                 await client.connect()
             try:
-                session = BandSession(client, self.publisher, self.state, self.options)
+                session = BandSession(
+                    client, self.publisher, self.state, self.options, self._on_spooled
+                )
                 link.band_id = await session.open()
                 link.session = session
                 link.failures = 0
@@ -141,10 +178,12 @@ class Gateway:
                 self._update_band_list()
                 with contextlib.suppress(Exception):
                     await client.disconnect()
+            self.metrics.reconnects.labels(link.band_id or link.address).inc()
             log.info("band %s disconnected", link.band_id or link.address)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self.metrics.reconnects.labels(link.band_id or link.address).inc()
             link.failures += 1
             delay = min(_BACKOFF_MAX_S, 0.5 * 2**link.failures) * random.uniform(0.5, 1.0)
             link.retry_at = time.monotonic() + delay

@@ -1,14 +1,26 @@
-"""The gateway's durable state: per-band sync cursors (next sequence number to fetch).
+"""The gateway's durable state in one SQLite file: per-band sync cursors and the spool.
 
-Kept in SQLite so a restarted (or killed) gateway resumes where it was; the band
-still holds everything past the cursor, so losing this file only costs duplicates,
-which ingest ignores.
+The spool holds MQTT messages that are not yet acknowledged by the broker. Records
+read from a band go into the spool and advance that band's cursor in one SQLite
+transaction, and only after that commit may the band forget them: whatever the
+gateway was doing when killed, each record is on the band or in the spool. The
+spool is drained in (priority, arrival) order, so a fall or a button press goes out
+ahead of a backlog of epochs.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    id: int
+    topic: str
+    payload: str
 
 
 class GatewayState:
@@ -16,9 +28,20 @@ class GatewayState:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS cursors (band_id TEXT PRIMARY KEY, next_seq INTEGER)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " priority INTEGER NOT NULL, topic TEXT NOT NULL, payload TEXT NOT NULL,"
+            " bytes INTEGER NOT NULL, queued_at REAL NOT NULL)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS spool_order ON spool (priority, id)")
+        rows, size = self._db.execute(
+            "SELECT count(*), coalesce(sum(bytes), 0) FROM spool"
+        ).fetchone()
+        self.spool_rows, self.spool_bytes = int(rows), int(size)
 
     def cursor(self, band_id: str) -> int:
         row = self._db.execute(
@@ -32,6 +55,51 @@ class GatewayState:
             "ON CONFLICT (band_id) DO UPDATE SET next_seq = excluded.next_seq",
             (band_id, next_seq),
         )
+
+    def spool_and_advance(
+        self, band_id: str, messages: list[tuple[int, str, str]], next_seq: int
+    ) -> None:
+        """Store (priority, topic, payload) messages and the band's new cursor atomically."""
+        now = time.time()
+        rows = [(p, t, body, len(body), now) for p, t, body in messages]
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT INTO spool (priority, topic, payload, bytes, queued_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            self.save_cursor(band_id, next_seq)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self.spool_rows += len(rows)
+        self.spool_bytes += sum(r[3] for r in rows)
+
+    def spool_next(self, limit: int) -> list[SpoolEntry]:
+        rows = self._db.execute(
+            "SELECT id, topic, payload FROM spool ORDER BY priority, id LIMIT ?", (limit,)
+        ).fetchall()
+        return [SpoolEntry(*r) for r in rows]
+
+    def spool_remove(self, ids: list[int]) -> None:
+        """The broker acknowledged these: forget them."""
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        self._db.execute("BEGIN IMMEDIATE")
+        (size,) = self._db.execute(
+            f"SELECT coalesce(sum(bytes), 0) FROM spool WHERE id IN ({marks})", ids
+        ).fetchone()
+        cur = self._db.execute(f"DELETE FROM spool WHERE id IN ({marks})", ids)
+        self._db.execute("COMMIT")
+        self.spool_rows -= cur.rowcount
+        self.spool_bytes -= int(size)
+
+    def oldest_spooled_age_s(self) -> float:
+        row = self._db.execute("SELECT min(queued_at) FROM spool").fetchone()
+        return 0.0 if row[0] is None else time.time() - float(row[0])
 
     def close(self) -> None:
         self._db.close()
