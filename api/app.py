@@ -161,6 +161,32 @@ def create_app(settings: Settings) -> FastAPI:
             )
         ).fetchone()
 
+    @app.get("/bands/{band_id}/diagnostics", summary="Connection, battery and clock, for support")
+    async def diagnostics(band_id: str, conn: Db, days: int = Query(7, ge=1, le=90)) -> dict:
+        band = await require_band(conn, band_id)
+        status = await (
+            await conn.execute(
+                "SELECT gateway_id, status, updated_at FROM band_status WHERE band_id = %s",
+                (band_id,),
+            )
+        ).fetchone()
+        battery = await (
+            await conn.execute(
+                "SELECT date_trunc('hour', t) AS t, min(level) AS level FROM battery"
+                " WHERE band_id = %s AND t > now() - make_interval(days => %s)"
+                " GROUP BY 1 ORDER BY 1",
+                (band_id, days),
+            )
+        ).fetchall()
+        return {
+            "band_id": band_id,
+            "last_seen": band["last_seen"],
+            "gateway": status["gateway_id"] if status else band["last_gateway_id"],
+            "link": status["status"] if status else None,
+            "link_reported_at": status["updated_at"] if status else None,
+            "battery_hourly": battery,
+        }
+
     @app.get("/bands/{band_id}/contacts", summary="A band's emergency contacts")
     async def list_contacts(band_id: str, conn: Db) -> list[dict]:
         await require_band(conn, band_id)

@@ -91,6 +91,14 @@ class BandSession:
     def band_id(self) -> str:
         return self.stats.band_id
 
+    @property
+    def cursor(self) -> int:
+        return max(self.state.cursor(self.band_id), self._log_status.first_seq)
+
+    @property
+    def backlog(self) -> int:
+        return max(0, self._log_status.next_seq - self.cursor)
+
     async def open(self) -> str:
         """Identify the band, set its clock and subscribe; returns its band id."""
         c = self.client

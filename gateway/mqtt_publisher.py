@@ -109,7 +109,9 @@ class AckingPublisher:
         if self.connected.is_set():
             self._publish_status("online")
 
-    def publish(self, topic: str, payload: dict | str, qos: int = 1) -> asyncio.Future[None]:
+    def publish(
+        self, topic: str, payload: dict | str, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[None]:
         """Queue one message; the returned future completes when the broker acked it
         (for QoS 0, when paho handed it to the socket)."""
         assert self._loop is not None, "start() first"
@@ -117,7 +119,7 @@ class AckingPublisher:
         fut: asyncio.Future[None] = self._loop.create_future()
         # paho's callback thread holds paho's own lock while calling _on_publish, which
         # takes ours: publish outside our lock, or the two threads can deadlock.
-        info = self._client.publish(topic, body, qos=qos)
+        info = self._client.publish(topic, body, qos=qos, retain=retain)
         with self._lock:
             if info.mid in self._acked_early:
                 self._acked_early.discard(info.mid)

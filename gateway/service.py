@@ -12,7 +12,8 @@ import contextlib
 import logging
 import random
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
@@ -20,7 +21,13 @@ from bleak.backends.scanner import AdvertisementData
 from pydantic import ValidationError
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import CommandRequest, CommandResult, Topics
+from bandhub.contracts.messages import (
+    BandStatus,
+    CommandRequest,
+    CommandResult,
+    LinkEvent,
+    Topics,
+)
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
 from gateway.band_session import BandSession, SessionOptions
@@ -35,6 +42,7 @@ _CONNECT_TIMEOUT_S = 10.0
 _BACKOFF_MAX_S = 30.0
 _SHUTDOWN_S = 8.0
 _DRAIN_WINDOW = 100  # messages in flight at once
+_STATUS_EVERY_S = 30.0
 
 
 @dataclass
@@ -53,6 +61,11 @@ class BandLink:
     failures: int = 0
     retry_at: float = 0.0
     task: asyncio.Task | None = None
+    rssi: int | None = None
+    reconnects: int = 0
+    last_error: str = ""
+    history: deque[LinkEvent] = field(default_factory=lambda: deque(maxlen=20))
+    status_at: float = 0.0
 
 
 class Gateway:
@@ -98,6 +111,7 @@ class Gateway:
             while not stop.is_set():
                 await self._scan_once()
                 self._expire_commands()
+                self._refresh_band_status()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
         finally:
@@ -145,6 +159,7 @@ class Gateway:
             if not self._is_band(adv):
                 continue
             link = self.links.setdefault(device.address, BandLink(device.address))
+            link.rssi = adv.rssi
             if (link.task is None or link.task.done()) and now >= link.retry_at:
                 link.task = asyncio.create_task(self._keep_band(link, device))
 
@@ -170,7 +185,9 @@ class Gateway:
                 link.band_id = await session.open()
                 link.session = session
                 link.failures = 0
+                link.history.append(LinkEvent(at=time.time(), event="connected"))
                 self._update_band_list()
+                self._publish_band_status(link)
                 await self._deliver_waiting_commands(session)
                 await session.sync_forever()
             finally:
@@ -179,12 +196,19 @@ class Gateway:
                 with contextlib.suppress(Exception):
                     await client.disconnect()
             self.metrics.reconnects.labels(link.band_id or link.address).inc()
+            link.reconnects += 1
+            link.history.append(LinkEvent(at=time.time(), event="disconnected"))
+            self._publish_band_status(link)
             log.info("band %s disconnected", link.band_id or link.address)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.metrics.reconnects.labels(link.band_id or link.address).inc()
             link.failures += 1
+            link.reconnects += 1
+            link.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            link.history.append(LinkEvent(at=time.time(), event="failed", detail=link.last_error))
+            self._publish_band_status(link)
             delay = min(_BACKOFF_MAX_S, 0.5 * 2**link.failures) * random.uniform(0.5, 1.0)
             link.retry_at = time.monotonic() + delay
             log.warning(
@@ -194,6 +218,42 @@ class Gateway:
                 exc,
                 delay,
             )
+
+    def _publish_band_status(self, link: BandLink) -> None:
+        """The retained per-band diagnostics (docs/mqtt.md); only for identified bands."""
+        if not link.band_id:
+            return
+        session = link.session
+        st = session.stats if session else None
+        status = BandStatus(
+            v=1,
+            band_id=link.band_id,
+            gateway_id=self.settings.gateway_id,
+            connected=session is not None,
+            at=time.time(),
+            address=link.address,
+            rssi_dbm=link.rssi,
+            firmware=st.firmware if st else "",
+            battery_percent=st.battery if st else None,
+            clock_offset_s=round(st.clock_offset_s, 3) if st else None,
+            next_seq=session.cursor if session else self.state.cursor(link.band_id),
+            backlog=session.backlog if session else 0,
+            records_spooled=st.records_spooled if st else 0,
+            rejected=st.rejected if st else 0,
+            reconnects=link.reconnects,
+            last_error=link.last_error,
+            history=list(link.history),
+        )
+        link.status_at = time.monotonic()
+        self.publisher.publish(
+            self.topics.band_status(link.band_id), status.model_dump_json(), retain=True
+        )
+
+    def _refresh_band_status(self) -> None:
+        now = time.monotonic()
+        for link in self.links.values():
+            if link.session is not None and now - link.status_at >= _STATUS_EVERY_S:
+                self._publish_band_status(link)
 
     def _update_band_list(self) -> None:
         self.publisher.bands = sorted(self.sessions())

@@ -84,7 +84,11 @@ class Ingest:
             log.warning("broker refused ingest: %s", reason_code)
             return
         client.subscribe(
-            [(self.topics.records_filter(), 1), (self.topics.gateway_status_filter(), 1)]
+            [
+                (self.topics.records_filter(), 1),
+                (self.topics.gateway_status_filter(), 1),
+                (self.topics.band_status_filter(), 1),
+            ]
         )
 
     def _on_subscribe(self, _c, _u, _mid, reason_codes, _props) -> None:
@@ -180,7 +184,10 @@ class Ingest:
         parsed = [(m.topic, parse_message(self.topics, m.topic, m.payload)) for m in records]
         try:
             for m in statuses:
-                writer.gateway_status(m.payload)
+                if "/gw/" in m.topic:
+                    writer.gateway_status(m.payload)
+                else:
+                    writer.band_status(m.payload)
             inserted = writer.write(parsed)
         except psycopg.OperationalError:
             for m in reversed(batch):  # keep them for the next connection, unacked

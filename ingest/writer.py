@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import psycopg
 
-from bandhub.contracts.messages import GatewayStatus, Stream
+from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
 from ingest import fall_check
 from ingest.validate import Parsed, Rejection
 
@@ -132,6 +132,22 @@ class RecordWriter:
                 " ON CONFLICT (gateway_id) DO UPDATE SET state = EXCLUDED.state,"
                 " location = COALESCE(EXCLUDED.location, gateways.location), updated_at = now()",
                 (status.gateway_id, status.state, location),
+            )
+
+    def band_status(self, payload: bytes) -> None:
+        """Keep the latest per-band diagnostics a gateway published (for support)."""
+        try:
+            status = BandStatus.model_validate_json(payload)
+        except ValueError as exc:
+            self._dead_letters([("", Rejection(f"invalid band status: {exc}", payload))])
+            self.conn.commit()
+            return
+        with self.conn.transaction():
+            self.conn.execute(
+                "INSERT INTO band_status (band_id, gateway_id, status) VALUES (%s, %s, %s)"
+                " ON CONFLICT (band_id) DO UPDATE SET gateway_id = EXCLUDED.gateway_id,"
+                " status = EXCLUDED.status, updated_at = now()",
+                (status.band_id, status.gateway_id, status.model_dump_json()),
             )
 
     def _known_bands(self, bands: set[str]) -> set[str]:

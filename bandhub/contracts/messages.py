@@ -146,6 +146,35 @@ class GatewayStatus(_Strict):
     location: GeoLocation | None = None
 
 
+class LinkEvent(_Strict):
+    at: UnixTime
+    event: Literal["connected", "disconnected", "failed"]
+    detail: str = ""
+
+
+class BandStatus(_Strict):
+    """Retained payload of ``{prefix}/band/{band_id}/status``: the gateway's view of one
+    band, for remote support. Published on every change and every 30 s while connected."""
+
+    v: Literal[1]
+    band_id: str
+    gateway_id: str
+    connected: bool
+    at: UnixTime
+    address: str = ""
+    rssi_dbm: int | None = None
+    firmware: str = ""
+    battery_percent: int | None = None
+    clock_offset_s: float | None = None  # band clock minus gateway clock, at the last sync
+    next_seq: int = 0  # the sync cursor: next record the gateway will fetch
+    backlog: int = 0  # records on the band not yet fetched
+    records_spooled: int = 0  # this connection
+    rejected: int = 0  # malformed notifications, this connection
+    reconnects: int = 0  # since the gateway started
+    last_error: str = ""
+    history: list[LinkEvent] = Field(default_factory=list, max_length=50)
+
+
 class Topics:
     """Topic names under one prefix, so producers and consumers cannot drift apart."""
 
@@ -173,6 +202,12 @@ class Topics:
     def rejected(self, band_id: str) -> str:
         """Malformed BLE data the gateway could not decode, kept for inspection."""
         return f"{self.prefix}/band/{band_id}/rejected"
+
+    def band_status(self, band_id: str) -> str:
+        return f"{self.prefix}/band/{band_id}/status"
+
+    def band_status_filter(self) -> str:
+        return f"{self.prefix}/band/+/status"
 
     def gateway_status(self, gateway_id: str) -> str:
         return f"{self.prefix}/gw/{gateway_id}/status"

@@ -119,3 +119,23 @@ async def test_commands_for_an_absent_band_expire_and_bad_ones_are_refused(runni
     results = {r["id"]: r for r in listener.on("/cmd/result")}
     assert results["lost-1"]["status"] == "expired"
     assert results["?"]["status"] == "invalid" and "cmd" in results["?"]["detail"]
+
+
+async def test_each_band_has_a_retained_status_for_remote_support(running, broker):
+    band, listener = running
+    serial = band.config.serial
+
+    def statuses() -> list[dict]:
+        return listener.on(f"/band/{serial}/status")
+
+    await eventually(lambda: any(s["connected"] for s in statuses()), 20, "the band status")
+    s = next(s for s in statuses() if s["connected"])
+    assert s["gateway_id"] == "gw-local" and s["firmware"]
+    assert 0 < s["battery_percent"] <= 100
+    assert s["history"][-1]["event"] == "connected"
+    assert s["rssi_dbm"] is not None and s["clock_offset_s"] is not None
+    late = Listener(broker.port)  # a support tool that connects later still sees it
+    try:
+        await eventually(lambda: late.on(f"/band/{serial}/status"), 10, "the retained status")
+    finally:
+        late.close()

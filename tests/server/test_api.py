@@ -107,3 +107,36 @@ async def test_registering_bands_and_contacts_validates_input(api, settings):
     )
     assert r.status_code == 404
     assert [b["band_id"] for b in (await api.get("/bands")).json()] == ["BH-0007"]
+
+
+async def test_diagnostics_show_the_link_and_the_battery_curve(api, clean_db):
+    import datetime as dt
+
+    import psycopg
+
+    from bandhub.contracts.messages import BandStatus, LinkEvent
+    from ingest.writer import RecordWriter
+
+    now = dt.datetime.now(dt.UTC).timestamp()
+    status = BandStatus(
+        v=1, band_id="BH-0007", gateway_id="gw-1", connected=False, at=now, firmware="1.2.0",
+        reconnects=3, last_error="TimeoutError: connect", clock_offset_s=-1.5,
+        history=[LinkEvent(at=now - 60, event="connected"), LinkEvent(at=now, event="failed")],
+    )  # fmt: skip
+    with psycopg.connect(clean_db) as conn:
+        conn.execute("INSERT INTO bands (band_id) VALUES ('BH-0007')")
+        conn.execute(
+            "INSERT INTO battery (band_id, seq, t, level, received_at) VALUES"
+            " ('BH-0007', 1, now() - interval '2 hours', 80, now()),"
+            " ('BH-0007', 2, now() - interval '1 hour', 74, now())"
+        )
+        conn.commit()
+        RecordWriter(conn, auto_register=False, countdown_s=0).band_status(
+            status.model_dump_json().encode()
+        )
+    d = (await api.get("/bands/BH-0007/diagnostics")).json()
+    assert d["gateway"] == "gw-1"
+    assert d["link"]["reconnects"] == 3 and d["link"]["last_error"].startswith("TimeoutError")
+    assert [e["event"] for e in d["link"]["history"]] == ["connected", "failed"]
+    assert [p["level"] for p in d["battery_hourly"]] == [80, 74]
+    assert (await api.get("/bands/BH-0404/diagnostics")).status_code == 404

@@ -60,3 +60,11 @@ CREATE TABLE gateways (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE bands ADD COLUMN last_gateway_id text;
+
+-- The latest diagnostics each gateway reported for a band (retained MQTT status).
+CREATE TABLE band_status (
+    band_id    text PRIMARY KEY,
+    gateway_id text NOT NULL,
+    status     jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
