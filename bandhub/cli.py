@@ -57,6 +57,9 @@ def sim(
     ] = "15:30",
     seed: int = 1,
     truth_file: Annotated[Path | None, typer.Option(help="Write ground truth JSON here")] = None,
+    drop_links_every: Annotated[
+        float | None, typer.Option(help="Chaos: drop a random band's link about every S seconds")
+    ] = None,
 ) -> None:
     """Run simulated bands (real BLE peripherals on bumble) on a virtual radio."""
     from firmware_sim.runner import FleetOptions, serve_fleet
@@ -70,6 +73,7 @@ def sim(
         seed=seed,
         fall_band=None if fall_at in (None, "none") else 0,
         fall_at_s=_parse_hhmm(fall_at) if fall_at not in (None, "none") else 0,
+        drop_links_every_s=drop_links_every,
     )
     run_until_signal(lambda stop: serve_fleet(opts, hci, truth_file, stop))
 

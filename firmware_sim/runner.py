@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class FleetOptions:
     fall_at_s: int = 15 * 3600 + 30 * 60  # seconds after the first midnight
     hr_interval_s: int = 5
     im_ok_after_s: float | None = None
+    drop_links_every_s: float | None = None  # chaos: a random band walks out of range
 
 
 def band_configs(opts: FleetOptions) -> list[BandConfig]:
@@ -104,6 +106,7 @@ async def serve_fleet(
     server = await serve_link(link, hci_spec)
     bands = await start_fleet(opts, link)
     log.info("%d bands advertising on %s", len(bands), hci_spec)
+    chaos = asyncio.create_task(_drop_links(bands, opts)) if opts.drop_links_every_s else None
     try:
         if opts.days:
             all_done = asyncio.ensure_future(asyncio.gather(*(b.stopped.wait() for b in bands)))
@@ -115,6 +118,21 @@ async def serve_fleet(
             all_done.cancel()
         await stop.wait()
     finally:
+        if chaos is not None:
+            chaos.cancel()
         for band in bands:
             await band.close()
         await server.close()
+
+
+async def _drop_links(bands: list[SimulatedBand], opts: FleetOptions) -> None:
+    """Every ``drop_links_every_s`` (jittered, seeded) one connected band drops its link."""
+    rng = random.Random(opts.seed)
+    assert opts.drop_links_every_s
+    while True:
+        await asyncio.sleep(opts.drop_links_every_s * rng.uniform(0.5, 1.5))
+        connected = [b for b in bands if b.is_connected]
+        if connected:
+            band = rng.choice(connected)
+            log.info("chaos: %s drops its link", band.config.serial)
+            await band.drop_link()

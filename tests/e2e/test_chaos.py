@@ -1,0 +1,105 @@
+"""Chaos on real parts: 10 simulated bands (own process, bumble over TCP HCI), the
+gateway (own process), a real broker, ingest and PostgreSQL. While the bands make a
+few hours of records, links drop at random, the gateway is killed (-9) and
+restarted twice, the broker restarts and is then away for a while. At the end every
+record the bands produced is stored exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import time
+
+import pytest
+
+from bandhub.services import SystemServices
+from bandhub.webhook_receiver import free_port
+from tests.e2e.helpers import eventually, stored_counts
+from tests.e2e.test_no_loss import _spawn, _wait_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+BANDS = 10
+
+
+async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
+    settings, broker, tmp_path
+):
+    rng = random.Random(int(os.environ.get("BANDHUB_CHAOS_SEED", "7")))
+    hci = free_port()
+    truth_file = tmp_path / "truth.json"
+    log = open(tmp_path / "processes.log", "w")  # noqa: SIM115 - shared by the children
+    sim = _spawn(
+        ["sim", "--bands", str(BANDS), "--hci", f"tcp-server:127.0.0.1:{hci}", "--speed", "400",
+         "--start", "2026-11-23T13:00:00+00:00", "--days", str(4 / 24), "--fall-at", "15:00",
+         "--truth-file", str(truth_file), "--drop-links-every", "3", "--seed", "3"],
+        {}, log,
+    )  # fmt: skip
+    gw_env = {
+        "BANDHUB_MQTT_URL": broker.url,
+        "BANDHUB_GATEWAY_BACKEND": f"bumble:tcp-client:127.0.0.1:{hci}",
+        "BANDHUB_GATEWAY_SET_BAND_CLOCK": "false",
+        "BANDHUB_DATA_DIR": str(tmp_path / "gw"),
+        "BANDHUB_GATEWAY_PAGE_SIZE": "100",
+    }
+    timeline: list[str] = []
+    started = time.monotonic()
+
+    def note(what: str) -> None:
+        timeline.append(f"+{time.monotonic() - started:5.1f} s  {what}")
+
+    gateway = None
+    try:
+        await _wait_port(hci)
+        async with SystemServices(settings) as system:
+            await system.start_pipeline(gateway_backend=None)
+            gateway = _spawn(["gateway", "run"], gw_env, log)
+            note("gateway started")
+            await eventually(lambda: stored_counts(settings.database_url), 60, "first records")
+            for _round in range(2):
+                await asyncio.sleep(rng.uniform(2, 6))
+                os.kill(gateway.pid, signal.SIGKILL)
+                gateway.wait()
+                note("gateway killed (-9)")
+                await asyncio.sleep(rng.uniform(1, 3))
+                gateway = _spawn(["gateway", "run"], gw_env, log)
+                note("gateway restarted")
+            await asyncio.sleep(rng.uniform(2, 5))
+            note("broker restart (down 2 s)")
+            await broker.restart(down_for_s=2)
+            await asyncio.sleep(rng.uniform(2, 5))
+            note("broker away for 20 s")
+            await broker.restart(down_for_s=20)
+            note("broker back")
+
+            await eventually(truth_file.exists, 240, "the bands to finish their four hours")
+            truth = json.loads(truth_file.read_text())
+            expected = {
+                band: {k: n for k, n in t["records"].items() if n} for band, t in truth.items()
+            }
+            await eventually(
+                lambda: stored_counts(settings.database_url) == expected,
+                180,
+                "every record stored exactly once",
+            )
+            counts = stored_counts(settings.database_url)
+            note("all records stored exactly once")
+    finally:
+        for proc in (gateway, sim):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+        log.close()
+    drops = (tmp_path / "processes.log").read_text().count("drops its link")
+    print("\n" + "\n".join(timeline) + f"\nlinks dropped by the bands: {drops}")
+    print(f"{'band':<9}" + "".join(f"{k:>11}" for k in ("heart_rate", "epoch", "fall", "battery")))
+    for band in sorted(counts):
+        c = counts[band]
+        print(
+            f"{band:<9}"
+            + "".join(f"{c.get(k, 0):>11}" for k in ("heart_rate", "epoch", "fall", "battery"))
+        )
+    assert len(counts) == BANDS
+    assert drops >= 5
