@@ -414,14 +414,15 @@ class SimulatedBand:
     async def _run_records(self) -> None:
         while True:
             now = int(self.clock.now())
-            if self.config.stop_at is not None:
-                now = min(now, int(self.config.stop_at.timestamp()))
+            stop = int(self.config.stop_at.timestamp()) if self.config.stop_at else None
+            if stop is not None:
+                now = min(now, stop)  # whole band seconds: a fractional stop time ends too
             start = self._state.generated_until
             if now > start:
                 await self._ensure_day(self._band_date(now))
                 self._make_records(start, now)
                 self._state.generated_until = now
-            if self.config.stop_at is not None and now >= self.config.stop_at.timestamp():
+            if stop is not None and now >= stop:
                 self.stopped.set()
             await asyncio.sleep(_TICK_S)
 

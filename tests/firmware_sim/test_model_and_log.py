@@ -59,3 +59,21 @@ def test_full_record_log_drops_the_oldest_and_counts_them() -> None:
         log.append(g.RecordType.BATTERY, 0, 50)
     assert log.dropped == 2
     assert log.status == g.LogStatus(2, 5)
+
+
+async def test_a_band_stops_at_a_fractional_stop_time():
+    import asyncio
+    import datetime as dt
+
+    from bumble.link import LocalLink
+
+    from firmware_sim.runner import FleetOptions, start_fleet
+
+    start = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    [band] = await start_fleet(
+        FleetOptions(count=1, start=start, days=0.0013, speed=600, fall_band=None), LocalLink()
+    )  # 112.32 s of band time
+    try:
+        await asyncio.wait_for(band.stopped.wait(), 10)
+    finally:
+        await band.close()
