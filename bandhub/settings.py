@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     ingest_batch_max: int = Field(default=2000, ge=1)
     ingest_batch_wait_s: float = Field(default=0.2, ge=0.0)
     ingest_auto_register_bands: bool = True
+    ingest_max_future_s: float = Field(
+        default=300.0, gt=0, description="Records stamped later than this are dead-lettered"
+    )
+    ingest_max_age_days: float = Field(
+        default=365.0, gt=0, description="Records stamped earlier than this are dead-lettered"
+    )
 
     # API
     api_host: str = "127.0.0.1"

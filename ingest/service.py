@@ -181,7 +181,19 @@ class Ingest:
     def _write(self, writer: RecordWriter, batch: list[_Msg]) -> None:
         statuses = [m for m in batch if m.topic.endswith("/status")]
         records = [m for m in batch if not m.topic.endswith("/status")]
-        parsed = [(m.topic, parse_message(self.topics, m.topic, m.payload)) for m in records]
+        parsed = [
+            (
+                m.topic,
+                parse_message(
+                    self.topics,
+                    m.topic,
+                    m.payload,
+                    self.settings.ingest_max_future_s,
+                    self.settings.ingest_max_age_days * 86400,
+                ),
+            )
+            for m in records
+        ]
         try:
             for m in statuses:
                 if "/gw/" in m.topic:

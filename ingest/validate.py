@@ -38,7 +38,17 @@ def _first_error(exc: ValidationError) -> str:
     )
 
 
-def parse_message(topics: Topics, topic: str, payload: bytes) -> Parsed:
+def parse_message(
+    topics: Topics,
+    topic: str,
+    payload: bytes,
+    max_future_s: float = 300.0,
+    max_age_s: float = 365 * 86400.0,
+) -> Parsed:
+    """Validate one message. A record whose band time, corrected by the clock offset
+    the gateway measured, lies more than ``max_future_s`` after the gateway received
+    it, or more than ``max_age_s`` before, is dead-lettered: a wrong band clock must
+    not put data on the wrong day silently."""
     try:
         topic_band, topic_stream = topics.parse_records_topic(topic)
     except ValueError as exc:
@@ -69,7 +79,21 @@ def parse_message(topics: Topics, topic: str, payload: bytes) -> Parsed:
     model = RECORD_MODELS[batch.stream]
     for i, raw in enumerate(batch.records):
         try:
-            out.records.append(model.model_validate(raw))
+            rec = model.model_validate(raw)
+            skew = rec.t - batch.clock_offset_s - batch.received_at
+            if skew > max_future_s or skew < -max_age_s:
+                when = "in the future" if skew > 0 else "in the past"
+                out.rejections.append(
+                    Rejection(
+                        f"record {i} (seq {rec.seq}): timestamp {abs(skew):.0f} s {when} of"
+                        " the gateway's receive time (band clock wrong?)",
+                        json.dumps(raw).encode(),
+                        batch.band_id,
+                        batch.stream.value,
+                    )
+                )
+                continue
+            out.records.append(rec)
         except ValidationError as exc:
             out.rejections.append(
                 Rejection(

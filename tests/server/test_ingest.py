@@ -145,3 +145,20 @@ async def test_messages_are_acked_only_after_commit(settings, broker, publisher)
         await eventually(lambda: again.stats.rows == 3, 15, "the unacked message redelivered")
     finally:
         again.stop()
+
+
+async def test_records_with_an_implausible_band_clock_are_flagged_not_stored(
+    settings, ingest, publisher
+):
+    batch = _hr_batch(seqs=range(4))
+    batch["records"][1]["t"] = T0 + 10 + 3600  # an hour after the gateway received it
+    batch["records"][2]["t"] = T0 - 2 * 365 * 86400  # two years before
+    publisher(Topics().records("BH-0001", "hr"), batch)
+    shifted = _hr_batch(seqs=[9]) | {"clock_offset_s": 3600.0}  # band clock an hour fast,
+    shifted["records"][0]["t"] = T0 + 3600  # which the gateway measured: plausible
+    publisher(Topics().records("BH-0001", "hr"), shifted)
+    await eventually(lambda: ingest.stats.messages == 2, 10, "messages processed")
+    assert _rows(settings.database_url, "SELECT seq FROM hr ORDER BY seq") == [(0,), (3,), (9,)]
+    reasons = [r for (r,) in _rows(settings.database_url, "SELECT reason FROM dead_letters")]
+    assert any("seq 1" in r and "3590 s in the future" in r for r in reasons)
+    assert any("seq 2" in r and "in the past" in r for r in reasons)
