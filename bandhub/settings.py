@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         default="", description="Also connect to devices whose name starts with this"
     )
     gateway_set_band_clock: bool = True
+    gateway_accept_hr_devices: bool = Field(
+        default=False,
+        description="Also connect to third-party devices with the standard Heart Rate Service"
+        " (off by default: a gateway must not take over a neighbour's strap)",
+    )
     gateway_pair: bool = Field(
         default=True, description="Pair/bond (LE Secure Connections) before reading health data"
     )

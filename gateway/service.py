@@ -34,6 +34,7 @@ from gateway.band_session import BandSession, SessionOptions
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_publisher import AckingPublisher
 from gateway.state import GatewayState
+from gateway.strap_session import StrapSession
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class BandLink:
 
     address: str
     band_id: str = ""
-    session: BandSession | None = None
+    session: BandSession | StrapSession | None = None
     failures: int = 0
     retry_at: float = 0.0
     task: asyncio.Task | None = None
@@ -66,6 +67,7 @@ class BandLink:
     last_error: str = ""
     history: deque[LinkEvent] = field(default_factory=lambda: deque(maxlen=20))
     status_at: float = 0.0
+    kind: str = "band"  # "band" (bandhub record log) or "strap" (Heart Rate Service only)
 
 
 class Gateway:
@@ -97,7 +99,7 @@ class Gateway:
         if settings.gateway_metrics_port:
             self.metrics.serve(settings.gateway_metrics_port)
 
-    def sessions(self) -> dict[str, BandSession]:
+    def sessions(self) -> dict[str, BandSession | StrapSession]:
         return {
             link.band_id: link.session
             for link in self.links.values()
@@ -156,19 +158,26 @@ class Gateway:
             )
         now = time.monotonic()
         for device, adv in seen.values():
-            if not self._is_band(adv):
+            kind = self._kind(adv)
+            if kind is None:
                 continue
-            link = self.links.setdefault(device.address, BandLink(device.address))
+            link = self.links.setdefault(device.address, BandLink(device.address, kind=kind))
             link.rssi = adv.rssi
             if (link.task is None or link.task.done()) and now >= link.retry_at:
                 link.task = asyncio.create_task(self._keep_band(link, device))
 
-    def _is_band(self, adv: AdvertisementData) -> bool:
-        """A bandhub band by its service UUID, or any device named with the set prefix."""
+    def _kind(self, adv: AdvertisementData) -> str | None:
+        """A bandhub band by its service UUID (or a name with the set prefix); any other
+        device with the standard Heart Rate Service is a heart-rate-only device."""
         prefix = self.settings.gateway_name_prefix
-        return g.VENDOR_SERVICE in adv.service_uuids or bool(
+        uuids = [u.lower() for u in adv.service_uuids]
+        if g.VENDOR_SERVICE.lower() in uuids or (
             prefix and adv.local_name and adv.local_name.startswith(prefix)
-        )
+        ):
+            return "band"
+        if g.HEART_RATE_SERVICE.lower() in uuids and self.settings.gateway_accept_hr_devices:
+            return "strap"
+        return None
 
     async def _keep_band(self, link: BandLink, device: BLEDevice) -> None:
         """Connect, sync until the link drops, and schedule the next attempt."""
@@ -179,10 +188,17 @@ class Gateway:
                 )
                 await client.connect()
             try:
-                session = BandSession(
-                    client, self.publisher, self.state, self.options, self._on_spooled
-                )
-                link.band_id = await session.open()
+                if link.kind == "strap":
+                    session = StrapSession(
+                        client, self.state, self.topics, self.settings.gateway_id,
+                        self._on_spooled,
+                    )  # fmt: skip
+                    link.band_id = await session.open(link.address)
+                else:
+                    session = BandSession(
+                        client, self.publisher, self.state, self.options, self._on_spooled
+                    )
+                    link.band_id = await session.open()
                 link.session = session
                 link.failures = 0
                 link.history.append(LinkEvent(at=time.time(), event="connected"))
@@ -281,11 +297,13 @@ class Gateway:
             log.info("band %s absent: command %s waits up to %.0f s", band_id, req.id, req.ttl_s)
             self._commands_waiting.setdefault(band_id, []).append(pending)
 
-    async def _deliver_waiting_commands(self, session: BandSession) -> None:
+    async def _deliver_waiting_commands(self, session: BandSession | StrapSession) -> None:
         for pending in self._commands_waiting.pop(session.band_id, []):
             await self._run_command(session, pending)
 
-    async def _run_command(self, session: BandSession, pending: _PendingCommand) -> None:
+    async def _run_command(
+        self, session: BandSession | StrapSession, pending: _PendingCommand
+    ) -> None:
         req = pending.request
         if time.time() > pending.expires_at:
             self._publish_result(session.band_id, req.id, "expired", "time to live passed")

@@ -139,3 +139,33 @@ async def test_each_band_has_a_retained_status_for_remote_support(running, broke
         await eventually(lambda: late.on(f"/band/{serial}/status"), 10, "the retained status")
     finally:
         late.close()
+
+
+async def test_a_third_party_heart_rate_strap_is_accepted_as_heart_rate_only(settings, broker):
+    from firmware_sim.hr_strap import HeartRateStrap
+
+    link = LocalLink()
+    strap = HeartRateStrap(link, "C0:11:22:33:44:55", bpm=72)
+    await strap.start()
+    listener = Listener(broker.port)
+    stop = asyncio.Event()
+    gw_settings = settings.model_copy(update={"gateway_accept_hr_devices": True})
+    task = asyncio.create_task(run_gateway(gw_settings, await local_link_backend(link), stop))
+    try:
+
+        def records() -> list[dict]:
+            return [r for p in listener.on("/band/HRM-C01122334455/rec/hr") for r in p["records"]]
+
+        await eventually(lambda: len(records()) >= 5, 30, "heart rate from the strap")
+        got = records()
+        assert [r["seq"] for r in got] == list(range(len(got)))  # numbered by the gateway
+        assert {r["bpm"] for r in got} == {72}
+        assert all(abs(r["rr_ms"][0] - 833) < 2 for r in got)
+        assert abs(got[-1]["t"] - dt.datetime.now(dt.UTC).timestamp()) < 10
+        status = listener.on("/band/HRM-C01122334455/status")
+        assert status and status[-1]["firmware"] == "third-party heart-rate device"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await strap.close()
+        listener.close()

@@ -1,0 +1,98 @@
+"""A third-party heart-rate device (strap or watch with the standard Heart Rate
+Service): heart-rate records only. It has no record log, so the gateway numbers the
+measurements itself (a durable per-device counter) and stamps them with its own
+clock; they travel through the same spool as a band's records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from bleak import BleakClient
+
+from bandhub.contracts import gatt as g
+from bandhub.contracts.messages import SCHEMA_VERSION, Stream, Topics
+from gateway.band_session import PRIORITY, SessionStats
+from gateway.state import GatewayState
+
+log = logging.getLogger(__name__)
+
+FLUSH_S = 1.0  # measurements are spooled once a second
+
+
+def strap_id(address: str) -> str:
+    """A stable id from the device address (no serial number on most straps)."""
+    return "HRM-" + address.replace(":", "").replace("-", "").upper()[-12:]
+
+
+class StrapSession:
+    def __init__(
+        self,
+        client: BleakClient,
+        state: GatewayState,
+        topics: Topics,
+        gateway_id: str,
+        on_spooled,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.topics = topics
+        self.gateway_id = gateway_id
+        self.on_spooled = on_spooled
+        self.stats = SessionStats()
+        self._pending: list[dict] = []
+        self.cursor = 0
+        self.backlog = 0
+
+    @property
+    def band_id(self) -> str:
+        return self.stats.band_id
+
+    async def open(self, address: str) -> str:
+        self.stats.band_id = strap_id(address)
+        self.stats.firmware = "third-party heart-rate device"
+        self.cursor = self.state.cursor(self.band_id)
+        await self.client.start_notify(g.HEART_RATE_MEASUREMENT, self._on_hr)
+        log.info("heart-rate device %s connected", self.band_id)
+        return self.band_id
+
+    def _on_hr(self, _char, data: bytearray) -> None:
+        try:
+            m = g.decode_heart_rate(bytes(data))
+        except g.DecodeError as exc:
+            self.stats.rejected += 1
+            log.warning("%s: rejected heart-rate notification: %s", self.band_id, exc)
+            return
+        if m.bpm == 0:  # no reading (strap not on the skin)
+            return
+        self._pending.append(
+            {"seq": self.cursor + len(self._pending), "t": int(time.time()), "bpm": m.bpm,
+             "rr_ms": [round(x, 1) for x in m.rr_ms], "contact": m.contact}
+        )  # fmt: skip
+
+    async def sync_forever(self) -> None:
+        while self.client.is_connected:
+            await asyncio.sleep(FLUSH_S)
+            self.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        records, self._pending = self._pending, []
+        batch = {
+            "v": SCHEMA_VERSION, "band_id": self.band_id, "gateway_id": self.gateway_id,
+            "stream": Stream.HR.value, "received_at": time.time(), "clock_offset_s": 0.0,
+            "records": records,
+        }  # fmt: skip
+        self.cursor = records[-1]["seq"] + 1
+        message = (PRIORITY[Stream.HR], self.topics.records(self.band_id, Stream.HR),
+                   json.dumps(batch, separators=(",", ":")))  # fmt: skip
+        self.state.spool_and_advance(self.band_id, [message], self.cursor)
+        self.stats.records_spooled += len(records)
+        self.on_spooled(self.band_id, len(records))
+
+    async def run_command(self, _req) -> tuple[str, str]:
+        return "unsupported", "a heart-rate-only device takes no commands"
