@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="Spool limit while the broker is away; when full the gateway stops"
         " reading bands, which keep their records",
     )
+    gateway_watchdog_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="No advertisement and no sign of life from connected bands this long:"
+        " the gateway resets its radio links",
+    )
     gateway_metrics_port: int = Field(
         default=0, ge=0, le=65535, description="Prometheus /metrics port (0: off)"
     )

@@ -130,16 +130,38 @@ class SimulatedBand:
         await self._ensure_day(self._band_date(self.clock.now()))
         await self.device.power_on()
         await self._advertise()
-        self._tasks = [
-            asyncio.create_task(self._run_records(), name=f"{self.config.serial}-records"),
-            asyncio.create_task(self._run_live(), name=f"{self.config.serial}-live"),
-        ]
+        self._start_tasks()
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.drop_link()
+
+    async def go_silent(self) -> None:
+        """Fault injection: the band's radio stops mid-connection without a goodbye
+        (nothing sent, nothing answered), as a crashed firmware or a dead adapter looks."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.controller.link.remove_controller(self.controller)
+
+    async def wake(self) -> None:
+        """Undo ``go_silent``: the radio comes back (its old connection timed out, as link
+        supervision would end it), advertises again and goes on making records."""
+        self.controller.link.add_controller(self.controller)
+        await self.drop_link()
+        if self._state.connection is not None:  # the peer no longer knew it: forget it
+            self._on_disconnect(0x08)  # connection timeout
+        if not self.device.is_advertising:
+            await self._advertise()
+        self._start_tasks()
+
+    def _start_tasks(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._run_records(), name=f"{self.config.serial}-records"),
+            asyncio.create_task(self._run_live(), name=f"{self.config.serial}-live"),
+        ]
 
     async def drop_link(self) -> None:
         """Disconnect the gateway, as walking out of range does."""

@@ -7,6 +7,7 @@ another process, ``usb:0`` for a dongle). In one process, tests pass a LocalLink
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ class BleBackend:
     scanner_cls: type | None = None  # None: bleak's default for this platform
     client_cls: type | None = None
     central: Any = None  # the bumble central, when there is one
+    reset: Callable[[], Awaitable[None]] | None = None  # reopen the adapter (watchdog)
 
     def scanner_kwargs(self) -> dict:
         return {"backend": self.scanner_cls} if self.scanner_cls else {}

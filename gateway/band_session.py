@@ -46,6 +46,7 @@ class SessionStats:
     pages: int = 0
     reconnects: int = 0
     last_record_at: float | None = None
+    alive_at: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
     rejected: int = 0
     clock_offset_s: float = 0.0
     battery: int | None = None
@@ -142,6 +143,7 @@ class BandSession:
             except TimeoutError:  # no news: re-read, which also keeps the link busy
                 raw = await self.client.read_gatt_char(g.LOG_STATUS)
                 self._log_status = g.decode_log_status(bytes(raw))
+                self.stats.alive_at = time.monotonic()
 
     async def sync_page(self, cursor: int) -> int:
         """Fetch, spool and acknowledge one page of records; returns how many."""
@@ -252,6 +254,7 @@ class BandSession:
             self._log_responses.put_nowait(resp)
 
     def _on_log_status(self, _char, data: bytearray) -> None:
+        self.stats.alive_at = time.monotonic()
         if (status := self._decoded("log status", g.decode_log_status, data)) is not None:
             self._log_status = status
             self._status_changed.set()

@@ -90,6 +90,8 @@ class Gateway:
             spool_max_bytes=int(settings.gateway_spool_max_mb * 1024 * 1024),
         )
         self._spooled = asyncio.Event()
+        self._heard_at = time.monotonic()  # last advertisement seen
+        self.watchdog_resets = 0
         self.metrics = GatewayMetrics(
             connected=lambda: len(self.sessions()),
             spool_messages=lambda: self.state.spool_rows,
@@ -114,6 +116,7 @@ class Gateway:
                 await self._scan_once()
                 self._expire_commands()
                 self._refresh_band_status()
+                await self._watchdog()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
         finally:
@@ -131,6 +134,34 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await drainer
             self.state.close()
+
+    async def _watchdog(self) -> None:
+        """The radio went quiet: no advertisement and no sign of life from any connected
+        band for BANDHUB_GATEWAY_WATCHDOG_S, although bands were seen before. Drop every
+        session and start scanning afresh, inside the process; count and log it."""
+        if not self.links:
+            return
+        alive = max([self._heard_at] + [s.stats.alive_at for s in self.sessions().values()])
+        quiet = time.monotonic() - alive
+        if quiet < self.settings.gateway_watchdog_s:
+            return
+        self.watchdog_resets += 1
+        self.metrics.watchdog_resets.inc()
+        log.error(
+            "watchdog: radio quiet for %.0f s; resetting %d band link(s) (reset %d)",
+            quiet, len(self.links), self.watchdog_resets,
+        )  # fmt: skip
+        tasks = [lk.task for lk in self.links.values() if lk.task and not lk.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_SHUTDOWN_S)
+        for link in self.links.values():
+            link.retry_at = 0.0
+            link.failures = 0
+        if self.backend.reset is not None:
+            await self.backend.reset()
+        self._heard_at = time.monotonic()
 
     def _on_spooled(self, band_id: str, records: int) -> None:
         self.metrics.records.labels(band_id).inc(records)
@@ -157,6 +188,8 @@ class Gateway:
                 timeout=_SCAN_SECONDS, return_adv=True, **self.backend.scanner_kwargs()
             )
         now = time.monotonic()
+        if seen:
+            self._heard_at = now
         for device, adv in seen.values():
             kind = self._kind(adv)
             if kind is None:

@@ -59,6 +59,7 @@ class StrapSession:
         return self.band_id
 
     def _on_hr(self, _char, data: bytearray) -> None:
+        self.stats.alive_at = time.monotonic()
         try:
             m = g.decode_heart_rate(bytes(data))
         except g.DecodeError as exc:

@@ -16,7 +16,8 @@ from bumble.link import LocalLink
 from bandhub.contracts.messages import Topics
 from firmware_sim.runner import FleetOptions, start_fleet
 from gateway.backend import local_link_backend
-from gateway.service import run_gateway
+from gateway.mqtt_publisher import AckingPublisher
+from gateway.service import Gateway, run_gateway
 from tests.e2e.helpers import eventually
 
 pytestmark = [pytest.mark.e2e]
@@ -169,3 +170,31 @@ async def test_a_third_party_heart_rate_strap_is_accepted_as_heart_rate_only(set
         await asyncio.wait_for(task, 20)
         await strap.close()
         listener.close()
+
+
+async def test_the_watchdog_resets_a_radio_gone_quiet_without_exiting(settings, broker):
+    link = LocalLink()
+    start = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    [band] = await start_fleet(FleetOptions(count=1, start=start, speed=60, fall_band=None), link)
+    stop = asyncio.Event()
+    gw_settings = settings.model_copy(
+        update={"gateway_set_band_clock": False, "gateway_watchdog_s": 3.0}
+    )
+    gateway = Gateway(gw_settings, await local_link_backend(link), None)
+    publisher = AckingPublisher(settings.mqtt_url, "gw-local", Topics())
+    gateway.publisher = publisher
+    await publisher.start()
+    task = asyncio.create_task(gateway.run(stop))
+    try:
+        await eventually(lambda: band.is_connected and gateway.sessions(), 20, "the band online")
+        await band.go_silent()  # mid-connection: no reply, no goodbye, no advertising
+        await eventually(lambda: gateway.watchdog_resets >= 1, 30, "a watchdog reset")
+        assert not task.done()  # still running, not exited
+        assert not gateway.sessions()
+        await band.wake()  # the band is heard again
+        await eventually(lambda: gateway.sessions(), 30, "the band reconnected after the reset")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await publisher.stop()
+        await band.close()
