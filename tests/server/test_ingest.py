@@ -147,9 +147,11 @@ async def test_messages_are_acked_only_after_commit(settings, broker, publisher)
         again.stop()
 
 
-async def test_records_with_an_implausible_band_clock_are_flagged_not_stored(
-    settings, ingest, publisher
-):
+async def test_records_with_an_implausible_band_clock_are_flagged_not_stored(settings, publisher):
+    strict = settings.model_copy(update={"ingest_max_future_s": 300.0})
+    ingest = Ingest(strict, client_id="ingest-test-strict")
+    ingest.start()
+    assert ingest.connected.wait(10)
     batch = _hr_batch(seqs=range(4))
     batch["records"][1]["t"] = T0 + 10 + 3600  # an hour after the gateway received it
     batch["records"][2]["t"] = T0 - 2 * 365 * 86400  # two years before
@@ -157,7 +159,10 @@ async def test_records_with_an_implausible_band_clock_are_flagged_not_stored(
     shifted = _hr_batch(seqs=[9]) | {"clock_offset_s": 3600.0}  # band clock an hour fast,
     shifted["records"][0]["t"] = T0 + 3600  # which the gateway measured: plausible
     publisher(Topics().records("BH-0001", "hr"), shifted)
-    await eventually(lambda: ingest.stats.messages == 2, 10, "messages processed")
+    try:
+        await eventually(lambda: ingest.stats.messages == 2, 10, "messages processed")
+    finally:
+        ingest.stop()
     assert _rows(settings.database_url, "SELECT seq FROM hr ORDER BY seq") == [(0,), (3,), (9,)]
     reasons = [r for (r,) in _rows(settings.database_url, "SELECT reason FROM dead_letters")]
     assert any("seq 1" in r and "3600 s in the future" in r for r in reasons)
