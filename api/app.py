@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field, HttpUrl, model_validator
 
 from analytics import daily
 from api.errors import ApiError, install
+from bandhub import claims
 from bandhub.alerts import links
 from bandhub.contracts.messages import BAND_ID_PATTERN
 from bandhub.settings import Settings
@@ -59,6 +61,11 @@ class BandSettingsIn(BaseModel):
     fall_countdown_s: Annotated[float, Field(ge=0, le=600)] | None = Field(
         None, description="This wearer's fall countdown; null: the server default"
     )
+
+
+class ClaimIn(BaseModel):
+    owner: Annotated[str, Field(min_length=1, max_length=200)]
+    claim_code: Annotated[str, Field(min_length=8, max_length=12)]
 
 
 class AckIn(BaseModel):
@@ -149,6 +156,31 @@ def create_app(settings: Settings) -> FastAPI:
             )
         ).fetchone()
         return row
+
+    @app.post("/bands/{band_id}/claim", summary="Register a band to its owner with its claim code")
+    async def claim_band(band_id: str, body: ClaimIn, conn: Db) -> dict:
+        if not re.fullmatch(BAND_ID_PATTERN, band_id):
+            raise ApiError(422, "bad_band_id", f"{band_id!r} is not a band id")
+        if not claims.valid(settings.claim_secret, band_id, body.claim_code):
+            raise ApiError(403, "bad_claim_code", "the claim code does not match this band")
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO bands (band_id) VALUES (%s) ON CONFLICT DO NOTHING", (band_id,)
+            )
+            band = await (
+                await conn.execute(
+                    "SELECT owner FROM bands WHERE band_id = %s FOR UPDATE", (band_id,)
+                )
+            ).fetchone()
+            if band["owner"] not in (None, body.owner):
+                raise ApiError(409, "claimed", f"band {band_id} belongs to someone else")
+            return await (
+                await conn.execute(
+                    "UPDATE bands SET owner = %s, claimed_at = COALESCE(claimed_at, now())"
+                    " WHERE band_id = %s RETURNING band_id, name, owner, claimed_at",
+                    (body.owner, band_id),
+                )
+            ).fetchone()
 
     @app.patch("/bands/{band_id}", summary="A wearer's settings (fall countdown)")
     async def band_settings(band_id: str, body: BandSettingsIn, conn: Db) -> dict:

@@ -75,6 +75,12 @@ def sim(
         fall_at_s=_parse_hhmm(fall_at) if fall_at not in (None, "none") else 0,
         drop_links_every_s=drop_links_every,
     )
+    from bandhub.claims import claim_code
+    from bandhub.settings import get_settings
+
+    secret = get_settings().claim_secret
+    for k in range(bands):  # what would be printed on each band's box
+        typer.echo(f"BH-{k + 1:04d} claim code {claim_code(secret, f'BH-{k + 1:04d}')}")
     run_until_signal(lambda stop: serve_fleet(opts, hci, truth_file, stop))
 
 
@@ -215,6 +221,93 @@ def _parse_hhmm(value: str) -> int:
         return int(hours) * 3600 + int(minutes) * 60
     except ValueError:
         _fail(f"expected HH:MM, got {value!r}")
+
+
+def _gateway_backend():
+    from bandhub.settings import get_settings
+    from gateway.backend import open_backend
+
+    settings = get_settings()
+    return settings, open_backend(settings.gateway_backend)
+
+
+@gateway_app.command("scan")
+def gateway_scan(seconds: Annotated[float, typer.Option(help="How long to listen")] = 5.0) -> None:
+    """List bands and heart-rate devices nearby: address, name, signal strength."""
+    from gateway.pairing import scan_nearby
+
+    async def main() -> None:
+        _settings, opening = _gateway_backend()
+        backend = await opening
+        try:
+            found = await scan_nearby(backend, seconds)
+        finally:
+            await backend.close()
+        if not found:
+            typer.echo("no bands nearby (awake and in range?)")
+        for n in found:
+            rssi = f"{n.rssi} dBm" if n.rssi is not None else "?"
+            typer.echo(f"{n.address}  {n.name or '-':<12} {rssi:>8}  {n.kind}")
+
+    asyncio.run(main())
+
+
+@gateway_app.command("pair")
+def gateway_pair(
+    address: Annotated[str, typer.Argument(help="The band's address (see `gateway scan`)")],
+    owner: Annotated[str | None, typer.Option(help="Register the band to this user")] = None,
+    claim_code: Annotated[str | None, typer.Option(help="The code printed on the box")] = None,
+) -> None:
+    """Bond with a band, remember it, and claim it on the server for its owner."""
+    from gateway.pairing import PairingError, pair_band
+
+    if (owner is None) != (claim_code is None):
+        _fail("--owner and --claim-code go together")
+
+    async def main() -> str:
+        settings, opening = _gateway_backend()
+        backend = await opening
+        try:
+            return await pair_band(settings, backend, address, owner=owner, claim_code=claim_code)
+        finally:
+            await backend.close()
+
+    try:
+        band_id = asyncio.run(main())
+    except PairingError as exc:
+        _fail(str(exc))
+    claimed = f", registered to {owner}" if owner else ""
+    typer.echo(f"paired {band_id} ({address}){claimed}")
+
+
+@gateway_app.command("unpair")
+def gateway_unpair(
+    band: Annotated[str, typer.Argument(help="Band id or address")],
+) -> None:
+    """Forget a paired band: the gateway stops connecting to it (when pairing is required)."""
+    from bandhub.settings import get_settings
+    from gateway.pairing import unpair
+
+    if not unpair(get_settings(), band):
+        _fail(f"{band} is not paired with this gateway")
+    typer.echo(f"unpaired {band}")
+
+
+@gateway_app.command("paired")
+def gateway_paired() -> None:
+    """The bands paired with this gateway."""
+    from bandhub.settings import get_settings
+    from gateway.pairing import state_for
+
+    state = state_for(get_settings())
+    try:
+        rows = state.paired()
+    finally:
+        state.close()
+    if not rows:
+        typer.echo("no paired bands")
+    for address, band_id, name, _at in rows:
+        typer.echo(f"{band_id:<16} {address}  {name}")
 
 
 def _fail(message: str) -> typer.Exit:

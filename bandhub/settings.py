@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         default="", description="Also connect to devices whose name starts with this"
     )
     gateway_set_band_clock: bool = True
+    gateway_paired_only: bool = Field(
+        default=False,
+        description="Connect only to bands paired with `bandhub gateway pair` (else any band)",
+    )
     gateway_accept_hr_devices: bool = Field(
         default=False,
         description="Also connect to third-party devices with the standard Heart Rate Service"
@@ -91,6 +95,12 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    claim_secret: str = Field(
+        default="bandhub-simulated-bands",
+        description="Shared with the manufacturer: claim codes on band boxes are derived from it"
+        " (the default matches the simulated bands; set your own in production)",
+    )
 
     # Alerts
     fall_countdown_s: float = Field(default=30.0, ge=0.0)

@@ -190,9 +190,12 @@ class Gateway:
         now = time.monotonic()
         if seen:
             self._heard_at = now
+        allowed = (
+            {a for a, *_ in self.state.paired()} if self.settings.gateway_paired_only else None
+        )
         for device, adv in seen.values():
             kind = self._kind(adv)
-            if kind is None:
+            if kind is None or (allowed is not None and device.address.upper() not in allowed):
                 continue
             link = self.links.setdefault(device.address, BandLink(device.address, kind=kind))
             link.rssi = adv.rssi

@@ -38,6 +38,10 @@ class GatewayState:
             " bytes INTEGER NOT NULL, queued_at REAL NOT NULL)"
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS spool_order ON spool (priority, id)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS paired (address TEXT PRIMARY KEY, band_id TEXT NOT NULL,"
+            " name TEXT NOT NULL DEFAULT '', paired_at REAL NOT NULL)"
+        )
         rows, size = self._db.execute(
             "SELECT count(*), coalesce(sum(bytes), 0) FROM spool"
         ).fetchone()
@@ -100,6 +104,27 @@ class GatewayState:
     def oldest_spooled_age_s(self) -> float:
         row = self._db.execute("SELECT min(queued_at) FROM spool").fetchone()
         return 0.0 if row[0] is None else time.time() - float(row[0])
+
+    def add_paired(self, address: str, band_id: str, name: str = "") -> None:
+        self._db.execute(
+            "INSERT INTO paired (address, band_id, name, paired_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (address) DO UPDATE SET band_id = excluded.band_id,"
+            " name = excluded.name",
+            (address.upper(), band_id, name, time.time()),
+        )
+
+    def remove_paired(self, address_or_band: str) -> int:
+        cur = self._db.execute(
+            "DELETE FROM paired WHERE address = ? OR band_id = ?",
+            (address_or_band.upper(), address_or_band),
+        )
+        return cur.rowcount
+
+    def paired(self) -> list[tuple[str, str, str, float]]:
+        """(address, band_id, name, paired_at) of every paired band."""
+        return self._db.execute(
+            "SELECT address, band_id, name, paired_at FROM paired ORDER BY band_id"
+        ).fetchall()
 
     def close(self) -> None:
         self._db.close()

@@ -10,6 +10,7 @@ import json
 import uuid
 
 import paho.mqtt.client as mqtt
+import psycopg
 import pytest
 from bumble.link import LocalLink
 
@@ -198,3 +199,56 @@ async def test_the_watchdog_resets_a_radio_gone_quiet_without_exiting(settings, 
         await asyncio.wait_for(task, 20)
         await publisher.stop()
         await band.close()
+
+
+async def test_pairing_lists_bands_bonds_claims_and_limits_the_gateway(settings, broker, api):
+    from bandhub.claims import claim_code
+    from gateway.pairing import PairingError, pair_band, scan_nearby, state_for, unpair
+
+    link = LocalLink()
+    start = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    bands = await start_fleet(FleetOptions(count=2, start=start, speed=60, fall_band=None), link)
+    backend = await local_link_backend(link)
+    stop = asyncio.Event()
+    task = None
+    try:
+        nearby = await scan_nearby(backend, 2.0)
+        assert {n.address for n in nearby} == {b.config.address for b in bands}
+        assert all(n.kind == "band" and n.rssi is not None for n in nearby)
+        second = bands[1].config
+        with pytest.raises(PairingError, match="refused the claim"):
+            await pair_band(settings, backend, second.address, owner="ann", claim_code="AAAA-AAAA")
+        band_id = await pair_band(
+            settings, backend, second.address, owner="ann",
+            claim_code=claim_code(settings.claim_secret, second.serial),
+        )  # fmt: skip
+        assert band_id == second.serial
+        with psycopg.connect(settings.database_url) as conn:
+            owner = conn.execute(
+                "SELECT owner FROM bands WHERE band_id = %s", (second.serial,)
+            ).fetchone()
+        assert owner == ("ann",)
+        state = state_for(settings)
+        assert [p[1] for p in state.paired()] == [second.serial]  # survives: it is on disk
+        state.close()
+
+        gw_settings = settings.model_copy(
+            update={"gateway_paired_only": True, "gateway_set_band_clock": False}
+        )
+        gateway = Gateway(gw_settings, backend, None)
+        gateway.publisher = AckingPublisher(settings.mqtt_url, "gw-local", Topics())
+        await gateway.publisher.start()
+        task = asyncio.create_task(gateway.run(stop))
+        await eventually(lambda: gateway.sessions(), 20, "the paired band connected")
+        await asyncio.sleep(3)  # more scans: the unpaired band is left alone
+        assert list(gateway.sessions()) == [second.serial]
+        assert not bands[0].is_connected
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 20)
+            await gateway.publisher.stop()
+        for b in bands:
+            await b.close()
+    assert unpair(settings, second.serial) == 1
+    assert unpair(settings, second.serial) == 0

@@ -140,3 +140,20 @@ async def test_diagnostics_show_the_link_and_the_battery_curve(api, clean_db):
     assert [e["event"] for e in d["link"]["history"]] == ["connected", "failed"]
     assert [p["level"] for p in d["battery_hourly"]] == [80, 74]
     assert (await api.get("/bands/BH-0404/diagnostics")).status_code == 404
+
+
+async def test_a_band_is_claimed_only_with_the_code_from_its_box(api, settings):
+    from bandhub.claims import claim_code
+
+    code = claim_code(settings.claim_secret, "BH-0042")
+    wrong = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": "AAAA-AAAA"})
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "bad_claim_code"
+    other = claim_code(settings.claim_secret, "BH-0043")  # a real code, for another band
+    r = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": other})
+    assert r.status_code == 403
+    r = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": code.lower()})
+    assert r.status_code == 200 and r.json()["owner"] == "ann"
+    again = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": code})
+    assert again.status_code == 200  # the same owner again: nothing changes
+    theft = await api.post("/bands/BH-0042/claim", json={"owner": "eve", "claim_code": code})
+    assert theft.status_code == 409 and theft.json()["error"]["code"] == "claimed"

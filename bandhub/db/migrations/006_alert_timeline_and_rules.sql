@@ -68,3 +68,7 @@ CREATE TABLE band_status (
     status     jsonb NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Who a band belongs to: claimed with the code printed on its box (bandhub/claims.py).
+ALTER TABLE bands ADD COLUMN owner text;
+ALTER TABLE bands ADD COLUMN claimed_at timestamptz;

@@ -1,0 +1,117 @@
+"""Pairing as users do it: list bands nearby, bond with the chosen one, remember it,
+and register it with the server under its owner with the claim code from its box.
+
+``bandhub gateway scan | pair | unpair | paired`` call these. With
+``BANDHUB_GATEWAY_PAIRED_ONLY=true`` the gateway then connects to paired bands only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from bleak import BleakClient, BleakScanner
+
+from bandhub.contracts import gatt as g
+from bandhub.settings import Settings
+from gateway.backend import BleBackend
+from gateway.state import GatewayState
+
+
+class PairingError(RuntimeError):
+    """Pairing or registration failed; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Nearby:
+    address: str
+    name: str
+    rssi: int | None
+    kind: str  # "band" or "heart-rate device"
+
+
+def state_for(settings: Settings) -> GatewayState:
+    return GatewayState(settings.data_dir / f"gateway-{settings.gateway_id}.sqlite")
+
+
+async def scan_nearby(backend: BleBackend, seconds: float = 5.0) -> list[Nearby]:
+    """Bands (and standard heart-rate devices) advertising nearby, strongest first."""
+    seen = await BleakScanner.discover(timeout=seconds, return_adv=True, **backend.scanner_kwargs())
+    found = []
+    for device, adv in seen.values():
+        uuids = [u.lower() for u in adv.service_uuids]
+        if g.VENDOR_SERVICE.lower() in uuids:
+            kind = "band"
+        elif g.HEART_RATE_SERVICE.lower() in uuids:
+            kind = "heart-rate device"
+        else:
+            continue
+        found.append(Nearby(device.address, adv.local_name or "", adv.rssi, kind))
+    return sorted(found, key=lambda n: -(n.rssi if n.rssi is not None else -999))
+
+
+async def pair_band(
+    settings: Settings,
+    backend: BleBackend,
+    address: str,
+    *,
+    owner: str | None = None,
+    claim_code: str | None = None,
+    scan_seconds: float = 5.0,
+) -> str:
+    """Bond with the band at ``address``, remember it, and claim it on the server when
+    an owner and claim code are given. Returns the band id."""
+    nearby = {n.address.upper(): n for n in await scan_nearby(backend, scan_seconds)}
+    target = nearby.get(address.upper())
+    if target is None:
+        raise PairingError(f"no band at {address} nearby; is it awake and in range?")
+    devices = await BleakScanner.discover(timeout=1.0, **backend.scanner_kwargs())
+    device = next((d for d in devices if d.address.upper() == address.upper()), address)
+    client = BleakClient(device, timeout=15.0, **backend.client_kwargs())
+    try:
+        await client.connect()
+        await client.pair()  # LE Secure Connections; the bond is kept by the BLE stack
+        if target.kind == "band":
+            band_id = (await client.read_gatt_char(g.SERIAL_NUMBER)).decode().strip()
+        else:
+            from gateway.strap_session import strap_id
+
+            band_id = strap_id(target.address)
+    except Exception as exc:
+        raise PairingError(f"pairing with {address} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        await client.disconnect()
+    if owner and claim_code:
+        await claim(settings, band_id, owner, claim_code)
+    state = state_for(settings)
+    try:
+        state.add_paired(target.address, band_id, target.name)
+    finally:
+        state.close()
+    return band_id
+
+
+async def claim(settings: Settings, band_id: str, owner: str, claim_code: str) -> None:
+    base = settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            r = await http.post(
+                f"/bands/{band_id}/claim", json={"owner": owner, "claim_code": claim_code}
+            )
+    except httpx.HTTPError as exc:
+        raise PairingError(f"could not reach the bandhub API at {base}: {exc}") from exc
+    if r.status_code != 200:
+        try:
+            message = r.json()["error"]["message"]
+        except (ValueError, KeyError):
+            message = r.text[:200]
+        raise PairingError(f"the server refused the claim ({r.status_code}): {message}")
+
+
+def unpair(settings: Settings, address_or_band: str) -> int:
+    """Forget a paired band (by address or band id); returns how many were forgotten."""
+    state = state_for(settings)
+    try:
+        return state.remove_paired(address_or_band)
+    finally:
+        state.close()
