@@ -97,7 +97,7 @@ def gateway_run() -> None:
         _fail("BANDHUB_MQTT_URL is not set: the gateway needs a broker (or use `bandhub demo`)")
 
     async def main(stop: asyncio.Event) -> None:
-        backend = await open_backend(settings.gateway_backend)
+        backend = await open_backend(settings.gateway_backend, settings.data_dir / "bonds.json")
         try:
             await run_gateway(settings, backend, stop)
         finally:
@@ -228,7 +228,7 @@ def _gateway_backend():
     from gateway.backend import open_backend
 
     settings = get_settings()
-    return settings, open_backend(settings.gateway_backend)
+    return settings, open_backend(settings.gateway_backend, settings.data_dir / "bonds.json")
 
 
 @gateway_app.command("scan")

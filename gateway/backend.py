@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -30,14 +31,15 @@ class BleBackend:
             await self.central.close()
 
 
-async def open_backend(spec: str) -> BleBackend:
-    """Build the backend named by ``BANDHUB_GATEWAY_BACKEND``."""
+async def open_backend(spec: str, bonds_file: Path | None = None) -> BleBackend:
+    """Build the backend named by ``BANDHUB_GATEWAY_BACKEND``. Native stacks keep bonds
+    themselves; bumble keeps them in ``bonds_file`` so they survive a restart."""
     if spec == "native":
         return BleBackend()
     if spec.startswith("bumble:"):
         from gateway.bumble_backend import BumbleCentral, bumble_backends
 
-        central = await BumbleCentral.open(spec.removeprefix("bumble:"))
+        central = await BumbleCentral.open(spec.removeprefix("bumble:"), bonds_file=bonds_file)
         await central.start()
         scanner_cls, client_cls = bumble_backends(central)
         return BleBackend(scanner_cls, client_cls, central)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import Any
 
 from bumble.controller import Controller
 from bumble.device import Device
 from bumble.hci import Address
 from bumble.host import Host
+from bumble.keys import JsonKeyStore
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
@@ -38,12 +40,18 @@ class BumbleCentral:
         return cls(Device(name="bandhub-gateway", address=Address(address), host=host))
 
     @classmethod
-    async def open(cls, spec: str, address: str = _CENTRAL_ADDRESS) -> BumbleCentral:
-        """Open an HCI transport (``tcp-client:HOST:PORT``, ``usb:0``, ...)."""
+    async def open(
+        cls, spec: str, address: str = _CENTRAL_ADDRESS, bonds_file: Path | None = None
+    ) -> BumbleCentral:
+        """Open an HCI transport (``tcp-client:HOST:PORT``, ``usb:0``, ...); bonds go to
+        ``bonds_file`` (JSON) when given, so they survive a restart."""
         transport = await open_transport(spec)
         device = Device.with_hci(
             "bandhub-gateway", Address(address), transport.source, transport.sink
         )
+        if bonds_file is not None:
+            bonds_file.parent.mkdir(parents=True, exist_ok=True)
+            device.keystore = JsonKeyStore(None, str(bonds_file))
         return cls(device, transport)
 
     async def start(self) -> None:
