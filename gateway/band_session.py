@@ -221,6 +221,8 @@ class BandSession:
             "vibrate": (g.Command.VIBRATE, bytes([1, min(seconds, 255)])),
             "fall_countdown": (g.Command.FALL_COUNTDOWN, seconds.to_bytes(2, "little")),
             "fall_cancel": (g.Command.FALL_COUNTDOWN_CANCEL, b""),
+            "set_hr_interval": (g.Command.SET_HR_INTERVAL, seconds.to_bytes(2, "little")),
+            "reboot": (g.Command.REBOOT, b""),
         }[req.cmd]
         async with self._cmd_lock:
             _drain(self._cmd_responses)

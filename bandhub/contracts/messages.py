@@ -111,7 +111,10 @@ class CommandRequest(_Strict):
 
     v: Literal[1]
     id: Annotated[str, Field(min_length=1, max_length=64)]
-    cmd: Literal["find_band", "vibrate", "message", "call", "fall_countdown", "fall_cancel"]
+    cmd: Literal[
+        "find_band", "vibrate", "message", "call", "fall_countdown", "fall_cancel",
+        "set_hr_interval", "reboot",
+    ]  # fmt: skip
     args: dict = Field(default_factory=dict)
     ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 300.0
     issued_at: UnixTime | None = None

@@ -102,9 +102,14 @@ async def test_find_my_band_vibrates_the_band_and_reports_ok(running):
         topics.command(band.config.serial),
         {"v": 1, "id": "msg-1", "cmd": "message", "args": {"text": "Lunch at 1?"}},
     )
-    await eventually(lambda: len(listener.on("/cmd/result")) == 2, 20, "two command results")
+    listener.send(
+        topics.command(band.config.serial),
+        {"v": 1, "id": "hr-1", "cmd": "set_hr_interval", "args": {"seconds": 2}},
+    )
+    await eventually(lambda: len(listener.on("/cmd/result")) == 3, 20, "three command results")
     results = {r["id"]: r["status"] for r in listener.on("/cmd/result")}
-    assert results == {"find-1": "ok", "msg-1": "ok"}
+    assert results == {"find-1": "ok", "msg-1": "ok", "hr-1": "ok"}
+    assert band.hr_interval_s == 2
     kinds = [(e.kind, e.detail) for e in band.events]
     assert ("vibrate", "find_band") in kinds
     assert ("message", "SMS: Lunch at 1? (1)") in kinds
