@@ -231,6 +231,54 @@ def _gateway_backend():
     return settings, open_backend(settings.gateway_backend, settings.data_dir / "bonds.json")
 
 
+@gateway_app.command("status")
+def gateway_status(
+    wait: Annotated[float, typer.Option(help="Seconds to collect retained statuses")] = 1.5,
+) -> None:
+    """Gateways and bands as their retained status topics on the broker say."""
+    import json
+    import time as _time
+    import uuid
+
+    import paho.mqtt.client as mqtt
+
+    from bandhub.contracts.messages import Topics
+    from bandhub.settings import get_settings
+    from gateway.mqtt_publisher import broker_address
+
+    settings = get_settings()
+    if not settings.mqtt_url:
+        _fail("BANDHUB_MQTT_URL is not set")
+    topics = Topics(settings.mqtt_topic_prefix)
+    got: dict[str, dict] = {}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"status-{uuid.uuid4().hex}")
+    client.on_message = lambda _c, _u, m: got.__setitem__(m.topic, json.loads(m.payload))
+    host, port = broker_address(settings.mqtt_url)
+    try:
+        client.connect(host, port)
+    except OSError as exc:
+        _fail(f"cannot reach the broker at {host}:{port}: {exc}")
+    client.subscribe([(topics.gateway_status_filter(), 1), (topics.band_status_filter(), 1)])
+    client.loop_start()
+    _time.sleep(wait)
+    client.loop_stop()
+    client.disconnect()
+    gateways = [v for k, v in got.items() if "/gw/" in k]
+    bands = [v for k, v in got.items() if "/band/" in k]
+    for gw in sorted(gateways, key=lambda g: g["gateway_id"]):
+        typer.echo(f"gateway {gw['gateway_id']}: {gw['state']}, bands {', '.join(gw['bands'])}")
+    for b in sorted(bands, key=lambda b: b["band_id"]):
+        link = "connected" if b["connected"] else "not connected"
+        typer.echo(
+            f"  {b['band_id']:<16} {link:<13} rssi {b.get('rssi_dbm')} dBm, battery "
+            f"{b.get('battery_percent')} %, backlog {b.get('backlog')}, clock offset "
+            f"{b.get('clock_offset_s')} s, reconnects {b.get('reconnects')}"
+            + (f", last error: {b['last_error']}" if b.get("last_error") else "")
+        )
+    if not got:
+        typer.echo("nothing retained on the broker: no gateway has reported yet")
+
+
 @gateway_app.command("scan")
 def gateway_scan(seconds: Annotated[float, typer.Option(help="How long to listen")] = 5.0) -> None:
     """List bands and heart-rate devices nearby: address, name, signal strength."""

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -257,3 +260,17 @@ async def test_pairing_lists_bands_bonds_claims_and_limits_the_gateway(settings,
             await b.close()
     assert unpair(settings, second.serial) == 1
     assert unpair(settings, second.serial) == 0
+
+
+async def test_gateway_status_command_shows_what_support_needs(running, broker):
+    band, listener = running
+    await eventually(lambda: listener.on(f"/band/{band.config.serial}/status"), 20, "a status")
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bandhub.cli", "gateway", "status"],
+        env={**os.environ, "BANDHUB_MQTT_URL": broker.url},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "gateway gw-local: online" in out.stdout
+    assert f"{band.config.serial}" in out.stdout and "connected" in out.stdout
