@@ -122,6 +122,9 @@ class SimulatedBand:
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
         self.corrupt_seqs: set[int] = set()  # records sent with a bad frame, for tests
+        self.profile: g.Profile | None = None
+        self.alarms: dict[int, g.Alarm] = {}
+        self._alarm_minute: int | None = None
         self._produced = {t: 0 for t in g.RecordType}
         self.stopped = asyncio.Event()
 
@@ -397,6 +400,23 @@ class SimulatedBand:
                 return g.CommandStatus.INVALID_OPERAND
             self.hr_interval_s = int.from_bytes(operand, "little")
             self._event("hr_interval", str(self.hr_interval_s))
+        elif cmd == g.Command.SET_PROFILE:
+            try:
+                self.profile = g.Profile.decode(operand)
+            except g.DecodeError:
+                return g.CommandStatus.INVALID_OPERAND
+            p = self.profile
+            self._event("profile", f"{p.age} y, {p.height_cm} cm, {p.weight_kg} kg")
+        elif cmd == g.Command.SET_ALARM:
+            try:
+                alarm = g.Alarm.decode(operand)
+            except g.DecodeError:
+                return g.CommandStatus.INVALID_OPERAND
+            if alarm.weekdays:
+                self.alarms[alarm.slot] = alarm
+            else:
+                self.alarms.pop(alarm.slot, None)
+            self._event("alarm_set", f"slot {alarm.slot} {alarm.hour:02d}:{alarm.minute:02d}")
         elif cmd == g.Command.REBOOT:
             self._event("reboot")
             asyncio.get_running_loop().call_later(
@@ -542,10 +562,22 @@ class SimulatedBand:
         return dt.datetime.fromtimestamp(t, dt.UTC).date()
 
     # --- live notifications ------------------------------------------------------------
+    def _ring_alarms(self) -> None:
+        """Vibrate at an alarm's time, once per band minute (band clock, UTC)."""
+        now = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
+        minute = int(self.clock.now()) // 60
+        if minute == self._alarm_minute:
+            return
+        self._alarm_minute = minute
+        for a in self.alarms.values():
+            if a.hour == now.hour and a.minute == now.minute and a.weekdays >> now.weekday() & 1:
+                self._event("vibrate", f"alarm {a.slot}")
+
     async def _run_live(self) -> None:
         last_status = None
         last_battery = None
         while True:
+            self._ring_alarms()
             conn = self._state.connection
             if conn is not None and self._state.last_hr:
                 try:

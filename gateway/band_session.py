@@ -213,6 +213,13 @@ class BandSession:
                 g.NEW_ALERT, g.encode_new_alert(category, 1, text), response=True
             )
             return "ok", f"{category.name.lower()} alert shown"
+        if req.cmd in ("set_profile", "set_alarm"):
+            try:
+                operand = _structured_operand(req.cmd, args)
+            except (KeyError, TypeError, ValueError, g.DecodeError) as exc:
+                return "invalid", f"{req.cmd}: {exc}"
+            op = g.Command.SET_PROFILE if req.cmd == "set_profile" else g.Command.SET_ALARM
+            return await self._command(op, operand)
         seconds = int(args.get("seconds", 5 if req.cmd != "fall_countdown" else 30))
         if not 0 < seconds < 65536:
             return "invalid", "seconds must be between 1 and 65535"
@@ -224,9 +231,14 @@ class BandSession:
             "set_hr_interval": (g.Command.SET_HR_INTERVAL, seconds.to_bytes(2, "little")),
             "reboot": (g.Command.REBOOT, b""),
         }[req.cmd]
+        return await self._command(op, operand)
+
+    async def _command(self, op: g.Command, operand: bytes) -> tuple[str, str]:
         async with self._cmd_lock:
             _drain(self._cmd_responses)
-            await c.write_gatt_char(g.CONTROL_POINT, g.encode_command(op, operand), response=True)
+            await self.client.write_gatt_char(
+                g.CONTROL_POINT, g.encode_command(op, operand), response=True
+            )
             while True:
                 cmd, status = await asyncio.wait_for(self._cmd_responses.get(), 10.0)
                 if cmd == op:
@@ -283,6 +295,22 @@ class BandSession:
                 "at": time.time(),
             },
         )
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _structured_operand(cmd: str, args: dict) -> bytes:
+    """The operand of set_profile / set_alarm from the command's args, range-checked by
+    the same codec the band uses."""
+    if cmd == "set_profile":
+        profile = g.Profile(int(args["age"]), int(args["height_cm"]), float(args["weight_kg"]))
+        return g.Profile.decode(profile.encode()).encode()
+    days = args.get("days", list(_WEEKDAYS))
+    mask = 0 if args.get("off") else sum(1 << _WEEKDAYS.index(str(d).lower()[:3]) for d in days)
+    hour, minute = (int(x) for x in str(args.get("time", "00:00")).split(":"))
+    alarm = g.Alarm(int(args.get("slot", 0)), hour, minute, mask)
+    return g.Alarm.decode(alarm.encode()).encode()
 
 
 def _drain(q: asyncio.Queue) -> None:

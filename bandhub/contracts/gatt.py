@@ -440,6 +440,8 @@ class Command(IntEnum):
     FALL_COUNTDOWN_CANCEL = 0x04  # (no operand) the server closed the countdown
     SET_HR_INTERVAL = 0x05  # u16 seconds between heart-rate records
     REBOOT = 0x06
+    SET_PROFILE = 0x07  # u8 age (years), u16 height (cm), u16 weight (0.1 kg)
+    SET_ALARM = 0x08  # u8 slot 0-7, u8 hour, u8 minute, u8 weekdays (bit 0 = Monday; 0: off)
     RESPONSE = 0x80  # u8 command, u8 status
 
 
@@ -448,6 +450,45 @@ class CommandStatus(IntEnum):
     UNSUPPORTED = 0x01
     INVALID_OPERAND = 0x02
     FAILED = 0x03
+
+
+@dataclass(frozen=True)
+class Profile:
+    age: int
+    height_cm: int
+    weight_kg: float
+
+    def encode(self) -> bytes:
+        return struct.pack("<BHH", self.age, self.height_cm, round(self.weight_kg * 10))
+
+    @classmethod
+    def decode(cls, data: bytes) -> Profile:
+        if len(data) != 5:
+            raise DecodeError(f"profile is 5 bytes, got {len(data)}")
+        age, height, weight = struct.unpack("<BHH", data)
+        if not (1 <= age <= 120 and 50 <= height <= 250 and 100 <= weight <= 3500):
+            raise DecodeError(f"profile out of range: {age} y, {height} cm, {weight / 10} kg")
+        return cls(age, height, weight / 10)
+
+
+@dataclass(frozen=True)
+class Alarm:
+    slot: int
+    hour: int
+    minute: int
+    weekdays: int  # bit 0 = Monday ... bit 6 = Sunday; 0 switches the slot off
+
+    def encode(self) -> bytes:
+        return bytes([self.slot, self.hour, self.minute, self.weekdays])
+
+    @classmethod
+    def decode(cls, data: bytes) -> Alarm:
+        if len(data) != 4:
+            raise DecodeError(f"alarm is 4 bytes, got {len(data)}")
+        slot, hour, minute, days = data
+        if slot > 7 or hour > 23 or minute > 59 or days > 0x7F:
+            raise DecodeError(f"alarm out of range: slot {slot} {hour}:{minute} days {days:#x}")
+        return cls(slot, hour, minute, days)
 
 
 def encode_command(cmd: Command, operand: bytes = b"") -> bytes:

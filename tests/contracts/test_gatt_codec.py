@@ -197,3 +197,16 @@ def test_new_alert_text_is_cut_to_18_bytes_on_a_character_boundary() -> None:
     cat, count, text = g.decode_new_alert(raw)
     assert (cat, count) == (g.AlertCategory.SMS, 1)
     assert text == "é" * 9
+
+
+def test_profile_and_alarm_operands_round_trip_and_refuse_nonsense():
+    p = g.Profile(age=71, height_cm=162, weight_kg=58.4)
+    assert g.Profile.decode(p.encode()) == p
+    a = g.Alarm(slot=2, hour=7, minute=30, weekdays=0b0011111)
+    assert g.Alarm.decode(a.encode()) == a
+    with pytest.raises(g.DecodeError):
+        g.Profile.decode(g.Profile(age=0, height_cm=162, weight_kg=58).encode())
+    with pytest.raises(g.DecodeError):
+        g.Alarm.decode(bytes([9, 7, 30, 1]))
+    with pytest.raises(g.DecodeError):
+        g.Alarm.decode(b"\x01\x02")

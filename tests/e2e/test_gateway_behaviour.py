@@ -113,6 +113,28 @@ async def test_find_my_band_vibrates_the_band_and_reports_ok(running):
     results = {r["id"]: r["status"] for r in listener.on("/cmd/result")}
     assert results == {"find-1": "ok", "msg-1": "ok", "hr-1": "ok"}
     assert band.hr_interval_s == 2
+
+    band_now = dt.datetime.fromtimestamp(band.clock.now(), dt.UTC) + dt.timedelta(minutes=2)
+    for cmd_id, cmd, args in [
+        ("prof-1", "set_profile", {"age": 71, "height_cm": 162, "weight_kg": 58.4}),
+        ("prof-2", "set_profile", {"age": 71, "height_cm": 16, "weight_kg": 58.4}),
+        ("alarm-1", "set_alarm", {"slot": 1, "time": band_now.strftime("%H:%M"),
+                                  "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}),
+    ]:  # fmt: skip
+        listener.send(topics.command(band.config.serial), {"v": 1, "id": cmd_id, "cmd": cmd,
+                                                           "args": args})  # fmt: skip
+    await eventually(lambda: len(listener.on("/cmd/result")) == 6, 20, "six command results")
+    results = {r["id"]: r for r in listener.on("/cmd/result")}
+    assert results["prof-1"]["status"] == "ok" and band.profile.weight_kg == 58.4
+    assert (
+        results["prof-2"]["status"] == "invalid" and "out of range" in results["prof-2"]["detail"]
+    )
+    assert results["alarm-1"]["status"] == "ok"
+    await eventually(
+        lambda: ("vibrate", "alarm 1") in [(e.kind, e.detail) for e in band.events],
+        20,
+        "the alarm ringing on the band",
+    )
     kinds = [(e.kind, e.detail) for e in band.events]
     assert ("vibrate", "find_band") in kinds
     assert ("message", "SMS: Lunch at 1? (1)") in kinds
