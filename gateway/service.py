@@ -147,7 +147,7 @@ class Gateway:
             return
         self.watchdog_resets += 1
         self.metrics.watchdog_resets.inc()
-        log.error(
+        log.warning(
             "watchdog: radio quiet for %.0f s; resetting %d band link(s) (reset %d)",
             quiet, len(self.links), self.watchdog_resets,
         )  # fmt: skip
@@ -168,6 +168,17 @@ class Gateway:
         self._spooled.set()
 
     async def _drain_spool(self) -> None:
+        """Keep draining; an unexpected error is logged and the drain resumes."""
+        while True:
+            try:
+                await self._drain_spool_forever()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("spool drain failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _drain_spool_forever(self) -> None:
         """Publish spooled messages in (priority, arrival) order; forget each once acked.
         While the broker is away the publishes wait and the spool grows on disk."""
         while True:
