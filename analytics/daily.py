@@ -1,20 +1,14 @@
-"""Daily metrics from a band's per-minute epochs and heart-rate records.
-
-First versions: real computations, simple and documented. ``sleep_minutes`` scores a
-minute asleep when the band is worn and the activity around it (a centred 11-minute
-median) stays under a threshold, then ignores sleep bouts shorter than 20 minutes,
-in the spirit of Cole-Kripke's smoothing.
-"""
+"""Daily metrics from a band's per-minute epochs and heart-rate records, for the API's
+daily summary: heart-rate statistics, resting heart rate, and minutes asleep (the
+fitted ENMO sleep model of analytics.sleep on the band's minute epochs)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
 
-SLEEP_ACTIVITY_THRESHOLD = 30  # activity counts per minute
-MIN_SLEEP_BOUT_MIN = 20
+from analytics.sleep import score_bandhub
 
 
 @dataclass(frozen=True)
@@ -40,17 +34,10 @@ def resting_heart_rate(hr_mean: np.ndarray, activity: np.ndarray, asleep: np.nda
     return round(float(np.percentile(hr_mean[still], 10)))
 
 
-def asleep_minutes(activity: np.ndarray, worn: np.ndarray) -> np.ndarray:
-    """Per-minute asleep flags (bool) for a day of minute epochs."""
-    activity = np.asarray(activity, dtype=float)
-    worn = np.asarray(worn, dtype=bool)
-    if activity.size == 0:
+def asleep_minutes(enmo_g: np.ndarray, worn: np.ndarray) -> np.ndarray:
+    """Per-minute asleep flags (bool) for a day of minute epochs, from the band's ENMO
+    with the fitted sleep model (analytics.sleep); a band not worn is not asleep."""
+    enmo_g = np.asarray(enmo_g, dtype=float)
+    if enmo_g.size == 0:
         return np.zeros(0, dtype=bool)
-    smooth = median_filter(activity, size=11, mode="nearest")
-    asleep = (smooth < SLEEP_ACTIVITY_THRESHOLD) & worn
-    # drop short bouts: a quiet quarter hour at a desk is not sleep
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], asleep.astype(int), [0]])))
-    for start, end in zip(edges[::2], edges[1::2], strict=True):
-        if end - start < MIN_SLEEP_BOUT_MIN:
-            asleep[start:end] = False
-    return asleep
+    return score_bandhub(enmo_g, 60.0, "enmo") & np.asarray(worn, dtype=bool)

@@ -237,7 +237,7 @@ def create_app(settings: Settings) -> FastAPI:
         end = start + dt.timedelta(days=1)
         epochs = await (
             await conn.execute(
-                "SELECT steps, activity_count, hr_mean, worn FROM epochs"
+                "SELECT steps, activity_count, enmo_mg, hr_mean, worn FROM epochs"
                 " WHERE band_id = %s AND t >= %s AND t < %s ORDER BY t",
                 (band_id, start, end),
             )
@@ -260,7 +260,8 @@ def create_app(settings: Settings) -> FastAPI:
         hr_mean = np.array(
             [np.nan if e["hr_mean"] is None else e["hr_mean"] for e in epochs], dtype=float
         )
-        asleep = daily.asleep_minutes(activity, worn)
+        enmo_g = np.array([e["enmo_mg"] for e in epochs], dtype=float) / 1000.0
+        asleep = daily.asleep_minutes(enmo_g, worn)
         stats = daily.heart_rate_stats(np.array([r["bpm"] for r in bpm]))
         return {
             "band_id": band_id,

@@ -146,3 +146,16 @@ def test_stages_are_only_given_to_sleep_epochs() -> None:
     assert got[0] == got[-1] == "wake"
     assert got[1] == "deep" and got[6] == "rem"
     assert set(got[1:8]) <= {"deep", "light", "rem"}
+
+
+def test_daily_sleep_minutes_follow_the_simulated_night():
+    import datetime as dt
+
+    from analytics.daily import asleep_minutes
+    from firmware_sim.physiology import DayPlan, simulate_day
+
+    for seed in (1, 2, 3):
+        day = simulate_day(DayPlan(dt.date(2026, 11, 25), seed, 60.0, None))
+        worn = day.worn.reshape(1440, 60).all(1)
+        got = int(asleep_minutes(day.enmo_mg / 1000.0, worn).sum())
+        assert abs(got - day.asleep_minutes()) <= 10

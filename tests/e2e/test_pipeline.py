@@ -63,6 +63,7 @@ async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_cont
                 assert s["steps"] == t["steps"]  # per-minute step counts travel exactly
                 assert abs(s["heart_rate"]["avg"] - t["hr_mean"]) < 1.5
                 assert s["falls"] == (1 if band_id == "BH-0001" else 0)
+                assert abs(s["sleep_minutes"] - t["asleep_minutes"]) <= 10
                 assert 0.08 < s["coverage"] <= 2 / 24 + 0.001  # two hours of a day
 
             await asyncio.wait_for(receiver.arrived.wait(), 30)
