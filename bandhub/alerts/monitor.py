@@ -68,13 +68,16 @@ class HealthMonitor:
             *self._irregular_rhythm(conn),
         ]
         fired = [f for f in findings if self._open_alert(conn, f)]
-        for f in self._sedentary(conn):
-            if self._open_alert(conn, f, state="band_reminded", notify_contacts=False):
-                fired.append(f)
-                if self.send_move:
-                    self.send_move(f.band_id)
-        conn.commit()
-        return fired
+        reminders = [
+            f
+            for f in self._sedentary(conn)
+            if self._open_alert(conn, f, state="band_reminded", notify_contacts=False)
+        ]
+        conn.commit()  # recorded first, so a reminder is sent once even if ingest restarts
+        for f in reminders:
+            if self.send_move:
+                self.send_move(f.band_id)
+        return fired + reminders
 
     # --- rules -----------------------------------------------------------------
 
