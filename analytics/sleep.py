@@ -153,7 +153,7 @@ def stages(asleep: np.ndarray, hr: np.ndarray, movement: np.ndarray) -> list[str
 
 
 class StreamingSleepScorer:
-    """Scores epochs as they arrive (ingest: one per minute) without rescoring the day.
+    """Scores epochs as they arrive (e.g. a band's minute epochs) without rescoring the day.
 
     The model only looks ``max(WINDOWS_MIN) / 2`` minutes either side of an epoch, so
     each new epoch settles the verdict for the epoch that far back; ``push`` returns
