@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,16 +19,14 @@ from typing import TypeVar
 from bleak import BleakClient
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import CommandRequest, Stream, Topics
+from bandhub.contracts.messages import CommandRequest, Topics
 from gateway.mqtt_publisher import AckingPublisher
-from gateway.records import batches
+from gateway.records import spool_messages
 from gateway.state import GatewayState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# the drainer publishes urgent streams first: a fall or "I'm OK" ahead of any backlog
-PRIORITY = {Stream.FALL: 0, Stream.BUTTON: 0, Stream.HR: 1}
 _RESPONSE_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 5.0
 
@@ -177,18 +174,14 @@ class BandSession:
             return len(records)
 
     def _spool(self, records: list[g.Record], next_seq: int) -> None:
-        messages = [
-            (PRIORITY.get(stream, 2), self.topics.records(self.band_id, stream),
-             json.dumps(payload, separators=(",", ":")))
-            for stream, payload in batches(
-                records,
-                band_id=self.band_id,
-                gateway_id=self.options.gateway_id,
-                received_at=time.time(),
-                clock_offset_s=self.stats.clock_offset_s,
-                max_records=self.options.batch_max,
-            )
-        ]  # fmt: skip
+        messages = spool_messages(
+            records,
+            topics=self.topics,
+            band_id=self.band_id,
+            gateway_id=self.options.gateway_id,
+            clock_offset_s=self.stats.clock_offset_s,
+            max_records=self.options.batch_max,
+        )
         self.state.spool_and_advance(self.band_id, messages, next_seq)
         self.stats.records_spooled += len(records)
         self.stats.pages += 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections import defaultdict
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import SCHEMA_VERSION, Stream
+from bandhub.contracts.messages import SCHEMA_VERSION, Stream, Topics
 
 STREAM_OF: dict[g.RecordType, Stream] = {
     g.RecordType.HEART_RATE: Stream.HR,
@@ -86,3 +88,31 @@ def batches(
                 )
             )
     return out
+
+
+# the spool is drained in this order: a fall or "I'm OK" goes out ahead of any backlog
+PRIORITY = {Stream.FALL: 0, Stream.BUTTON: 0, Stream.HR: 1}
+
+
+def spool_messages(
+    records: list[g.Record],
+    *,
+    topics: Topics,
+    band_id: str,
+    gateway_id: str,
+    clock_offset_s: float,
+    max_records: int,
+) -> list[tuple[int, str, str]]:
+    """(priority, topic, JSON payload) of the record batches, ready for the spool."""
+    return [
+        (PRIORITY.get(stream, 2), topics.records(band_id, stream),
+         json.dumps(payload, separators=(",", ":")))
+        for stream, payload in batches(
+            records,
+            band_id=band_id,
+            gateway_id=gateway_id,
+            received_at=time.time(),
+            clock_offset_s=clock_offset_s,
+            max_records=max_records,
+        )
+    ]  # fmt: skip

@@ -6,15 +6,15 @@ clock; they travel through the same spool as a band's records."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
 from bleak import BleakClient
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import SCHEMA_VERSION, Stream, Topics
-from gateway.band_session import PRIORITY, SessionStats
+from bandhub.contracts.messages import Topics
+from gateway.band_session import SessionStats
+from gateway.records import spool_messages
 from gateway.state import GatewayState
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class StrapSession:
         self.gateway_id = gateway_id
         self.on_spooled = on_spooled
         self.stats = SessionStats()
-        self._pending: list[dict] = []
+        self._pending: list[g.Record] = []
         self.cursor = 0
         self.backlog = 0
 
@@ -68,10 +68,8 @@ class StrapSession:
             return
         if m.bpm == 0:  # no reading (strap not on the skin)
             return
-        self._pending.append(
-            {"seq": self.cursor + len(self._pending), "t": int(time.time()), "bpm": m.bpm,
-             "rr_ms": [round(x, 1) for x in m.rr_ms], "contact": m.contact}
-        )  # fmt: skip
+        seq = self.cursor + len(self._pending)
+        self._pending.append(g.Record(seq, g.RecordType.HEART_RATE, int(time.time()), m))
 
     async def sync_forever(self) -> None:
         while self.client.is_connected:
@@ -83,15 +81,16 @@ class StrapSession:
         if not self._pending:
             return
         records, self._pending = self._pending, []
-        batch = {
-            "v": SCHEMA_VERSION, "band_id": self.band_id, "gateway_id": self.gateway_id,
-            "stream": Stream.HR.value, "received_at": time.time(), "clock_offset_s": 0.0,
-            "records": records,
-        }  # fmt: skip
-        self.cursor = records[-1]["seq"] + 1
-        message = (PRIORITY[Stream.HR], self.topics.records(self.band_id, Stream.HR),
-                   json.dumps(batch, separators=(",", ":")))  # fmt: skip
-        self.state.spool_and_advance(self.band_id, [message], self.cursor)
+        self.cursor = records[-1].seq + 1
+        messages = spool_messages(
+            records,
+            topics=self.topics,
+            band_id=self.band_id,
+            gateway_id=self.gateway_id,
+            clock_offset_s=0.0,  # stamped with the gateway's own clock
+            max_records=len(records),
+        )
+        self.state.spool_and_advance(self.band_id, messages, self.cursor)
         self.stats.records_spooled += len(records)
         self.on_spooled(self.band_id, len(records))
 
