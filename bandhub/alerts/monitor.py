@@ -61,16 +61,17 @@ class HealthMonitor:
 
     def check(self, conn: psycopg.Connection) -> list[Finding]:
         """Run every rule once; returns what fired (after rate limiting)."""
+        epochs = self._recent_epochs(conn, max(self.s.hr_sustained_min, self.s.sedentary_min))
         findings = [
             *self._band_silent(conn),
             *self._low_battery(conn),
-            *self._heart_rate(conn),
+            *self._heart_rate(epochs),
             *self._irregular_rhythm(conn),
         ]
         fired = [f for f in findings if self._open_alert(conn, f)]
         reminders = [
             f
-            for f in self._sedentary(conn)
+            for f in self._sedentary(epochs)
             if self._open_alert(conn, f, state="band_reminded", notify_contacts=False)
         ]
         conn.commit()  # recorded first, so a reminder is sent once even if ingest restarts
@@ -97,18 +98,30 @@ class HealthMonitor:
         limit = self.s.low_battery_percent
         return [Finding(b, "low_battery", {"level": lv}) for b, lv in rows if lv < limit]
 
-    def _heart_rate(self, conn) -> list[Finding]:
+    @staticmethod
+    def _recent_epochs(conn, n: int) -> dict[str, list[tuple]]:
+        """Each band's last ``n`` minute epochs received within the hour, oldest first:
+        (t, hr_mean, steps, worn). The heart-rate and sedentary rules read their tails."""
         rows = conn.execute(
-            "SELECT band_id, array_agg(hr_mean ORDER BY t), array_agg(steps ORDER BY t),"
-            " bool_and(worn) FROM (SELECT band_id, t, hr_mean, steps, worn,"
-            "   row_number() OVER (PARTITION BY band_id ORDER BY t DESC) AS k FROM epochs"
-            "   WHERE received_at > now() - interval '1 hour') e"
-            " WHERE k <= %s GROUP BY band_id HAVING count(*) = %s",
-            (self.s.hr_sustained_min, self.s.hr_sustained_min),
+            "SELECT band_id, t, hr_mean, steps, worn FROM (SELECT band_id, t, hr_mean, steps,"
+            "   worn, row_number() OVER (PARTITION BY band_id ORDER BY t DESC) AS k"
+            "   FROM epochs WHERE received_at > now() - interval '1 hour') e"
+            " WHERE k <= %s ORDER BY band_id, t",
+            (n,),
         ).fetchall()
+        out: dict[str, list[tuple]] = {}
+        for band_id, *epoch in rows:
+            out.setdefault(band_id, []).append(tuple(epoch))
+        return out
+
+    def _heart_rate(self, epochs: dict[str, list[tuple]]) -> list[Finding]:
+        n = self.s.hr_sustained_min
         out = []
-        for band_id, hr, steps, worn in rows:
-            if not worn or any(s > 0 for s in steps) or any(h is None for h in hr):
+        for band_id, recent in epochs.items():
+            if len(recent) < n:
+                continue
+            _t, hr, steps, worn = zip(*recent[-n:], strict=True)
+            if not all(worn) or any(s > 0 for s in steps) or any(h is None for h in hr):
                 continue
             details = {"minutes": len(hr), "min_bpm": min(hr), "max_bpm": max(hr)}
             if min(hr) > self.s.hr_high_bpm:
@@ -136,21 +149,18 @@ class HealthMonitor:
             if persistently_irregular(chunks)
         ]
 
-    def _sedentary(self, conn) -> list[Finding]:
+    def _sedentary(self, epochs: dict[str, list[tuple]]) -> list[Finding]:
         first, last = self.s.waking_hours_utc
-        rows = conn.execute(
-            "SELECT band_id, max(t) FROM (SELECT band_id, t, steps, worn,"
-            "   row_number() OVER (PARTITION BY band_id ORDER BY t DESC) AS k FROM epochs"
-            "   WHERE received_at > now() - interval '1 hour') e"
-            " WHERE k <= %s GROUP BY band_id"
-            " HAVING count(*) = %s AND sum(steps) = 0 AND bool_and(worn)",
-            (self.s.sedentary_min, self.s.sedentary_min),
-        ).fetchall()
-        return [
-            Finding(b, "sedentary", {"minutes": self.s.sedentary_min})
-            for b, last_t in rows
-            if first <= last_t.astimezone(dt.UTC).hour < last  # band time of the last epoch
-        ]
+        n = self.s.sedentary_min
+        out = []
+        for band_id, recent in epochs.items():
+            if len(recent) < n:
+                continue
+            t, _hr, steps, worn = zip(*recent[-n:], strict=True)
+            # band time of the last epoch, in waking hours
+            if sum(steps) == 0 and all(worn) and first <= t[-1].astimezone(dt.UTC).hour < last:
+                out.append(Finding(band_id, "sedentary", {"minutes": n}))
+        return out
 
     # --- opening an alert --------------------------------------------------------
 
