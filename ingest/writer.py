@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from typing import TypeVar
 
 import psycopg
 
@@ -27,6 +28,7 @@ _COLUMNS: dict[Stream, tuple[str, tuple[str, ...]]] = {
     Stream.BATTERY: ("battery", ("level",)),
 }
 ALERT_CHANNEL = "bandhub_alerts"
+T = TypeVar("T", GatewayStatus, BandStatus)
 
 
 def _ts(unix: float) -> dt.datetime:
@@ -117,13 +119,18 @@ class RecordWriter:
             self._dead_letters(rejections)
         return inserted
 
+    def _status(self, model: type[T], payload: bytes, what: str) -> T | None:
+        """A retained status message, or None after dead-lettering it with the reason."""
+        try:
+            return model.model_validate_json(payload)
+        except ValueError as exc:
+            self._dead_letters([("", Rejection(f"invalid {what}: {exc}", payload))])
+            self.conn.commit()
+            return None
+
     def gateway_status(self, payload: bytes) -> None:
         """Keep the latest retained status of each gateway (its location goes into alerts)."""
-        try:
-            status = GatewayStatus.model_validate_json(payload)
-        except ValueError as exc:
-            self._dead_letters([("", Rejection(f"invalid gateway status: {exc}", payload))])
-            self.conn.commit()
+        if (status := self._status(GatewayStatus, payload, "gateway status")) is None:
             return
         location = status.location.model_dump_json() if status.location else None
         with self.conn.transaction():
@@ -136,11 +143,7 @@ class RecordWriter:
 
     def band_status(self, payload: bytes) -> None:
         """Keep the latest per-band diagnostics a gateway published (for support)."""
-        try:
-            status = BandStatus.model_validate_json(payload)
-        except ValueError as exc:
-            self._dead_letters([("", Rejection(f"invalid band status: {exc}", payload))])
-            self.conn.commit()
+        if (status := self._status(BandStatus, payload, "band status")) is None:
             return
         with self.conn.transaction():
             self.conn.execute(
