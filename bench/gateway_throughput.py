@@ -30,7 +30,7 @@ import paho.mqtt.client as mqtt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandhub.embedded.broker import EmbeddedBroker
-from bandhub.webhook_receiver import free_port
+from bandhub.webhook_receiver import free_port, wait_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -47,17 +47,6 @@ def spawn(args: list[str], env: dict | None = None) -> subprocess.Popen:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-async def wait_port(port: int) -> None:
-    for _ in range(300):
-        try:
-            _r, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"nothing on port {port}")
 
 
 class Counter:
@@ -92,7 +81,7 @@ async def live(n: int, seconds: float, tmp: Path, broker: EmbeddedBroker) -> tup
     hci = free_port()
     sim = spawn(["sim", "--bands", str(n), "--hci", f"tcp-server:127.0.0.1:{hci}",
                  "--speed", "60", "--fall-at", "none"])  # fmt: skip
-    await wait_port(hci)
+    await wait_port(hci, timeout=30.0)
     counter = Counter(broker.port)
     gw = spawn(["gateway", "run"], gw_env(broker.url, hci, tmp / f"live{n}"))
     try:
@@ -128,7 +117,7 @@ async def backlog(tmp: Path, broker: EmbeddedBroker, broker_up: bool, tag: str) 
     sim = spawn(["sim", "--bands", "1", "--hci", f"tcp-server:127.0.0.1:{hci}", "--speed",
                  "2880", "--start", start, "--days", str(8 / 24), "--fall-at", "none",
                  "--truth-file", str(truth)])  # fmt: skip
-    await wait_port(hci)
+    await wait_port(hci, timeout=30.0)
     while not truth.exists():  # the 8 hours are on the band before the gateway comes
         await asyncio.sleep(0.2)
     total = sum(json.loads(truth.read_text())["BH-0001"]["records"].values())

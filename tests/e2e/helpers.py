@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import psycopg
 
@@ -41,4 +45,25 @@ def stored_counts(database_url: str) -> dict[str, dict[str, int]]:
 def produced_counts(bands) -> dict[str, dict[str, int]]:
     return {
         b.config.serial: {t.name.lower(): n for t, n in b.produced().items() if n} for b in bands
+    }
+
+
+def spawn_cli(args: list[str], env: dict, log) -> subprocess.Popen:
+    """``bandhub ARGS`` in a child process (a band fleet, a gateway), logging to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bandhub.cli", *args],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def gateway_env(broker_url: str, hci_port: int, data_dir: Path, page_size: int) -> dict:
+    """Environment of a gateway process driving simulated bands on ``hci_port``."""
+    return {
+        "BANDHUB_MQTT_URL": broker_url,
+        "BANDHUB_GATEWAY_BACKEND": f"bumble:tcp-client:127.0.0.1:{hci_port}",
+        "BANDHUB_GATEWAY_SET_BAND_CLOCK": "false",
+        "BANDHUB_DATA_DIR": str(data_dir),
+        "BANDHUB_GATEWAY_PAGE_SIZE": str(page_size),
     }

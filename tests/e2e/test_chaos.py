@@ -16,9 +16,8 @@ import time
 import pytest
 
 from bandhub.services import SystemServices
-from bandhub.webhook_receiver import free_port
-from tests.e2e.helpers import eventually, stored_counts
-from tests.e2e.test_no_loss import _spawn, _wait_port
+from bandhub.webhook_receiver import free_port, wait_port
+from tests.e2e.helpers import eventually, gateway_env, spawn_cli, stored_counts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BANDS = 10
@@ -31,19 +30,13 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
     hci = free_port()
     truth_file = tmp_path / "truth.json"
     log = open(tmp_path / "processes.log", "w")  # noqa: SIM115 - shared by the children
-    sim = _spawn(
+    sim = spawn_cli(
         ["sim", "--bands", str(BANDS), "--hci", f"tcp-server:127.0.0.1:{hci}", "--speed", "400",
          "--start", "2026-11-23T13:00:00+00:00", "--days", str(4 / 24), "--fall-at", "15:00",
          "--truth-file", str(truth_file), "--drop-links-every", "3", "--seed", "3"],
         {}, log,
     )  # fmt: skip
-    gw_env = {
-        "BANDHUB_MQTT_URL": broker.url,
-        "BANDHUB_GATEWAY_BACKEND": f"bumble:tcp-client:127.0.0.1:{hci}",
-        "BANDHUB_GATEWAY_SET_BAND_CLOCK": "false",
-        "BANDHUB_DATA_DIR": str(tmp_path / "gw"),
-        "BANDHUB_GATEWAY_PAGE_SIZE": "100",
-    }
+    gw_env = gateway_env(broker.url, hci, tmp_path / "gw", page_size=100)
     timeline: list[str] = []
     started = time.monotonic()
 
@@ -52,10 +45,10 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
 
     gateway = None
     try:
-        await _wait_port(hci)
+        await wait_port(hci)
         async with SystemServices(settings) as system:
             await system.start_pipeline(gateway_backend=None)
-            gateway = _spawn(["gateway", "run"], gw_env, log)
+            gateway = spawn_cli(["gateway", "run"], gw_env, log)
             note("gateway started")
             await eventually(lambda: stored_counts(settings.database_url), 60, "first records")
             for _round in range(2):
@@ -64,7 +57,7 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
                 gateway.wait()
                 note("gateway killed (-9)")
                 await asyncio.sleep(rng.uniform(1, 3))
-                gateway = _spawn(["gateway", "run"], gw_env, log)
+                gateway = spawn_cli(["gateway", "run"], gw_env, log)
                 note("gateway restarted")
             await asyncio.sleep(rng.uniform(2, 5))
             note("broker restart (down 2 s)")

@@ -7,68 +7,40 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from bandhub.services import SystemServices
-from bandhub.webhook_receiver import free_port
-from tests.e2e.helpers import eventually, stored_counts
+from bandhub.webhook_receiver import free_port, wait_port
+from tests.e2e.helpers import eventually, gateway_env, spawn_cli, stored_counts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _spawn(args: list[str], env: dict, log) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bandhub.cli", *args],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-async def _wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            _r, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"nothing listening on {port}")
 
 
 async def test_gateway_kill_and_broker_restart_lose_and_double_nothing(settings, broker, tmp_path):
     hci = free_port()
     truth_file = tmp_path / "truth.json"
     log = open(tmp_path / "processes.log", "w")  # noqa: SIM115 - shared by the children
-    sim = _spawn(
+    sim = spawn_cli(
         ["sim", "--bands", "2", "--hci", f"tcp-server:127.0.0.1:{hci}", "--speed", "300",
          "--start", "2026-11-23T14:00:00+00:00", "--days", str(3 / 24), "--fall-at", "15:00",
          "--truth-file", str(truth_file)],
         {}, log,
     )  # fmt: skip
-    gw_env = {
-        "BANDHUB_MQTT_URL": broker.url,
-        "BANDHUB_GATEWAY_BACKEND": f"bumble:tcp-client:127.0.0.1:{hci}",
-        "BANDHUB_GATEWAY_SET_BAND_CLOCK": "false",
-        "BANDHUB_DATA_DIR": str(tmp_path / "gw"),
-        "BANDHUB_GATEWAY_PAGE_SIZE": "50",
-    }
+    gw_env = gateway_env(broker.url, hci, tmp_path / "gw", page_size=50)
     gateway = None
     try:
-        await _wait_port(hci)
+        await wait_port(hci)
         async with SystemServices(settings) as system:
             await system.start_pipeline(gateway_backend=None)
-            gateway = _spawn(["gateway", "run"], gw_env, log)
+            gateway = spawn_cli(["gateway", "run"], gw_env, log)
             await eventually(lambda: stored_counts(settings.database_url), 30, "first records")
 
             os.kill(gateway.pid, signal.SIGKILL)  # mid-transfer, no goodbye
             gateway.wait()
             before = stored_counts(settings.database_url)
             await asyncio.sleep(3)  # the bands keep making records meanwhile
-            gateway = _spawn(["gateway", "run"], gw_env, log)
+            gateway = spawn_cli(["gateway", "run"], gw_env, log)
             await asyncio.sleep(6)
 
             await broker.restart(down_for_s=3)  # gateway spools in paho, ingest reconnects
