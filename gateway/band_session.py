@@ -40,9 +40,6 @@ class SessionStats:
     band_id: str = ""
     firmware: str = ""
     records_spooled: int = 0
-    pages: int = 0
-    reconnects: int = 0
-    last_record_at: float | None = None
     alive_at: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
     rejected: int = 0
     clock_offset_s: float = 0.0
@@ -184,9 +181,6 @@ class BandSession:
         )
         self.state.spool_and_advance(self.band_id, messages, next_seq)
         self.stats.records_spooled += len(records)
-        self.stats.pages += 1
-        if records:
-            self.stats.last_record_at = time.time()
         self.on_spooled(self.band_id, len(records))
 
     async def _log_response(self, op: g.LogOp) -> g.LogResponse:
