@@ -40,6 +40,11 @@ _TICK_S = 0.05
 _FALL_FS_HZ = 50
 
 
+def _mg(a: np.ndarray) -> tuple[int, ...]:
+    """Acceleration in g as the band's i16 milli-g values."""
+    return tuple(int(v) for v in np.clip(np.round(a * 1000), -32768, 32767))
+
+
 @dataclass
 class BandConfig:
     """What makes one simulated band: identity, wearer, and how its time runs."""
@@ -82,6 +87,8 @@ class _Chars:
     control_point: Characteristic
     alert_level: Characteristic
     new_alert: Characteristic
+    urgent: Characteristic
+    raw_accel: Characteristic
 
 
 @dataclass
@@ -94,6 +101,7 @@ class _State:
     connection: Connection | None = None
     transfer: asyncio.Task | None = None
     countdown: asyncio.Task | None = None
+    raw_stream: asyncio.Task | None = None
     events: list[BandEvent] = field(default_factory=list)
 
 
@@ -243,6 +251,8 @@ class SimulatedBand:
             control_point=dyn(g.CONTROL_POINT, P.WRITE | P.INDICATE, write=self._on_command),
             alert_level=dyn(g.ALERT_LEVEL, P.WRITE_WITHOUT_RESPONSE, write=self._on_alert_level),
             new_alert=dyn(g.NEW_ALERT, P.WRITE | P.NOTIFY, write=self._on_new_alert),
+            urgent=dyn(g.URGENT_RECORDS, P.NOTIFY),
+            raw_accel=dyn(g.RAW_ACCEL, P.NOTIFY),
         )
         self.device.add_services(
             [
@@ -271,6 +281,8 @@ class SimulatedBand:
                         chars.log_data,
                         chars.log_control,
                         chars.control_point,
+                        chars.urgent,
+                        chars.raw_accel,
                     ],
                 ),
             ]
@@ -306,6 +318,9 @@ class SimulatedBand:
         self._state.connection = None
         if self._state.transfer:
             self._state.transfer.cancel()
+        if self._state.raw_stream:  # streaming is per connection; it stops with the link
+            self._state.raw_stream.cancel()
+            self._state.raw_stream = None
         self._event("disconnected", f"reason 0x{reason:02x}")
 
     # --- writes from the gateway ------------------------------------------------------
@@ -417,6 +432,15 @@ class SimulatedBand:
             else:
                 self.alarms.pop(alarm.slot, None)
             self._event("alarm_set", f"slot {alarm.slot} {alarm.hour:02d}:{alarm.minute:02d}")
+        elif cmd == g.Command.SET_RAW_STREAM:
+            if len(operand) != 1 or operand[0] > 100:
+                return g.CommandStatus.INVALID_OPERAND
+            if self._state.raw_stream:
+                self._state.raw_stream.cancel()
+                self._state.raw_stream = None
+            if operand[0]:
+                self._state.raw_stream = asyncio.create_task(self._stream_raw(operand[0]))
+            self._event("raw_stream", f"{operand[0]} Hz" if operand[0] else "off")
         elif cmd == g.Command.REBOOT:
             self._event("reboot")
             asyncio.get_running_loop().call_later(
@@ -513,19 +537,46 @@ class SimulatedBand:
 
     def _fall_window(self) -> g.FallWindow:
         ax, ay, az, pre = fall_window(self._rng, _FALL_FS_HZ)
-
-        def mg(a: np.ndarray) -> tuple[int, ...]:
-            return tuple(int(v) for v in np.clip(np.round(a * 1000), -32768, 32767))
-
-        return g.FallWindow(_FALL_FS_HZ, pre, mg(ax), mg(ay), mg(az))
+        return g.FallWindow(_FALL_FS_HZ, pre, _mg(ax), _mg(ay), _mg(az))
 
     def _append(self, rtype: g.RecordType, t: int, body: g.RecordBody) -> None:
-        self.log.append(rtype, t, body)
+        rec = self.log.append(rtype, t, body)
         self._produced[rtype] = self._produced.get(rtype, 0) + 1
         conn = self._state.connection
         if rtype in (g.RecordType.FALL, g.RecordType.BUTTON) and conn is not None:
-            # urgent records are announced at once, not at the next periodic status
+            # urgent records go out at once on their own characteristic, between the pages
+            # of any backlog transfer, and stay in the log for the normal sync
+            self._spawn(self._notify_urgent(conn, self._frame(rec)))
             self._spawn(self._notify_status(conn))
+
+    async def _notify_urgent(self, conn: Connection, frame: bytes) -> None:
+        chunk = max(conn.att_mtu - 3, 20)
+        try:
+            for i in range(0, len(frame), chunk):
+                await self.device.notify_subscriber(conn, self._chars.urgent, frame[i : i + chunk])
+        except Exception as exc:
+            log.debug("%s: urgent notify failed: %s", self.config.serial, exc)
+
+    async def _stream_raw(self, fs_hz: int) -> None:
+        """Raw accelerometer samples at ``fs_hz`` in real time, in notification-sized
+        chunks: gravity on z, sensor noise, and a step rhythm while the wearer walks."""
+        n = max(1, min(g.RawAccelChunk.MAX_SAMPLES, fs_hz // 4))
+        sent = 0
+        while (conn := self._state.connection) is not None:
+            t = np.arange(sent, sent + n) / fs_hz
+            day = self._days.get(self._band_date(self.clock.now()))
+            second = int(self.clock.now()) - day.midnight if day else 0
+            walking = bool(day and 0 <= second < day.steps.size and day.steps[second] > 0)
+            swing = 0.35 * np.sin(2 * np.pi * 1.8 * t) if walking else 0.0
+            noise = self._rng.normal(0.0, 0.01, (3, n))
+            ax, ay, az = noise[0] + swing, noise[1], noise[2] + 1.0
+            chunk = g.RawAccelChunk(sent, fs_hz, _mg(ax), _mg(ay), _mg(az))
+            try:
+                await self.device.notify_subscriber(conn, self._chars.raw_accel, chunk.encode())
+            except Exception as exc:
+                log.debug("%s: raw notify failed: %s", self.config.serial, exc)
+            sent += n
+            await asyncio.sleep(n / fs_hz)
 
     async def _notify_status(self, conn: Connection) -> None:
         try:

@@ -74,6 +74,7 @@ class BandSession:
         self.topics: Topics = publisher.topics
         self.stats = SessionStats()
         self._decoder = g.FrameDecoder()
+        self._urgent_decoder = g.FrameDecoder()  # its own stream: interleaves with pages
         self._page: list[g.Record] = []
         self._log_responses: asyncio.Queue[g.LogResponse] = asyncio.Queue()
         self._cmd_responses: asyncio.Queue[tuple[int, g.CommandStatus]] = asyncio.Queue()
@@ -113,6 +114,16 @@ class BandSession:
         await c.start_notify(g.LOG_STATUS, self._on_log_status)
         await c.start_notify(g.CONTROL_POINT, self._on_control_point)
         await c.start_notify(g.BATTERY_LEVEL, self._on_battery)
+        # Ahead of any backlog page: urgent records and live heart rate (older firmware
+        # may lack the first; a band without them still syncs everything via the log).
+        optional = {
+            g.URGENT_RECORDS: self._on_urgent,
+            g.HEART_RATE_MEASUREMENT: self._on_live_hr,
+            g.RAW_ACCEL: self._on_raw_accel,
+        }
+        for uuid, handler in optional.items():
+            if c.services.get_characteristic(uuid) is not None:
+                await c.start_notify(uuid, handler)
         self._log_status = g.decode_log_status(bytes(await c.read_gatt_char(g.LOG_STATUS)))
         log.info(
             "band %s (%s) connected: log %s..%s, clock offset %+.1f s",
@@ -170,8 +181,8 @@ class BandSession:
             self._log_status = g.LogStatus(resp.last_seq + 1, self._log_status.next_seq)
             return len(records)
 
-    def _spool(self, records: list[g.Record], next_seq: int) -> None:
-        messages = spool_messages(
+    def _messages(self, records: list[g.Record]) -> list[tuple[int, str, str]]:
+        return spool_messages(
             records,
             topics=self.topics,
             band_id=self.band_id,
@@ -179,7 +190,9 @@ class BandSession:
             clock_offset_s=self.stats.clock_offset_s,
             max_records=self.options.batch_max,
         )
-        self.state.spool_and_advance(self.band_id, messages, next_seq)
+
+    def _spool(self, records: list[g.Record], next_seq: int) -> None:
+        self.state.spool_and_advance(self.band_id, self._messages(records), next_seq)
         self.stats.records_spooled += len(records)
         self.on_spooled(self.band_id, len(records))
 
@@ -207,6 +220,11 @@ class BandSession:
                 return "invalid", f"{req.cmd}: {exc}"
             op = g.Command.SET_PROFILE if req.cmd == "set_profile" else g.Command.SET_ALARM
             return await self._command(op, operand)
+        if req.cmd == "raw_stream":
+            hz = 0 if args.get("on") is False else int(args.get("hz", 25))
+            if not 0 <= hz <= 100:
+                return "invalid", "hz must be between 0 (off) and 100"
+            return await self._command(g.Command.SET_RAW_STREAM, bytes([hz]))
         seconds = int(args.get("seconds", 5 if req.cmd != "fall_countdown" else 30))
         if not 0 < seconds < 65536:
             return "invalid", "seconds must be between 1 and 65535"
@@ -263,6 +281,44 @@ class BandSession:
     def _on_control_point(self, _char, data: bytearray) -> None:
         if (resp := self._decoded("control point", g.decode_command_response, data)) is not None:
             self._cmd_responses.put_nowait(resp)
+
+    def _on_urgent(self, _char, data: bytearray) -> None:
+        """A fall or button record the moment the band made it: spool it ahead of the
+        backlog (priority 0) without moving the cursor. The log delivers the same seq
+        again later; ingest stores it once, so the no-loss procedure is untouched."""
+        self.stats.alive_at = time.monotonic()
+        records = []
+        for item in self._urgent_decoder.feed(bytes(data)):
+            if isinstance(item, g.DecodeError):
+                self._reject(f"urgent {item}", item.raw)
+            else:
+                records.append(item)
+        if records and self.band_id:
+            self.state.spool(self._messages(records))
+            self.on_spooled(self.band_id, 0)
+            log.info(
+                "band %s: urgent %s spooled ahead of the log",
+                self.band_id, ", ".join(f"{r.type.name} seq {r.seq}" for r in records),
+            )  # fmt: skip
+
+    def _on_live_hr(self, _char, data: bytearray) -> None:
+        self.stats.alive_at = time.monotonic()
+        if (m := self._decoded("heart rate", g.decode_heart_rate, data)) is None:
+            return
+        payload = {"v": 1, "band_id": self.band_id, "bpm": m.bpm, "contact": m.contact,
+                   "at": round(time.time(), 3)}  # fmt: skip
+        self.publisher.publish(self.topics.live_hr(self.band_id), payload, qos=0)
+
+    def _on_raw_accel(self, _char, data: bytearray) -> None:
+        if (chunk := self._decoded("raw accel", g.RawAccelChunk.decode, data)) is None:
+            return
+        payload = {
+            "v": 1, "band_id": self.band_id, "fs_hz": chunk.fs_hz,
+            "first_sample": chunk.first_sample, "received_at": round(time.time(), 3),
+            "ax_g": [v / 1000 for v in chunk.ax_mg], "ay_g": [v / 1000 for v in chunk.ay_mg],
+            "az_g": [v / 1000 for v in chunk.az_mg],
+        }  # fmt: skip
+        self.publisher.publish(self.topics.raw_accel(self.band_id), payload, qos=0)
 
     def _on_battery(self, _char, data: bytearray) -> None:
         if (level := self._decoded("battery", g.decode_battery_level, data)) is not None:

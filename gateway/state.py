@@ -64,6 +64,14 @@ class GatewayState:
         self, band_id: str, messages: list[tuple[int, str, str]], next_seq: int
     ) -> None:
         """Store (priority, topic, payload) messages and the band's new cursor atomically."""
+        self._store(messages, (band_id, next_seq))
+
+    def spool(self, messages: list[tuple[int, str, str]]) -> None:
+        """Store messages without moving any cursor: an urgent copy of records the band
+        still holds, which the record log delivers again later (ingest keeps one)."""
+        self._store(messages, None)
+
+    def _store(self, messages: list[tuple[int, str, str]], cursor: tuple[str, int] | None) -> None:
         now = time.time()
         rows = [(p, t, body, len(body), now) for p, t, body in messages]
         self._db.execute("BEGIN IMMEDIATE")
@@ -73,7 +81,8 @@ class GatewayState:
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-            self.save_cursor(band_id, next_seq)
+            if cursor is not None:
+                self.save_cursor(*cursor)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

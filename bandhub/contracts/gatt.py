@@ -56,6 +56,8 @@ LOG_STATUS = _VENDOR_BASE.format(0x0003)  # read/notify: u32 first_seq, u32 next
 LOG_DATA = _VENDOR_BASE.format(0x0004)  # notify: record-frame byte stream
 LOG_CONTROL = _VENDOR_BASE.format(0x0005)  # write/indicate: record log procedure
 CONTROL_POINT = _VENDOR_BASE.format(0x0006)  # write/indicate: commands
+URGENT_RECORDS = _VENDOR_BASE.format(0x0007)  # notify: FALL/BUTTON record frames, as made
+RAW_ACCEL = _VENDOR_BASE.format(0x0008)  # notify: raw accelerometer chunks while streaming
 
 
 # --- Heart Rate Measurement (0x2A37) ----------------------------------------------------
@@ -442,6 +444,7 @@ class Command(IntEnum):
     REBOOT = 0x06
     SET_PROFILE = 0x07  # u8 age (years), u16 height (cm), u16 weight (0.1 kg)
     SET_ALARM = 0x08  # u8 slot 0-7, u8 hour, u8 minute, u8 weekdays (bit 0 = Monday; 0: off)
+    SET_RAW_STREAM = 0x09  # u8 rate Hz: 0 stops, 1-100 streams on Raw Accel
     RESPONSE = 0x80  # u8 command, u8 status
 
 
@@ -489,6 +492,37 @@ class Alarm:
         if slot > 7 or hour > 23 or minute > 59 or days > 0x7F:
             raise DecodeError(f"alarm out of range: slot {slot} {hour}:{minute} days {days:#x}")
         return cls(slot, hour, minute, days)
+
+
+@dataclass(frozen=True)
+class RawAccelChunk:
+    """One Raw Accel notification: consecutive samples in milli-g. ``first_sample``
+    counts samples since streaming started, so a consumer sees gaps."""
+
+    first_sample: int
+    fs_hz: int
+    ax_mg: tuple[int, ...]
+    ay_mg: tuple[int, ...]
+    az_mg: tuple[int, ...]
+
+    MAX_SAMPLES = 39  # 5 + 6 * 39 = 239 bytes: fits one notification at MTU 247
+
+    def encode(self) -> bytes:
+        n = len(self.ax_mg)
+        if not (0 < n <= self.MAX_SAMPLES and len(self.ay_mg) == len(self.az_mg) == n):
+            raise ValueError(f"a raw chunk holds 1-{self.MAX_SAMPLES} samples per axis")
+        samples = [v for xyz in zip(self.ax_mg, self.ay_mg, self.az_mg, strict=True) for v in xyz]
+        return struct.pack(f"<IB{3 * n}h", self.first_sample, self.fs_hz, *samples)
+
+    @classmethod
+    def decode(cls, data: bytes) -> RawAccelChunk:
+        if len(data) < 11 or (len(data) - 5) % 6:
+            raise DecodeError(f"raw accel chunk of {len(data)} bytes is not 5 + 6n (n >= 1)")
+        first, fs = struct.unpack_from("<IB", data)
+        if not 1 <= fs <= 100:
+            raise DecodeError(f"raw accel rate {fs} Hz out of range 1-100")
+        v = struct.unpack_from(f"<{(len(data) - 5) // 2}h", data, 5)
+        return cls(first, fs, v[0::3], v[1::3], v[2::3])
 
 
 def encode_command(cmd: Command, operand: bytes = b"") -> bytes:

@@ -113,7 +113,7 @@ class CommandRequest(_Strict):
     id: Annotated[str, Field(min_length=1, max_length=64)]
     cmd: Literal[
         "find_band", "vibrate", "message", "call", "fall_countdown", "fall_cancel",
-        "set_hr_interval", "reboot", "set_profile", "set_alarm",
+        "set_hr_interval", "reboot", "set_profile", "set_alarm", "raw_stream",
     ]  # fmt: skip
     args: dict = Field(default_factory=dict)
     ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 300.0
@@ -205,6 +205,14 @@ class Topics:
     def rejected(self, band_id: str) -> str:
         """Malformed BLE data the gateway could not decode, kept for inspection."""
         return f"{self.prefix}/band/{band_id}/rejected"
+
+    def live_hr(self, band_id: str) -> str:
+        """Live heart rate (QoS 0, not stored): ahead of any backlog, for the app's display."""
+        return f"{self.prefix}/band/{band_id}/live/hr"
+
+    def raw_accel(self, band_id: str) -> str:
+        """Raw accelerometer chunks while streaming is on (QoS 0, not stored)."""
+        return f"{self.prefix}/band/{band_id}/live/raw"
 
     def band_status(self, band_id: str) -> str:
         return f"{self.prefix}/band/{band_id}/status"

@@ -177,7 +177,7 @@ def test_log_control_and_command_encodings() -> None:
         g.decode_log_status(bytes([9, 0, 0, 0, 1, 0, 0, 0]))
 
 
-@given(st.binary(max_size=40))
+@given(st.binary(max_size=300))
 def test_every_small_decoder_raises_only_decode_error(raw: bytes) -> None:
     for decode in (
         g.decode_current_time,
@@ -187,6 +187,9 @@ def test_every_small_decoder_raises_only_decode_error(raw: bytes) -> None:
         g.decode_log_response,
         g.decode_command_response,
         g.decode_new_alert,
+        g.Profile.decode,
+        g.Alarm.decode,
+        g.RawAccelChunk.decode,
     ):
         with contextlib.suppress(g.DecodeError):
             decode(raw)
@@ -210,3 +213,19 @@ def test_profile_and_alarm_operands_round_trip_and_refuse_nonsense():
         g.Alarm.decode(bytes([9, 7, 30, 1]))
     with pytest.raises(g.DecodeError):
         g.Alarm.decode(b"\x01\x02")
+
+
+chunk_samples = st.lists(
+    st.tuples(*[st.integers(min_value=-32768, max_value=32767)] * 3),
+    min_size=1,
+    max_size=g.RawAccelChunk.MAX_SAMPLES,
+)
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1), st.integers(1, 100), chunk_samples)
+def test_raw_accel_chunks_round_trip_and_fit_one_notification(first, fs, samples) -> None:
+    ax, ay, az = (tuple(v) for v in zip(*samples, strict=True))
+    chunk = g.RawAccelChunk(first, fs, ax, ay, az)
+    raw = chunk.encode()
+    assert len(raw) <= 244  # MTU 247 - 3
+    assert g.RawAccelChunk.decode(raw) == chunk

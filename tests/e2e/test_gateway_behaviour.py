@@ -296,3 +296,78 @@ async def test_gateway_status_command_shows_what_support_needs(running, broker):
     assert out.returncode == 0, out.stderr
     assert "gateway gw-local: online" in out.stdout
     assert f"{band.config.serial}" in out.stdout and "connected" in out.stdout
+
+
+async def test_a_fall_and_live_heart_rate_overtake_a_long_backlog(settings, broker):
+    """A band back after 8 hours: while its backlog syncs in bounded pages, a fall it
+    detects and its live heart rate reach the broker ahead of the backlog; the fall also
+    arrives again through the record log (ingest keeps one copy)."""
+    link = LocalLink()
+    start = dt.datetime(2026, 11, 23, 0, tzinfo=dt.UTC)
+    [band] = await start_fleet(
+        FleetOptions(count=1, start=start, speed=3600, days=8 / 24, fall_band=None), link
+    )
+    listener = Listener(broker.port)
+    stop = asyncio.Event()
+    task = None
+    try:
+        await asyncio.wait_for(band.stopped.wait(), 60)  # 8 band hours made, none synced
+        backlog = band.log.status.next_seq
+        assert backlog > 6000
+        gw_settings = settings.model_copy(
+            update={"gateway_set_band_clock": False, "gateway_page_size": 40}
+        )
+        task = asyncio.create_task(run_gateway(gw_settings, await local_link_backend(link), stop))
+        await eventually(lambda: listener.on("/rec/hr"), 30, "the backlog sync under way")
+        band.inject_fall()
+        fall_seq = backlog  # the next seq after the backlog
+
+        def fall_messages() -> list[int]:
+            return [i for i, (t, _p) in enumerate(listener.messages) if t.endswith("/rec/fall")]
+
+        await eventually(lambda: len(fall_messages()) >= 2, 60, "the fall, urgently and via the log")
+        first_fall = fall_messages()[0]
+        later = listener.messages[first_fall + 1 :]
+        backlog_after_fall = [
+            r["seq"] for t, p in later if t.endswith(("/rec/hr", "/rec/epoch"))
+            for r in p["records"]
+        ]  # fmt: skip
+        assert backlog_after_fall and min(backlog_after_fall) < fall_seq - 1000
+        falls = [p["records"][0]["seq"] for t, p in listener.messages if t.endswith("/rec/fall")]
+        assert falls[:2] == [fall_seq, fall_seq]
+        live_before_end = [
+            i for i, (t, _p) in enumerate(listener.messages[:first_fall]) if t.endswith("/live/hr")
+        ]
+        assert live_before_end, "live heart rate waited for the backlog"
+        [live] = listener.on("/live/hr")[:1]
+        assert live["band_id"] == band.config.serial and 30 < live["bpm"] < 200
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 20)
+        await band.close()
+        listener.close()
+
+
+async def test_raw_accelerometer_streaming_turns_on_and_off_on_command(running):
+    band, listener = running
+    await eventually(lambda: band.is_connected and listener.on("/status"), 20, "the band online")
+    await asyncio.sleep(1)
+    command = Topics().command(band.config.serial)
+    listener.send(command, {"v": 1, "id": "raw-on", "cmd": "raw_stream", "args": {"hz": 50}})
+    await eventually(lambda: len(listener.on("/live/raw")) >= 10, 20, "raw accelerometer chunks")
+    listener.send(command, {"v": 1, "id": "raw-off", "cmd": "raw_stream", "args": {"on": False}})
+    listener.send(command, {"v": 1, "id": "raw-bad", "cmd": "raw_stream", "args": {"hz": 400}})
+    await eventually(lambda: len(listener.on("/cmd/result")) == 3, 20, "three command results")
+    results = {r["id"]: r["status"] for r in listener.on("/cmd/result")}
+    assert results == {"raw-on": "ok", "raw-off": "ok", "raw-bad": "invalid"}
+    await asyncio.sleep(1)
+    chunks = listener.on("/live/raw")
+    await asyncio.sleep(1)
+    assert len(listener.on("/live/raw")) == len(chunks)  # stopped
+    starts = [c["first_sample"] for c in chunks]
+    sizes = [len(c["ax_g"]) for c in chunks]
+    assert starts == [sum(sizes[:i]) for i in range(len(sizes))]  # no gap, no repeat
+    assert all(c["fs_hz"] == 50 for c in chunks)
+    z = [v for c in chunks for v in c["az_g"]]
+    assert 0.9 < sum(z) / len(z) < 1.1  # gravity, in g
