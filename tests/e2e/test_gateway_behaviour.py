@@ -325,7 +325,7 @@ async def test_a_fall_and_live_heart_rate_overtake_a_long_backlog(settings, brok
         def fall_messages() -> list[int]:
             return [i for i, (t, _p) in enumerate(listener.messages) if t.endswith("/rec/fall")]
 
-        await eventually(lambda: len(fall_messages()) >= 2, 60, "the fall, urgently and via the log")
+        await eventually(lambda: len(fall_messages()) >= 2, 60, "the fall, urgent and logged")
         first_fall = fall_messages()[0]
         later = listener.messages[first_fall + 1 :]
         backlog_after_fall = [
