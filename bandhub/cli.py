@@ -60,6 +60,9 @@ def sim(
     drop_links_every: Annotated[
         float | None, typer.Option(help="Chaos: drop a random band's link about every S seconds")
     ] = None,
+    passkey: Annotated[
+        bool, typer.Option(help="Bands show a passkey when pairing (no Just Works bonds)")
+    ] = False,
 ) -> None:
     """Run simulated bands (real BLE peripherals on bumble) on a virtual radio."""
     from firmware_sim.runner import FleetOptions, serve_fleet
@@ -74,6 +77,7 @@ def sim(
         fall_band=None if fall_at in (None, "none") else 0,
         fall_at_s=_parse_hhmm(fall_at) if fall_at not in (None, "none") else 0,
         drop_links_every_s=drop_links_every,
+        passkey=passkey,
     )
     from bandhub.claims import claim_code
     from bandhub.settings import get_settings
@@ -305,6 +309,9 @@ def gateway_pair(
     address: Annotated[str, typer.Argument(help="The band's address (see `gateway scan`)")],
     owner: Annotated[str | None, typer.Option(help="Register the band to this user")] = None,
     claim_code: Annotated[str | None, typer.Option(help="The code printed on the box")] = None,
+    passkey: Annotated[
+        bool, typer.Option(help="The band shows a passkey: ask for it while pairing")
+    ] = False,
 ) -> None:
     """Bond with a band, remember it, and claim it on the server for its owner."""
     from gateway.pairing import PairingError, pair_band
@@ -312,11 +319,20 @@ def gateway_pair(
     if (owner is None) != (claim_code is None):
         _fail("--owner and --claim-code go together")
 
+    async def ask_passkey() -> int:
+        typed = await asyncio.to_thread(typer.prompt, "Passkey shown on the band")
+        if not (typed.strip().isdigit() and len(typed.strip()) <= 6):
+            raise PairingError("a passkey is up to six digits")
+        return int(typed)
+
     async def main() -> str:
         settings, opening = _gateway_backend()
         backend = await opening
         try:
-            return await pair_band(settings, backend, address, owner=owner, claim_code=claim_code)
+            return await pair_band(
+                settings, backend, address, owner=owner, claim_code=claim_code,
+                passkey=ask_passkey if passkey else None,
+            )  # fmt: skip
         finally:
             await backend.close()
 

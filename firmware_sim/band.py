@@ -8,9 +8,11 @@ log procedure and commands of docs/gatt.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,8 +25,10 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.hci import Address
 from bumble.host import Host
 from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
 
+from bandhub.bumble_keys import BlindMemoryKeyStore
 from bandhub.contracts import gatt as g
 from firmware_sim.clock import SimClock
 from firmware_sim.physiology import DayPlan, SimulatedDay, fall_window, simulate_day
@@ -38,6 +42,21 @@ _FIRMWARE = "sim-1.0.0"
 _LIVE_PERIOD_S = 1.0  # real seconds between live notifications (HR, steps, log status)
 _TICK_S = 0.05
 _FALL_FS_HZ = 50
+
+
+class _PasskeyDisplay(PairingDelegate):
+    """The band's screen during pairing: shows a fresh six-digit passkey."""
+
+    def __init__(self, band: SimulatedBand) -> None:
+        super().__init__(io_capability=PairingDelegate.DISPLAY_OUTPUT_ONLY)
+        self._band = band
+
+    async def generate_passkey(self) -> int:
+        return secrets.randbelow(1_000_000)
+
+    async def display_number(self, number: int, digits: int) -> None:
+        self._band.shown_passkey = f"{number:0{digits}d}"
+        self._band._event("passkey", self._band.shown_passkey)
 
 
 def _mg(a: np.ndarray) -> tuple[int, ...]:
@@ -60,6 +79,7 @@ class BandConfig:
     log_capacity: int = 200_000
     im_ok_after_s: float | None = None  # wearer presses "I'm OK" this long into a countdown
     stop_at: dt.datetime | None = None  # band stops making records at this band time
+    passkey: bool = False  # has a display: pairing shows a passkey (no Just Works bonds)
 
     @property
     def name(self) -> str:
@@ -125,6 +145,11 @@ class SimulatedBand:
         self.controller.acl_data_packet_length = 251
         host = Host(self.controller, AsyncPipeSink(self.controller))
         self.device = Device(name=config.name, address=Address(config.address), host=host)
+        self.device.keystore = BlindMemoryKeyStore()  # bonds live as long as the band
+        if config.passkey:
+            self.device.pairing_config_factory = lambda _conn: PairingConfig(
+                sc=True, mitm=True, bonding=True, delegate=_PasskeyDisplay(self)
+            )
         self._chars = self._build_gatt()
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
         self._tasks: list[asyncio.Task] = []
@@ -135,6 +160,7 @@ class SimulatedBand:
         self._alarm_minute: int | None = None
         self._produced = {t: 0 for t in g.RecordType}
         self.stopped = asyncio.Event()
+        self.shown_passkey: str | None = None  # what the band's screen shows while pairing
 
     # --- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
@@ -311,8 +337,27 @@ class SimulatedBand:
 
     def _on_connection(self, connection: Connection) -> None:
         self._state.connection = connection
+        if self.config.passkey:
+            connection.on(connection.EVENT_PAIRING, self._check_pairing)
         self._event("connected", str(connection.peer_address))
         connection.on(connection.EVENT_DISCONNECTION, lambda reason: self._on_disconnect(reason))
+
+    def _check_pairing(self, keys) -> None:
+        """A band with a display bonds only after passkey entry: a Just Works pairing
+        (anyone in range, no passkey) is forgotten and the link dropped."""
+        if keys.ltk is not None and keys.ltk.authenticated:
+            self._event("paired", "passkey entry")
+            return
+        self._event("pairing_refused", "not authenticated by passkey")
+        conn = self._state.connection
+        if conn is not None:
+            self._spawn(self._forget_and_drop(str(conn.peer_address)))
+
+    async def _forget_and_drop(self, peer: str) -> None:
+        if self.device.keystore is not None:
+            with contextlib.suppress(KeyError):
+                await self.device.keystore.delete(peer)
+        await self.drop_link()
 
     def _on_disconnect(self, reason: int) -> None:
         self._state.connection = None

@@ -34,6 +34,7 @@ class FleetOptions:
     hr_interval_s: int = 5
     im_ok_after_s: float | None = None
     drop_links_every_s: float | None = None  # chaos: a random band walks out of range
+    passkey: bool = False  # bands show a passkey to type in when pairing (display, no keys)
 
 
 def band_configs(opts: FleetOptions) -> list[BandConfig]:
@@ -57,6 +58,7 @@ def band_configs(opts: FleetOptions) -> list[BandConfig]:
                 hr_interval_s=opts.hr_interval_s,
                 im_ok_after_s=opts.im_ok_after_s,
                 stop_at=stop,
+                passkey=opts.passkey,
             )
         )
     return configs

@@ -7,6 +7,7 @@ and register it with the server under its owner with the claim code from its box
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -58,9 +59,14 @@ async def pair_band(
     owner: str | None = None,
     claim_code: str | None = None,
     scan_seconds: float = 5.0,
+    passkey: Callable[[], Awaitable[int]] | None = None,
 ) -> str:
     """Bond with the band at ``address``, remember it, and claim it on the server when
-    an owner and claim code are given. Returns the band id."""
+    an owner and claim code are given. Returns the band id.
+
+    ``passkey`` is asked for the six digits a band with a display shows (passkey
+    entry); without it the bond is Just Works. On the native backend the operating
+    system's own pairing dialog asks instead."""
     nearby = {n.address.upper(): n for n in await scan_nearby(backend, scan_seconds)}
     target = nearby.get(address.upper())
     if target is None:
@@ -70,7 +76,8 @@ async def pair_band(
     client = BleakClient(device, timeout=15.0, **backend.client_kwargs())
     try:
         await client.connect()
-        await client.pair()  # LE Secure Connections; the bond is kept by the BLE stack
+        # LE Secure Connections; the bond is kept by the BLE stack
+        await client.pair(**({"passkey": passkey} if passkey else {}))
         if target.kind == "band":
             band_id = (await client.read_gatt_char(g.SERIAL_NUMBER)).decode().strip()
         else:
@@ -78,7 +85,10 @@ async def pair_band(
 
             band_id = strap_id(target.address)
     except Exception as exc:
-        raise PairingError(f"pairing with {address} failed: {type(exc).__name__}: {exc}") from exc
+        hint = "" if passkey else " (if the band shows a passkey, pair with --passkey)"
+        raise PairingError(
+            f"pairing with {address} failed: {type(exc).__name__}: {exc}{hint}"
+        ) from exc
     finally:
         await client.disconnect()
     if owner and claim_code:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
@@ -17,10 +18,11 @@ from bumble.device import Connection, Peer
 from bumble.gatt import Characteristic
 from bumble.hci import Address
 
-from gateway.bumble_backend.central import BumbleCentral
+from gateway.bumble_backend.central import BumbleCentral, PasskeySource
 from gateway.bumble_backend.scanner import bleak_uuid
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _MTU = 247
 _PROPS = {
@@ -131,13 +133,43 @@ class BumbleClient(BaseBleakClient):
         self._connection = None
         self._peer = None
 
-    async def pair(self, *args: Any, **kwargs: Any) -> None:
-        if self._connection is None:
+    async def pair(self, *args: Any, passkey: PasskeySource | None = None, **kwargs: Any) -> None:
+        """Bond, or re-encrypt with the stored bond. ``passkey`` supplies the passkey the
+        band shows (passkey entry); without it, a new bond is Just Works."""
+        conn = self._connection
+        if conn is None:
             raise BleakError("not connected")
-        await self._connection.pair()
+        keystore = self.central.device.keystore
+        if passkey is None and keystore and await keystore.get(str(conn.peer_address)):
+            try:
+                await self._on_link(conn.encrypt())
+                return
+            except Exception as exc:  # the band forgot us (reset): forget it too, bond again
+                log.info("%s: stored bond not accepted (%s); pairing again", self.address, exc)
+                with contextlib.suppress(Exception):
+                    await keystore.delete(str(conn.peer_address))
+                if self._connection is None:
+                    raise BleakError(f"{self.address} dropped the link: bond again") from exc
+        if passkey is not None:
+            self.central.passkey_entry[id(conn)] = passkey
+        try:
+            await self._on_link(conn.pair())
+        finally:
+            self.central.passkey_entry.pop(id(conn), None)
 
     async def unpair(self) -> None:
         raise NotImplementedError("bonds are kept in memory by the bumble backend")
+
+    async def _on_link(self, operation: Awaitable[T]) -> T:
+        """Await a GATT/SMP operation. bumble cancels what was pending when the link
+        drops; that is the peer going away (bleak's error), not our task being cancelled."""
+        try:
+            return await operation
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._connection is None and task is not None and not task.cancelling():
+                raise BleakError(f"{self.address} disconnected") from None
+            raise
 
     def _require_peer(self) -> Peer:
         if self._peer is None:
@@ -147,22 +179,26 @@ class BumbleClient(BaseBleakClient):
     async def read_gatt_char(
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
-        return bytearray(await self._require_peer().read_value(characteristic.obj))
+        return bytearray(await self._on_link(self._require_peer().read_value(characteristic.obj)))
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
-        return bytearray(await self._require_peer().read_value(descriptor.obj))
+        return bytearray(await self._on_link(self._require_peer().read_value(descriptor.obj)))
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
     ) -> None:
-        await self._require_peer().write_value(
-            characteristic.obj, bytes(data), with_response=response
+        await self._on_link(
+            self._require_peer().write_value(
+                characteristic.obj, bytes(data), with_response=response
+            )
         )
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
-        await self._require_peer().write_value(descriptor.obj, bytes(data), with_response=True)
+        await self._on_link(
+            self._require_peer().write_value(descriptor.obj, bytes(data), with_response=True)
+        )
 
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
