@@ -18,7 +18,9 @@ class BleBackend:
     scanner_cls: type | None = None  # None: bleak's default for this platform
     client_cls: type | None = None
     central: Any = None  # the bumble central, when there is one
-    reset: Callable[[], Awaitable[None]] | None = None  # reopen the adapter (watchdog)
+    # reopen the adapter (watchdog); None on native stacks, where bleak has no adapter
+    # reset: there the watchdog drops and re-creates every link and scanner instead
+    reset: Callable[[], Awaitable[None]] | None = None
 
     def scanner_kwargs(self) -> dict:
         return {"backend": self.scanner_cls} if self.scanner_cls else {}
@@ -42,7 +44,7 @@ async def open_backend(spec: str, bonds_file: Path | None = None) -> BleBackend:
         central = await BumbleCentral.open(spec.removeprefix("bumble:"), bonds_file=bonds_file)
         await central.start()
         scanner_cls, client_cls = bumble_backends(central)
-        return BleBackend(scanner_cls, client_cls, central)
+        return BleBackend(scanner_cls, client_cls, central, reset=central.reopen)
     raise ValueError(f"unknown gateway backend {spec!r}: use 'native' or 'bumble:<transport>'")
 
 
@@ -53,4 +55,4 @@ async def local_link_backend(link: Any) -> BleBackend:
     central = BumbleCentral.local(link)
     await central.start()
     scanner_cls, client_cls = bumble_backends(central)
-    return BleBackend(scanner_cls, client_cls, central)
+    return BleBackend(scanner_cls, client_cls, central, reset=central.reopen)

@@ -211,7 +211,8 @@ async def test_the_watchdog_resets_a_radio_gone_quiet_without_exiting(settings, 
     gw_settings = settings.model_copy(
         update={"gateway_set_band_clock": False, "gateway_watchdog_s": 3.0}
     )
-    gateway = Gateway(gw_settings, await local_link_backend(link), None)
+    backend = await local_link_backend(link)
+    gateway = Gateway(gw_settings, backend, None)
     publisher = AckingPublisher(settings.mqtt_url, "gw-local", Topics())
     gateway.publisher = publisher
     await publisher.start()
@@ -219,7 +220,8 @@ async def test_the_watchdog_resets_a_radio_gone_quiet_without_exiting(settings, 
     try:
         await eventually(lambda: band.is_connected and gateway.sessions(), 20, "the band online")
         await band.go_silent()  # mid-connection: no reply, no goodbye, no advertising
-        await eventually(lambda: gateway.watchdog_resets >= 1, 30, "a watchdog reset")
+        await eventually(lambda: backend.central.reopened >= 1, 30, "the adapter reopened")
+        assert gateway.watchdog_resets >= 1
         assert not task.done()  # still running, not exited
         assert not gateway.sessions()
         await band.wake()  # the band is heard again
@@ -315,10 +317,11 @@ async def test_a_fall_and_live_heart_rate_overtake_a_long_backlog(settings, brok
         backlog = band.log.status.next_seq
         assert backlog > 6000
         gw_settings = settings.model_copy(
-            update={"gateway_set_band_clock": False, "gateway_page_size": 40}
+            update={"gateway_set_band_clock": False, "gateway_page_size": 20}
         )
         task = asyncio.create_task(run_gateway(gw_settings, await local_link_backend(link), stop))
-        await eventually(lambda: listener.on("/rec/hr"), 30, "the backlog sync under way")
+        # live heart rate flows as soon as the band is subscribed, long before the backlog
+        await eventually(lambda: listener.on("/live/hr"), 30, "live heart rate")
         band.inject_fall()
         fall_seq = backlog  # the next seq after the backlog
 
@@ -327,18 +330,13 @@ async def test_a_fall_and_live_heart_rate_overtake_a_long_backlog(settings, brok
 
         await eventually(lambda: len(fall_messages()) >= 2, 60, "the fall, urgent and logged")
         first_fall = fall_messages()[0]
-        later = listener.messages[first_fall + 1 :]
         backlog_after_fall = [
-            r["seq"] for t, p in later if t.endswith(("/rec/hr", "/rec/epoch"))
-            for r in p["records"]
+            r["seq"] for t, p in listener.messages[first_fall + 1 :]
+            if t.endswith(("/rec/hr", "/rec/epoch")) for r in p["records"]
         ]  # fmt: skip
-        assert backlog_after_fall and min(backlog_after_fall) < fall_seq - 1000
+        assert len(backlog_after_fall) > 1000  # the fall overtook most of the backlog
         falls = [p["records"][0]["seq"] for t, p in listener.messages if t.endswith("/rec/fall")]
-        assert falls[:2] == [fall_seq, fall_seq]
-        live_before_end = [
-            i for i, (t, _p) in enumerate(listener.messages[:first_fall]) if t.endswith("/live/hr")
-        ]
-        assert live_before_end, "live heart rate waited for the backlog"
+        assert falls[:2] == [fall_seq, fall_seq]  # urgently, then again via the log
         [live] = listener.on("/live/hr")[:1]
         assert live["band_id"] == band.config.serial and 30 < live["bpm"] < 200
     finally:
@@ -371,3 +369,57 @@ async def test_raw_accelerometer_streaming_turns_on_and_off_on_command(running):
     assert all(c["fs_hz"] == 50 for c in chunks)
     z = [v for c in chunks for v in c["az_g"]]
     assert 0.9 < sum(z) / len(z) < 1.1  # gravity, in g
+
+
+async def test_a_band_with_a_display_bonds_only_by_passkey_entry(settings, broker):
+    from gateway.pairing import PairingError, pair_band
+
+    link = LocalLink()
+    start = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    [band] = await start_fleet(
+        FleetOptions(count=1, start=start, speed=60, fall_band=None, passkey=True), link
+    )
+    backend = await local_link_backend(link)
+    address = band.config.address
+
+    async def typed(wrong: bool = False) -> int:
+        """The user reads the band's screen and types what it shows."""
+        await eventually(lambda: band.shown_passkey, 10, "a passkey on the band's screen")
+        shown = int(band.shown_passkey)
+        return (shown + 1) % 1_000_000 if wrong else shown
+
+    async def typo() -> int:
+        return await typed(wrong=True)
+
+    stop = asyncio.Event()
+    task = None
+    try:
+        with pytest.raises(PairingError, match="--passkey"):
+            await pair_band(settings, backend, address, scan_seconds=2.0)  # Just Works
+        assert ("pairing_refused", "not authenticated by passkey") in [
+            (e.kind, e.detail) for e in band.events
+        ]
+        band.shown_passkey = None
+        with pytest.raises(PairingError, match="pairing with"):
+            await pair_band(settings, backend, address, scan_seconds=2.0, passkey=typo)
+        band.shown_passkey = None
+        band_id = await pair_band(settings, backend, address, scan_seconds=2.0, passkey=typed)
+        assert band_id == band.config.serial
+        assert ("paired", "passkey entry") in [(e.kind, e.detail) for e in band.events]
+
+        # The service reconnects with the stored bond: no passkey asked, link encrypted.
+        gw_settings = settings.model_copy(update={"gateway_set_band_clock": False})
+        gateway = Gateway(gw_settings, backend, None)
+        gateway.publisher = AckingPublisher(settings.mqtt_url, "gw-local", Topics())
+        await gateway.publisher.start()
+        task = asyncio.create_task(gateway.run(stop))
+        await eventually(lambda: gateway.sessions(), 20, "the bonded band connected")
+        assert band._state.connection.is_encrypted
+        refusals = [e for e in band.events if e.kind == "pairing_refused"]
+        assert len(refusals) == 1  # only the Just Works attempt above
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 20)
+            await gateway.publisher.stop()
+        await band.close()
