@@ -320,10 +320,11 @@ def gateway_pair(
         _fail("--owner and --claim-code go together")
 
     async def ask_passkey() -> int:
-        typed = await asyncio.to_thread(typer.prompt, "Passkey shown on the band")
-        if not (typed.strip().isdigit() and len(typed.strip()) <= 6):
-            raise PairingError("a passkey is up to six digits")
-        return int(typed)
+        while True:  # the band waits while the user reads its screen
+            typed = (await asyncio.to_thread(typer.prompt, "Passkey shown on the band")).strip()
+            if typed.isdigit() and len(typed) <= 6:
+                return int(typed)
+            typer.echo("the passkey is the six digits on the band's screen")
 
     async def main() -> str:
         settings, opening = _gateway_backend()

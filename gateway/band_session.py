@@ -221,7 +221,10 @@ class BandSession:
             op = g.Command.SET_PROFILE if req.cmd == "set_profile" else g.Command.SET_ALARM
             return await self._command(op, operand)
         if req.cmd == "raw_stream":
-            hz = 0 if args.get("on") is False else int(args.get("hz", 25))
+            try:
+                hz = 0 if args.get("on") is False else int(args.get("hz", 25))
+            except (TypeError, ValueError):
+                hz = -1
             if not 0 <= hz <= 100:
                 return "invalid", "hz must be between 0 (off) and 100"
             return await self._command(g.Command.SET_RAW_STREAM, bytes([hz]))
