@@ -63,7 +63,13 @@ class BumbleCentral:
     def _pairing_config(self, connection) -> PairingConfig:
         ask = self.passkey_entry.get(id(connection))
         delegate = _PasskeyEntry(ask) if ask else PairingDelegate()
-        return PairingConfig(sc=True, mitm=True, bonding=True, delegate=delegate)
+        # The gateway's identity is its own static random address, which it keeps when
+        # its controller (or the virtual radio's port, and with it the public address)
+        # changes: bands file the bond under the address they see the gateway connect from.
+        return PairingConfig(
+            sc=True, mitm=True, bonding=True, delegate=delegate,
+            identity_address_type=PairingConfig.AddressType.RANDOM,
+        )  # fmt: skip
 
     @classmethod
     def local(cls, link: LocalLink, address: str = _CENTRAL_ADDRESS) -> BumbleCentral:
