@@ -13,7 +13,10 @@ intervals, folded onto the bout's median, vary by less than ``max_cv``. Arm work
 (dressing, shoe-laces, dishes) also makes chains of peaks, but with much more
 energy at 3-6 Hz than walking, whose energy sits at the step and stride rate: a
 bout whose 3-6 Hz to 0.5-3 Hz RMS ratio exceeds ``max_hf_ratio`` is rejected, unless
-its intervals are metronome-regular (sharp step impacts also reach 3-6 Hz).
+its intervals are metronome-regular (sharp step impacts also reach 3-6 Hz). Slow walking
+(steps ``SLOW_STEP_S`` or more apart) gets the laxer ``slow_hf_ratio``: its step-band
+energy is small and partly below the 0.5 Hz band edge, while each heel strike still
+reaches 3-6 Hz, so the ratio of a genuine slow walk sits near that of arm work.
 
 A bout's steps are its peaks, or with ``fill_missed`` its duration divided by its
 median interval, so a weak peak inside a clear walk is still a step. Parameters
@@ -40,6 +43,7 @@ PROMINENCE_FLOOR_G = 0.03  # fitted prominences are at or above this
 # A chain this regular is walking whatever its spectrum (sharp impacts, a treadmill):
 # on steps-rieck no arm-work chain is below 0.069 and no walking chain below 0.06.
 METRONOME_CV = 0.05
+SLOW_STEP_S = 1.0  # median interval of a slow walk: 60 steps/min or fewer
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,10 @@ def _count(c: _Peaks | None, p: dict) -> StepResult:
         if c.arm_energy is not None and cv > METRONOME_CV:
             step_band = c.energy[i1] - c.energy[i0]
             arm_band = c.arm_energy[i1] - c.arm_energy[i0]
-            if arm_band > p["max_hf_ratio"] ** 2 * step_band:
+            limit = p["max_hf_ratio"]
+            if median >= SLOW_STEP_S:
+                limit = max(limit, p["slow_hf_ratio"])
+            if arm_band > limit**2 * step_band:
                 continue
         span = float(bout.sum())
         if p["fill_missed"]:
