@@ -4,11 +4,12 @@ A candidate is the largest peak of |a| (low-passed at 8 Hz, a band that a 20 Hz
 device still fully holds, so the detector sees the same signal from 20 to 125 Hz)
 above 1.8 g, one per 2 s. Each is described by what a fall looks like around it:
 how sharp and how isolated the impact, how much the forearm's orientation changed
-across it, how still the wearer is afterwards, how active before, and whether the
-motion was periodic (jogging, clapping) rather than a single event. Impact height
-itself is left out: soft falls from sitting onto a mattress peak at 2–3 g, below a
-hand slapped on a table, and devices clip at different ranges. A logistic model
-over these features, fitted with leave-one-subject-out cross-validation by
+across it and where it settled once at rest, how still the wearer is afterwards, how
+active before, whether |a| dipped below 1 g on the way down, and whether the motion
+was periodic (jogging, clapping) rather than a single event. Impact height itself is
+left out: soft falls from sitting onto a mattress peak at 2–3 g, below a hand slapped
+on a table, and devices clip at different ranges. A logistic model over these
+features, fitted with leave-one-subject-out cross-validation by
 ``bench/fit_falls.py``, gives the confidence; its weights and threshold live in
 ``analytics/params/falls.json``.
 """
@@ -30,6 +31,7 @@ FEATURES = (
     "log_jerk", "peak_ratio", "orientation_change_near", "orientation_change_long",
     "log_still_after", "log_std_impact", "log_std_rebound", "deviation_after",
     "log_std_before", "motion_before", "vertical_after", "periodicity", "log_std_after",
+    "min_before", "orientation_change_settled",
 )  # fmt: skip
 
 
@@ -126,6 +128,7 @@ def features(acc: np.ndarray, grav: np.ndarray, fs: float, i: int) -> list[float
     up = up / (np.linalg.norm(up) + 1e-9)
     vertical_after = acc[sl(0.3, 3)] @ up if m[sl(0.3, 3)].size else np.ones(1)
     after = m[sl(0.5, 2.5)]
+    descent = m[sl(-1.5, 0)]
     std_impact = impact.std() if impact.size > 2 else 0.0
     return [
         float(np.log(jerk + 1)),
@@ -141,6 +144,12 @@ def features(acc: np.ndarray, grav: np.ndarray, fs: float, i: int) -> list[float
         float(vertical_after.mean()),
         _periodicity(m[sl(-5, -0.3)], fs),
         log_std(0.5, 2.5, 0.3),
+        # A body going down sheds weight before the impact (|a| dips below 1 g), even in
+        # soft falls from sitting; a hand slapped on a table or a jump landing rarely does.
+        float(descent.min()) if descent.size else 1.0,
+        # Where the forearm settles 2-5 s later, once the wearer has come to rest, against
+        # just before the event: catches soft falls whose impact is too gentle to stand out.
+        _angle(mean_gravity(-3, -1.5), mean_gravity(2, 5)),
     ]
 
 
