@@ -113,13 +113,19 @@ class AckingPublisher:
         self, topic: str, payload: dict | str, qos: int = 1, retain: bool = False
     ) -> asyncio.Future[None]:
         """Queue one message; the returned future completes when the broker acked it
-        (for QoS 0, when paho handed it to the socket)."""
+        (for QoS 0, when paho handed it to the socket, or at once when it was dropped
+        because the broker is away)."""
         assert self._loop is not None, "start() first"
         body = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         fut: asyncio.Future[None] = self._loop.create_future()
         # paho's callback thread holds paho's own lock while calling _on_publish, which
         # takes ours: publish outside our lock, or the two threads can deadlock.
         info = self._client.publish(topic, body, qos=qos, retain=retain)
+        if qos == 0 and info.rc != mqtt.MQTT_ERR_SUCCESS:
+            # paho drops QoS 0 while disconnected and never reports it: nothing to wait for
+            # (live values are worthless later), and nothing may pile up in _pending
+            fut.set_result(None)
+            return fut
         with self._lock:
             if info.mid in self._acked_early:
                 self._acked_early.discard(info.mid)

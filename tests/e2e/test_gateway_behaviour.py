@@ -423,3 +423,31 @@ async def test_a_band_with_a_display_bonds_only_by_passkey_entry(settings, broke
             await asyncio.wait_for(task, 20)
             await gateway.publisher.stop()
         await band.close()
+
+
+async def test_live_values_published_while_the_broker_is_away_are_dropped_not_hoarded(
+    settings, broker
+):
+    """Live heart rate is QoS 0: while the broker is away it is dropped at once, so a
+    gateway cut off for hours does not pile up one waiting future per value; records
+    (QoS 1) still wait for the broker and arrive when it is back."""
+    publisher = AckingPublisher(settings.mqtt_url, "gw-live", Topics())
+    await publisher.start()
+    listener = None
+    try:
+        await asyncio.wait_for(publisher.connected.wait(), 10)
+        await broker.stop()
+        await eventually(lambda: not publisher.connected.is_set(), 10, "the broker gone")
+        live = [publisher.publish("bandhub/v1/band/BH-1/live/hr", {"bpm": 60}, qos=0)
+                for _ in range(1000)]  # fmt: skip
+        durable = publisher.publish("bandhub/v1/band/BH-1/rejected", {"reason": "kept"})
+        await asyncio.sleep(0.1)
+        assert all(f.done() for f in live)
+        assert not durable.done()
+        await broker.start()
+        listener = Listener(broker.port)
+        await asyncio.wait_for(durable, 30)
+    finally:
+        await publisher.stop()
+        if listener is not None:
+            listener.close()
