@@ -66,12 +66,30 @@ def test_sleep_from_enmo_meets_accuracy_and_wake_specificity() -> None:
 
 
 @needs_data
-def test_steps_on_a_normal_walk() -> None:
-    out = analyze(
-        "steps", DATASETS / "steps-rieck" / "l2-25hz-bw4_normal-walking1.csv.gz", "--json"
-    )
+@pytest.mark.parametrize(
+    ("recording", "true_steps", "tolerance"),
+    [  # bench: 102, 149, 50 and (12.5 Hz, |x|+|y|+|z|) 189 counted
+        ("l2-25hz-bw4_normal-walking1", 99, 0.08),
+        ("l2-25hz-bw4_fast-walking2", 160, 0.1),
+        ("l2-25hz-bw4_slow-walking3", 46, 0.15),
+        ("l1-12hz-bw2_normal-walking-bf", 186, 0.08),
+    ],
+)
+def test_steps_on_walks_at_each_pace(recording: str, true_steps: int, tolerance: float) -> None:
+    out = analyze("steps", DATASETS / "steps-rieck" / f"{recording}.csv.gz", "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["steps"] == pytest.approx(99, rel=0.15)
+    assert json.loads(out.stdout)["steps"] == pytest.approx(true_steps, rel=tolerance)
+
+
+@needs_data
+def test_no_steps_while_tying_shoe_laces_or_dressing() -> None:
+    files = [
+        DATASETS / "steps-rieck" / f"l2-25hz-bw4_{n}1.csv.gz" for n in ("shoe-laces", "dressing")
+    ]
+    out = analyze("steps", *files, "--json")
+    assert out.returncode == 0, out.stderr
+    counts = [json.loads(line)["steps"] for line in out.stdout.splitlines()]
+    assert len(counts) == 2 and max(counts) <= 10  # about 74 s each; bench: 0 and 0
 
 
 def test_hrv_from_an_rr_file(tmp_path: Path) -> None:
