@@ -93,6 +93,7 @@ def gateway_run() -> None:
     """Keep paired bands synced and forward their records to MQTT."""
     from bandhub.settings import get_settings
     from gateway.backend import open_backend
+    from gateway.pairing import bonds_file
     from gateway.service import run_gateway
 
     setup_logging()
@@ -101,7 +102,7 @@ def gateway_run() -> None:
         _fail("BANDHUB_MQTT_URL is not set: the gateway needs a broker (or use `bandhub demo`)")
 
     async def main(stop: asyncio.Event) -> None:
-        backend = await open_backend(settings.gateway_backend, settings.data_dir / "bonds.json")
+        backend = await open_backend(settings.gateway_backend, bonds_file(settings))
         try:
             await run_gateway(settings, backend, stop)
         finally:
@@ -230,9 +231,10 @@ def _parse_hhmm(value: str) -> int:
 def _gateway_backend():
     from bandhub.settings import get_settings
     from gateway.backend import open_backend
+    from gateway.pairing import bonds_file
 
     settings = get_settings()
-    return settings, open_backend(settings.gateway_backend, settings.data_dir / "bonds.json")
+    return settings, open_backend(settings.gateway_backend, bonds_file(settings))
 
 
 @gateway_app.command("status")
@@ -353,7 +355,7 @@ def gateway_unpair(
     from bandhub.settings import get_settings
     from gateway.pairing import unpair
 
-    if not unpair(get_settings(), band):
+    if not asyncio.run(unpair(get_settings(), band)):
         _fail(f"{band} is not paired with this gateway")
     typer.echo(f"unpaired {band}")
 

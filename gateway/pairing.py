@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from bleak import BleakClient, BleakScanner
 
+from bandhub.bumble_keys import BlindJsonKeyStore
 from bandhub.contracts import gatt as g
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
@@ -118,10 +120,24 @@ async def claim(settings: Settings, band_id: str, owner: str, claim_code: str) -
         raise PairingError(f"the server refused the claim ({r.status_code}): {message}")
 
 
-def unpair(settings: Settings, address_or_band: str) -> int:
-    """Forget a paired band (by address or band id); returns how many were forgotten."""
+def bonds_file(settings: Settings) -> Path:
+    """Where the bumble backend keeps its bonds (native stacks keep their own)."""
+    return settings.data_dir / "bonds.json"
+
+
+async def unpair(settings: Settings, address_or_band: str) -> int:
+    """Forget a paired band (by address or band id) and, on the bumble backend, its bond,
+    so pairing again starts afresh; returns how many were forgotten. A native stack's
+    bond is the operating system's to remove (e.g. ``bluetoothctl remove ADDRESS``)."""
     state = state_for(settings)
     try:
-        return state.remove_paired(address_or_band)
+        addresses = [a for a, band, *_ in state.paired() if address_or_band in (a, band)]
+        addresses = addresses or [address_or_band.upper()]
+        forgotten = state.remove_paired(address_or_band)
     finally:
         state.close()
+    if bonds_file(settings).exists():
+        bonds = BlindJsonKeyStore(None, str(bonds_file(settings)))
+        for address in addresses:
+            await bonds.delete(address)
+    return forgotten

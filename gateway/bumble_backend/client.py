@@ -158,7 +158,7 @@ class BumbleClient(BaseBleakClient):
             self.central.passkey_entry.pop(id(conn), None)
 
     async def unpair(self) -> None:
-        raise NotImplementedError("bonds are kept in memory by the bumble backend")
+        raise NotImplementedError("use `bandhub gateway unpair`, which forgets the bond file entry")
 
     async def _on_link(self, operation: Awaitable[T]) -> T:
         """Await a GATT/SMP operation. bumble cancels what was pending when the link
