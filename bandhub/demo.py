@@ -151,7 +151,8 @@ async def _stored_counts(http: httpx.AsyncClient) -> dict[str, int]:
 async def _report_until(stop: asyncio.Event, http: httpx.AsyncClient, n: int) -> None:
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 10)
+            async with asyncio.timeout(10):  # not wait_for: a cancellation must not be lost
+                await stop.wait()
         with contextlib.suppress(httpx.HTTPError):
             counts = await _stored_counts(http)
             say("records stored: " + ", ".join(f"{b} {c}" for b, c in sorted(counts.items())))

@@ -144,7 +144,8 @@ class BandSession:
                 continue
             self._status_changed.clear()
             try:
-                await asyncio.wait_for(self._status_changed.wait(), _IDLE_POLL_S)
+                async with asyncio.timeout(_IDLE_POLL_S):  # not wait_for: keeps cancellation
+                    await self._status_changed.wait()
             except TimeoutError:  # no news: re-read, which also keeps the link busy
                 raw = await self.client.read_gatt_char(g.LOG_STATUS)
                 self._log_status = g.decode_log_status(bytes(raw))

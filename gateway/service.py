@@ -118,7 +118,8 @@ class Gateway:
                 self._refresh_band_status()
                 await self._watchdog()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
+                    async with asyncio.timeout(1.0):  # not wait_for: see _drain_spool_forever
+                        await stop.wait()
         finally:
             tasks = [lk.task for lk in self.links.values() if lk.task and not lk.task.done()]
             for task in tasks:
@@ -185,8 +186,12 @@ class Gateway:
             self._spooled.clear()
             entries = self.state.spool_next(_DRAIN_WINDOW)
             if not entries:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can turn a
+                # cancellation that coincides with its timeout into TimeoutError, which
+                # this loop would swallow, and the drainer would never stop
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._spooled.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._spooled.wait()
                 continue
             started = time.monotonic()
             await asyncio.gather(*(self.publisher.publish(e.topic, e.payload) for e in entries))
