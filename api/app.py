@@ -22,6 +22,16 @@ from bandhub.contracts.messages import BAND_ID_PATTERN
 from bandhub.settings import Settings
 from ingest.writer import ALERT_CHANNEL
 
+
+async def fetch_one(conn: AsyncConnection, sql: str, params: tuple | dict = ()) -> dict | None:
+    """One row (a dict) of ``sql``, or None: psycopg's execute-then-fetch in one call."""
+    return await (await conn.execute(sql, params)).fetchone()
+
+
+async def fetch_all(conn: AsyncConnection, sql: str, params: tuple | dict = ()) -> list[dict]:
+    return await (await conn.execute(sql, params)).fetchall()
+
+
 _RESOLUTIONS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 
 
@@ -102,59 +112,54 @@ def create_app(settings: Settings) -> FastAPI:
     Db = Annotated[AsyncConnection, Depends(db)]
 
     async def require_band(conn, band_id: str) -> dict:
-        row = await (
-            await conn.execute("SELECT * FROM bands WHERE band_id = %s", (band_id,))
-        ).fetchone()
+        row = await fetch_one(conn, "SELECT * FROM bands WHERE band_id = %s", (band_id,))
         if row is None:
             raise ApiError(404, "unknown_band", f"no band {band_id!r}")
         return row
 
     @app.get("/bands", summary="All bands, with record counts and when they were last seen")
     async def list_bands(conn: Db) -> list[dict]:
-        rows = await (
-            await conn.execute(
-                "SELECT b.band_id, b.name, b.registered_at, b.last_seen,"
-                " (SELECT count(*) FROM hr WHERE hr.band_id = b.band_id)"
-                " + (SELECT count(*) FROM epochs e WHERE e.band_id = b.band_id)"
-                " + (SELECT count(*) FROM falls f WHERE f.band_id = b.band_id)"
-                " + (SELECT count(*) FROM buttons x WHERE x.band_id = b.band_id)"
-                " + (SELECT count(*) FROM battery y WHERE y.band_id = b.band_id) AS records"
-                " FROM bands b ORDER BY b.band_id"
-            )
-        ).fetchall()
+        rows = await fetch_all(
+            conn,
+            "SELECT b.band_id, b.name, b.registered_at, b.last_seen,"
+            " (SELECT count(*) FROM hr WHERE hr.band_id = b.band_id)"
+            " + (SELECT count(*) FROM epochs e WHERE e.band_id = b.band_id)"
+            " + (SELECT count(*) FROM falls f WHERE f.band_id = b.band_id)"
+            " + (SELECT count(*) FROM buttons x WHERE x.band_id = b.band_id)"
+            " + (SELECT count(*) FROM battery y WHERE y.band_id = b.band_id) AS records"
+            " FROM bands b ORDER BY b.band_id",
+        )
         return rows
 
     @app.post("/bands", status_code=201, summary="Register a band")
     async def add_band(band: BandIn, conn: Db) -> dict:
-        row = await (
-            await conn.execute(
-                "INSERT INTO bands (band_id, name) VALUES (%s, %s) ON CONFLICT (band_id)"
-                " DO UPDATE SET name = EXCLUDED.name RETURNING band_id, name, registered_at",
-                (band.band_id, band.name),
-            )
-        ).fetchone()
+        row = await fetch_one(
+            conn,
+            "INSERT INTO bands (band_id, name) VALUES (%s, %s) ON CONFLICT (band_id)"
+            " DO UPDATE SET name = EXCLUDED.name RETURNING band_id, name, registered_at",
+            (band.band_id, band.name),
+        )
         return row
 
     @app.post("/bands/{band_id}/contacts", status_code=201, summary="Add an emergency contact")
     async def add_contact(band_id: str, contact: ContactIn, conn: Db) -> dict:
         await require_band(conn, band_id)
-        row = await (
-            await conn.execute(
-                "INSERT INTO contacts (band_id, name, channel, address, secret, position,"
-                " quiet_start, quiet_end) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " RETURNING id, band_id, name, channel, address, position, quiet_start, quiet_end",
-                (
-                    band_id,
-                    contact.name,
-                    contact.channel,
-                    contact.address,
-                    contact.secret or "",
-                    contact.position,
-                    contact.quiet_start,
-                    contact.quiet_end,
-                ),
-            )
-        ).fetchone()
+        row = await fetch_one(
+            conn,
+            "INSERT INTO contacts (band_id, name, channel, address, secret, position,"
+            " quiet_start, quiet_end) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " RETURNING id, band_id, name, channel, address, position, quiet_start, quiet_end",
+            (
+                band_id,
+                contact.name,
+                contact.channel,
+                contact.address,
+                contact.secret or "",
+                contact.position,
+                contact.quiet_start,
+                contact.quiet_end,
+            ),
+        )
         return row
 
     @app.post("/bands/{band_id}/claim", summary="Register a band to its owner with its claim code")
@@ -167,49 +172,43 @@ def create_app(settings: Settings) -> FastAPI:
             await conn.execute(
                 "INSERT INTO bands (band_id) VALUES (%s) ON CONFLICT DO NOTHING", (band_id,)
             )
-            band = await (
-                await conn.execute(
-                    "SELECT owner FROM bands WHERE band_id = %s FOR UPDATE", (band_id,)
-                )
-            ).fetchone()
+            band = await fetch_one(
+                conn, "SELECT owner FROM bands WHERE band_id = %s FOR UPDATE", (band_id,)
+            )
             if band["owner"] not in (None, body.owner):
                 raise ApiError(409, "claimed", f"band {band_id} belongs to someone else")
-            return await (
-                await conn.execute(
-                    "UPDATE bands SET owner = %s, claimed_at = COALESCE(claimed_at, now())"
-                    " WHERE band_id = %s RETURNING band_id, name, owner, claimed_at",
-                    (body.owner, band_id),
-                )
-            ).fetchone()
+            return await fetch_one(
+                conn,
+                "UPDATE bands SET owner = %s, claimed_at = COALESCE(claimed_at, now())"
+                " WHERE band_id = %s RETURNING band_id, name, owner, claimed_at",
+                (body.owner, band_id),
+            )
 
     @app.patch("/bands/{band_id}", summary="A wearer's settings (fall countdown)")
     async def band_settings(band_id: str, body: BandSettingsIn, conn: Db) -> dict:
         await require_band(conn, band_id)
-        return await (
-            await conn.execute(
-                "UPDATE bands SET fall_countdown_s = %s WHERE band_id = %s"
-                " RETURNING band_id, name, fall_countdown_s",
-                (body.fall_countdown_s, band_id),
-            )
-        ).fetchone()
+        return await fetch_one(
+            conn,
+            "UPDATE bands SET fall_countdown_s = %s WHERE band_id = %s"
+            " RETURNING band_id, name, fall_countdown_s",
+            (body.fall_countdown_s, band_id),
+        )
 
     @app.get("/bands/{band_id}/diagnostics", summary="Connection, battery and clock, for support")
     async def diagnostics(band_id: str, conn: Db, days: int = Query(7, ge=1, le=90)) -> dict:
         band = await require_band(conn, band_id)
-        status = await (
-            await conn.execute(
-                "SELECT gateway_id, status, updated_at FROM band_status WHERE band_id = %s",
-                (band_id,),
-            )
-        ).fetchone()
-        battery = await (
-            await conn.execute(
-                "SELECT date_trunc('hour', t) AS t, min(level) AS level FROM battery"
-                " WHERE band_id = %s AND t > now() - make_interval(days => %s)"
-                " GROUP BY 1 ORDER BY 1",
-                (band_id, days),
-            )
-        ).fetchall()
+        status = await fetch_one(
+            conn,
+            "SELECT gateway_id, status, updated_at FROM band_status WHERE band_id = %s",
+            (band_id,),
+        )
+        battery = await fetch_all(
+            conn,
+            "SELECT date_trunc('hour', t) AS t, min(level) AS level FROM battery"
+            " WHERE band_id = %s AND t > now() - make_interval(days => %s)"
+            " GROUP BY 1 ORDER BY 1",
+            (band_id, days),
+        )
         return {
             "band_id": band_id,
             "last_seen": band["last_seen"],
@@ -222,39 +221,35 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/bands/{band_id}/contacts", summary="A band's emergency contacts")
     async def list_contacts(band_id: str, conn: Db) -> list[dict]:
         await require_band(conn, band_id)
-        return await (
-            await conn.execute(
-                "SELECT id, band_id, name, channel, address, position, quiet_start, quiet_end"
-                " FROM contacts WHERE band_id = %s ORDER BY position, id",
-                (band_id,),
-            )
-        ).fetchall()
+        return await fetch_all(
+            conn,
+            "SELECT id, band_id, name, channel, address, position, quiet_start, quiet_end"
+            " FROM contacts WHERE band_id = %s ORDER BY position, id",
+            (band_id,),
+        )
 
     @app.get("/bands/{band_id}/summary", summary="Daily summary for one UTC day")
     async def summary(band_id: str, date: dt.date, conn: Db) -> dict:
         await require_band(conn, band_id)
         start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
         end = start + dt.timedelta(days=1)
-        epochs = await (
-            await conn.execute(
-                "SELECT steps, activity_count, enmo_mg, hr_mean, worn FROM epochs"
-                " WHERE band_id = %s AND t >= %s AND t < %s ORDER BY t",
-                (band_id, start, end),
-            )
-        ).fetchall()
-        bpm = await (
-            await conn.execute(
-                "SELECT bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s",
-                (band_id, start, end),
-            )
-        ).fetchall()
-        falls = await (
-            await conn.execute(
-                "SELECT count(*) AS n FROM falls WHERE band_id = %s AND t >= %s AND t < %s"
-                " AND confirmed",
-                (band_id, start, end),
-            )
-        ).fetchone()
+        epochs = await fetch_all(
+            conn,
+            "SELECT steps, activity_count, enmo_mg, hr_mean, worn FROM epochs"
+            " WHERE band_id = %s AND t >= %s AND t < %s ORDER BY t",
+            (band_id, start, end),
+        )
+        bpm = await fetch_all(
+            conn,
+            "SELECT bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s",
+            (band_id, start, end),
+        )
+        falls = await fetch_one(
+            conn,
+            "SELECT count(*) AS n FROM falls WHERE band_id = %s AND t >= %s AND t < %s"
+            " AND confirmed",
+            (band_id, start, end),
+        )
         activity = np.array([e["activity_count"] for e in epochs], dtype=float)
         worn = np.array([e["worn"] for e in epochs], dtype=bool)
         hr_mean = np.array(
@@ -293,25 +288,23 @@ def create_app(settings: Settings) -> FastAPI:
         if (end - start) > dt.timedelta(days=31):
             raise ApiError(422, "invalid_request", "at most 31 days per request")
         step = _RESOLUTIONS[resolution]
-        rows = await (
-            await conn.execute(
-                "SELECT date_bin(make_interval(secs => %s), t, TIMESTAMPTZ '2000-01-01') AS t,"
-                " round(avg(bpm)::numeric, 1)::float AS bpm, min(bpm) AS min, max(bpm) AS max"
-                " FROM hr WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1 ORDER BY 1",
-                (step, band_id, start, end),
-            )
-        ).fetchall()
+        rows = await fetch_all(
+            conn,
+            "SELECT date_bin(make_interval(secs => %s), t, TIMESTAMPTZ '2000-01-01') AS t,"
+            " round(avg(bpm)::numeric, 1)::float AS bpm, min(bpm) AS min, max(bpm) AS max"
+            " FROM hr WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1 ORDER BY 1",
+            (step, band_id, start, end),
+        )
         return {"band_id": band_id, "resolution": resolution, "points": rows}
 
     @app.get("/alerts", summary="Alerts, newest first")
     async def list_alerts(conn: Db, band_id: str | None = None, limit: int = Query(100, le=1000)):
-        return await (
-            await conn.execute(
-                "SELECT id, band_id, kind, state, event_t, confidence, created_at, dispatch_at"
-                " FROM alerts WHERE %s::text IS NULL OR band_id = %s ORDER BY id DESC LIMIT %s",
-                (band_id, band_id, limit),
-            )
-        ).fetchall()
+        return await fetch_all(
+            conn,
+            "SELECT id, band_id, kind, state, event_t, confidence, created_at, dispatch_at"
+            " FROM alerts WHERE %s::text IS NULL OR band_id = %s ORDER BY id DESC LIMIT %s",
+            (band_id, band_id, limit),
+        )
 
     @app.get(
         "/alerts/stream",
@@ -335,41 +328,36 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/alerts/{alert_id}", summary="One alert with its delivery log and timeline")
     async def get_alert(alert_id: int, conn: Db) -> dict:
-        alert = await (
-            await conn.execute("SELECT * FROM alerts WHERE id = %s", (alert_id,))
-        ).fetchone()
+        alert = await fetch_one(conn, "SELECT * FROM alerts WHERE id = %s", (alert_id,))
         if alert is None:
             raise ApiError(404, "unknown_alert", f"no alert {alert_id}")
-        alert["deliveries"] = await (
-            await conn.execute(
-                "SELECT d.id, d.kind, d.webhook_id, c.name AS contact, d.state, d.attempts,"
-                " d.last_error, d.delivered_at FROM deliveries d JOIN contacts c"
-                " ON c.id = d.contact_id WHERE d.alert_id = %s ORDER BY d.id",
-                (alert_id,),
-            )
-        ).fetchall()
-        alert["timeline"] = await (
-            await conn.execute(
-                "SELECT at, event, detail FROM alert_timeline WHERE alert_id = %s ORDER BY id",
-                (alert_id,),
-            )
-        ).fetchall()
+        alert["deliveries"] = await fetch_all(
+            conn,
+            "SELECT d.id, d.kind, d.webhook_id, c.name AS contact, d.state, d.attempts,"
+            " d.last_error, d.delivered_at FROM deliveries d JOIN contacts c"
+            " ON c.id = d.contact_id WHERE d.alert_id = %s ORDER BY d.id",
+            (alert_id,),
+        )
+        alert["timeline"] = await fetch_all(
+            conn,
+            "SELECT at, event, detail FROM alert_timeline WHERE alert_id = %s ORDER BY id",
+            (alert_id,),
+        )
         return alert
 
     async def acknowledge(conn, alert_id: int, contact_id: int) -> None:
         """The first acknowledgement wins: escalation stops, the others are told."""
         async with conn.transaction():
-            alert = await (
-                await conn.execute("SELECT * FROM alerts WHERE id = %s FOR UPDATE", (alert_id,))
-            ).fetchone()
+            alert = await fetch_one(
+                conn, "SELECT * FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
+            )
             if alert is None:
                 raise ApiError(404, "unknown_alert", f"no alert {alert_id}")
-            contact = await (
-                await conn.execute(
-                    "SELECT id FROM contacts WHERE id = %s AND band_id = %s",
-                    (contact_id, alert["band_id"]),
-                )
-            ).fetchone()
+            contact = await fetch_one(
+                conn,
+                "SELECT id FROM contacts WHERE id = %s AND band_id = %s",
+                (contact_id, alert["band_id"]),
+            )
             if contact is None:
                 raise ApiError(404, "unknown_contact", f"contact {contact_id} is not this wearer's")
             if alert["state"] in ("pending", "cancelled_by_wearer", "resolved"):
@@ -407,9 +395,7 @@ def create_app(settings: Settings) -> FastAPI:
         summary="One-click acknowledgement from the signed link in an alert message",
     )
     async def ack_link(alert_id: int, contact: int, sig: str, conn: Db) -> dict:
-        key = await (
-            await conn.execute("SELECT value FROM server_keys WHERE name = 'ack_link'")
-        ).fetchone()
+        key = await fetch_one(conn, "SELECT value FROM server_keys WHERE name = 'ack_link'")
         if not links.valid(key["value"], alert_id, contact, sig):
             raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
         await acknowledge(conn, alert_id, contact)
@@ -422,13 +408,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/alerts/{alert_id}/resolve", summary="Close an alert with its outcome")
     async def resolve_alert(alert_id: int, body: ResolveIn, conn: Db) -> dict:
-        row = await (
-            await conn.execute(
-                "UPDATE alerts SET state = 'resolved', outcome = %s, resolved_at = now()"
-                " WHERE id = %s AND state <> 'resolved' RETURNING id",
-                (body.outcome, alert_id),
-            )
-        ).fetchone()
+        row = await fetch_one(
+            conn,
+            "UPDATE alerts SET state = 'resolved', outcome = %s, resolved_at = now()"
+            " WHERE id = %s AND state <> 'resolved' RETURNING id",
+            (body.outcome, alert_id),
+        )
         if row is None:
             await get_alert(alert_id, conn)  # 404 when it does not exist
             raise ApiError(409, "already_resolved", f"alert {alert_id} is already resolved")
@@ -440,13 +425,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/dead-letters", summary="Rejected messages with their reasons")
     async def dead_letters(conn: Db, limit: int = Query(100, le=1000)) -> list[dict]:
-        rows = await (
-            await conn.execute(
-                "SELECT id, received_at, topic, band_id, stream, reason, payload"
-                " FROM dead_letters ORDER BY id DESC LIMIT %s",
-                (limit,),
-            )
-        ).fetchall()
+        rows = await fetch_all(
+            conn,
+            "SELECT id, received_at, topic, band_id, stream, reason, payload"
+            " FROM dead_letters ORDER BY id DESC LIMIT %s",
+            (limit,),
+        )
         for r in rows:
             r["payload"] = bytes(r["payload"]).decode("utf-8", errors="replace")
         return rows
