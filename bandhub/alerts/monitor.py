@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,13 +114,17 @@ class HealthMonitor:
             out.setdefault(band_id, []).append(tuple(epoch))
         return out
 
-    def _heart_rate(self, epochs: dict[str, list[tuple]]) -> list[Finding]:
-        n = self.s.hr_sustained_min
-        out = []
+    @staticmethod
+    def _last(epochs: dict[str, list[tuple]], n: int) -> Iterator[tuple]:
+        """(band_id, t, hr, steps, worn) columns of each band's last ``n`` epochs, for the
+        bands that have that many: the window every epoch rule looks at."""
         for band_id, recent in epochs.items():
-            if len(recent) < n:
-                continue
-            _t, hr, steps, worn = zip(*recent[-n:], strict=True)
+            if len(recent) >= n:
+                yield band_id, *zip(*recent[-n:], strict=True)
+
+    def _heart_rate(self, epochs: dict[str, list[tuple]]) -> list[Finding]:
+        out = []
+        for band_id, _t, hr, steps, worn in self._last(epochs, self.s.hr_sustained_min):
             if not all(worn) or any(s > 0 for s in steps) or any(h is None for h in hr):
                 continue
             details = {"minutes": len(hr), "min_bpm": min(hr), "max_bpm": max(hr)}
@@ -153,10 +157,7 @@ class HealthMonitor:
         first, last = self.s.waking_hours_utc
         n = self.s.sedentary_min
         out = []
-        for band_id, recent in epochs.items():
-            if len(recent) < n:
-                continue
-            t, _hr, steps, worn = zip(*recent[-n:], strict=True)
+        for band_id, t, _hr, steps, worn in self._last(epochs, n):
             # band time of the last epoch, in waking hours
             if sum(steps) == 0 and all(worn) and first <= t[-1].astimezone(dt.UTC).hour < last:
                 out.append(Finding(band_id, "sedentary", {"minutes": n}))
