@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,28 @@ def gateway_env(broker_url: str, hci_port: int, data_dir: Path, page_size: int) 
         "BANDHUB_DATA_DIR": str(data_dir),
         "BANDHUB_GATEWAY_PAGE_SIZE": str(page_size),
     }
+
+
+async def all_stored_exactly_once(
+    truth_file: Path, database_url: str, finish_s: float, store_s: float
+) -> tuple[dict, dict]:
+    """Wait for the simulator's ground truth, then until the database holds exactly the
+    records it lists; returns (expected, stored) counts per band and record type."""
+    await eventually(truth_file.exists, finish_s, "the bands to finish their records")
+    truth = json.loads(truth_file.read_text())
+    expected = {band: {k: n for k, n in t["records"].items() if n} for band, t in truth.items()}
+    await eventually(
+        lambda: stored_counts(database_url) == expected,
+        store_s,
+        f"every record stored exactly once: {expected}",
+    )
+    return expected, stored_counts(database_url)
+
+
+def stop_children(procs: list[subprocess.Popen | None], log) -> None:
+    """Terminate child processes that still run and close their shared log."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+    log.close()

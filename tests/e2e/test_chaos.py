@@ -7,7 +7,6 @@ record the bands produced is stored exactly once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -17,7 +16,14 @@ import pytest
 
 from bandhub.services import SystemServices
 from bandhub.webhook_receiver import free_port, wait_port
-from tests.e2e.helpers import eventually, gateway_env, spawn_cli, stored_counts
+from tests.e2e.helpers import (
+    all_stored_exactly_once,
+    eventually,
+    gateway_env,
+    spawn_cli,
+    stop_children,
+    stored_counts,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BANDS = 10
@@ -67,24 +73,12 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
             await broker.restart(down_for_s=20)
             note("broker back")
 
-            await eventually(truth_file.exists, 240, "the bands to finish their four hours")
-            truth = json.loads(truth_file.read_text())
-            expected = {
-                band: {k: n for k, n in t["records"].items() if n} for band, t in truth.items()
-            }
-            await eventually(
-                lambda: stored_counts(settings.database_url) == expected,
-                180,
-                "every record stored exactly once",
+            _expected, counts = await all_stored_exactly_once(
+                truth_file, settings.database_url, finish_s=240, store_s=180
             )
-            counts = stored_counts(settings.database_url)
             note("all records stored exactly once")
     finally:
-        for proc in (gateway, sim):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(10)
-        log.close()
+        stop_children([gateway, sim], log)
     drops = (tmp_path / "processes.log").read_text().count("drops its link")
     print("\n" + "\n".join(timeline) + f"\nlinks dropped by the bands: {drops}")
     print(f"{'band':<9}" + "".join(f"{k:>11}" for k in ("heart_rate", "epoch", "fall", "battery")))

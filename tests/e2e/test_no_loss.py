@@ -4,7 +4,6 @@ and the broker is restarted, while bands in another process keep making records.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 
@@ -12,7 +11,14 @@ import pytest
 
 from bandhub.services import SystemServices
 from bandhub.webhook_receiver import free_port, wait_port
-from tests.e2e.helpers import eventually, gateway_env, spawn_cli, stored_counts
+from tests.e2e.helpers import (
+    all_stored_exactly_once,
+    eventually,
+    gateway_env,
+    spawn_cli,
+    stop_children,
+    stored_counts,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,22 +51,10 @@ async def test_gateway_kill_and_broker_restart_lose_and_double_nothing(settings,
 
             await broker.restart(down_for_s=3)  # gateway spools in paho, ingest reconnects
 
-            await eventually(truth_file.exists, 90, "the bands to finish their three hours")
-            truth = json.loads(truth_file.read_text())
-            expected = {
-                band: {k: n for k, n in t["records"].items() if n} for band, t in truth.items()
-            }
-            await eventually(
-                lambda: stored_counts(settings.database_url) == expected,
-                60,
-                f"every record stored exactly once: {expected}",
+            expected, counts = await all_stored_exactly_once(
+                truth_file, settings.database_url, finish_s=90, store_s=60
             )
-            counts = stored_counts(settings.database_url)
             print(f"\nstored before the kill: {before}\nstored at the end: {counts}")
             assert sum(expected["BH-0001"].values()) > 1500
     finally:
-        for proc in (gateway, sim):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(10)
-        log.close()
+        stop_children([gateway, sim], log)
