@@ -404,9 +404,7 @@ class SimulatedBand:
             await self._indicate_log(conn, g.LogOp.REPORT_FROM, g.LogStatusCode.NO_RECORDS, 0, 0)
             return
         stream = b"".join(self._frame(r) for r in records)
-        chunk = max(conn.att_mtu - 3, 20)
-        for i in range(0, len(stream), chunk):
-            await self.device.notify_subscriber(conn, self._chars.log_data, stream[i : i + chunk])
+        await self._notify_stream(conn, self._chars.log_data, stream)
         await self._indicate_log(
             conn, g.LogOp.REPORT_FROM, g.LogStatusCode.SUCCESS, records[-1].seq, len(records)
         )
@@ -594,11 +592,15 @@ class SimulatedBand:
             self._spawn(self._notify_urgent(conn, self._frame(rec)))
             self._spawn(self._notify_status(conn))
 
-    async def _notify_urgent(self, conn: Connection, frame: bytes) -> None:
+    async def _notify_stream(self, conn: Connection, char: Characteristic, data: bytes) -> None:
+        """A byte stream of frames as notifications of at most MTU - 3 bytes, in order."""
         chunk = max(conn.att_mtu - 3, 20)
+        for i in range(0, len(data), chunk):
+            await self.device.notify_subscriber(conn, char, data[i : i + chunk])
+
+    async def _notify_urgent(self, conn: Connection, frame: bytes) -> None:
         try:
-            for i in range(0, len(frame), chunk):
-                await self.device.notify_subscriber(conn, self._chars.urgent, frame[i : i + chunk])
+            await self._notify_stream(conn, self._chars.urgent, frame)
         except Exception as exc:
             log.debug("%s: urgent notify failed: %s", self.config.serial, exc)
 
