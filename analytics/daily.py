@@ -1,14 +1,20 @@
 """Daily metrics from a band's per-minute epochs and heart-rate records, for the API's
-daily summary: heart-rate statistics, resting heart rate, and minutes asleep (the
-fitted ENMO sleep model of analytics.sleep on the band's minute epochs)."""
+daily summary: heart-rate statistics, resting heart rate, sleep (the fitted ENMO sleep
+model of analytics.sleep on the band's minute epochs, its main period, and stage
+estimates from heart rate) and HRV from the band's RR intervals."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.sleep import score_bandhub
+from analytics.hrv import HrvResult, hrv_from_chunks
+from analytics.sleep import score_bandhub, stages, summarize
+
+MIN_HRV_INTERVALS = 60  # about a minute of beats: fewer, and RMSSD is mostly noise
+MIN_NIGHT_MIN = 120  # a shorter main sleep period (a nap, a still spell) is not a night
 
 
 @dataclass(frozen=True)
@@ -41,3 +47,52 @@ def asleep_minutes(enmo_g: np.ndarray, worn: np.ndarray) -> np.ndarray:
     if enmo_g.size == 0:
         return np.zeros(0, dtype=bool)
     return score_bandhub(enmo_g, 60.0, "enmo") & np.asarray(worn, dtype=bool)
+
+
+@dataclass(frozen=True)
+class DaySleep:
+    minutes: int
+    onset_s: float | None  # start of the main sleep period (epoch time, s)
+    end_s: float | None  # end of its last epoch
+    efficiency: float | None  # asleep share of the main period
+    waso_min: float  # wake after sleep onset, inside the main period
+    awakenings: int
+    stage_minutes: dict[str, int]  # deep/light/rem: heart-rate estimates, not measured
+
+
+def day_sleep(
+    t_s: np.ndarray, asleep: np.ndarray, hr_mean: np.ndarray, movement: np.ndarray
+) -> DaySleep:
+    """The day's sleep from per-minute asleep flags; stages from minute heart rate."""
+    night = summarize(np.asarray(t_s, dtype=float), asleep, 60.0)
+    labels = np.asarray(stages(asleep, hr_mean, movement)) if asleep.size else np.zeros(0)
+    return DaySleep(
+        minutes=int(np.sum(asleep)),
+        onset_s=night.sleep_onset_s,
+        end_s=night.sleep_end_s,
+        efficiency=night.efficiency,
+        waso_min=night.waso_min,
+        awakenings=night.awakenings,
+        stage_minutes={k: int(np.sum(labels == k)) for k in ("deep", "light", "rem")},
+    )
+
+
+def night(sleep: DaySleep) -> tuple[float, float] | None:
+    """(start, end) s of the main sleep period when it is long enough to be a night: the
+    usual window for a nightly HRV, taken at rest."""
+    if sleep.onset_s is None or sleep.end_s is None:
+        return None
+    if sleep.end_s - sleep.onset_s < MIN_NIGHT_MIN * 60:
+        return None
+    return sleep.onset_s, sleep.end_s
+
+
+def day_hrv(chunks: Sequence[Sequence[float]]) -> HrvResult | None:
+    """Time-domain HRV over a band's RR chunks (one per heart-rate record), or None when
+    there are too few intervals to mean anything."""
+    if sum(len(c) for c in chunks) < MIN_HRV_INTERVALS:
+        return None
+    try:
+        return hrv_from_chunks(np.asarray(c, dtype=float) for c in chunks)
+    except ValueError:  # nearly all removed as artefacts or ectopic
+        return None

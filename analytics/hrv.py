@@ -10,10 +10,15 @@ Task Force 1996) over differences of truly successive NN intervals only.
 Frequency domain: Lomb-Scargle periodogram of the NN series at the
 beat times (no resampling, which RR series would need), scaled to ms²/Hz, with
 LF 0.04–0.15 Hz and HF 0.15–0.40 Hz. Frequency measures need at least 2 minutes.
+
+A band sends its RR intervals in chunks (one per heart-rate record, beats may be lost
+between two), so ``hrv_from_chunks`` never takes a difference across chunks and gives
+the time domain only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -45,10 +50,15 @@ class HrvResult:
         return asdict(self)
 
 
-def clean_rr(rr_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(nn_ms, beat_times_s, n_artefacts, n_ectopic); beat times keep real gaps."""
+def clean_rr(
+    rr_ms: np.ndarray, times: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(nn_ms, beat_times_s, n_artefacts, n_ectopic); beat times keep real gaps.
+
+    ``times`` (s) defaults to the running sum of the intervals, i.e. one unbroken series.
+    """
     rr = np.asarray(rr_ms, dtype=float)
-    times = np.cumsum(rr) / 1000.0
+    times = np.cumsum(rr) / 1000.0 if times is None else np.asarray(times, dtype=float)
     plausible = (rr >= RR_MIN_MS) & (rr <= RR_MAX_MS)
     n_art = int((~plausible).sum())
     rr_p, t_p = rr[plausible], times[plausible]
@@ -73,15 +83,23 @@ def successive_differences(nn: np.ndarray, times: np.ndarray | None = None) -> n
 
 
 def time_domain(
-    nn: np.ndarray, times: np.ndarray | None = None
+    nn: np.ndarray, times: np.ndarray | None = None, chunked: bool = False
 ) -> tuple[float, float, float, float]:
-    """(mean NN, SDNN, RMSSD, pNN50); pass the beat times to skip removed beats."""
+    """(mean NN, SDNN, RMSSD, pNN50); pass the beat times to skip removed beats.
+
+    pNN50 is per NN interval, counted as neurokit2 does (differences + 1), for one series;
+    for chunks it is the share of successive differences, since every chunk boundary
+    drops a difference from the count as well.
+    """
     diff = successive_differences(nn, times)
+    if diff.size == 0:
+        raise ValueError("no two successive NN intervals for HRV")
+    intervals = diff.size if chunked else diff.size + 1
     return (
         float(nn.mean()),
         float(nn.std(ddof=1)),
         float(np.sqrt(np.mean(diff**2))),
-        float(100.0 * np.sum(np.abs(diff) > 50.0) / (diff.size + 1)),  # per NN interval
+        float(100.0 * np.sum(np.abs(diff) > 50.0) / intervals),
     )
 
 
@@ -103,14 +121,37 @@ def frequency_domain(nn: np.ndarray, times: np.ndarray) -> tuple[float, float] |
 
 
 def hrv_from_rr(rr_ms: np.ndarray) -> HrvResult:
-    nn, times, n_art, n_ect = clean_rr(rr_ms)
+    """HRV of one unbroken series of RR intervals (ms)."""
+    return _hrv(np.asarray(rr_ms, dtype=float), None, spectral=True)
+
+
+CHUNK_GAP_S = 10.0  # any gap longer than a beat keeps the chunks' ends from being paired
+
+
+def hrv_from_chunks(chunks: Iterable[np.ndarray]) -> HrvResult:
+    """Time-domain HRV over chunks of RR intervals recorded apart (a band's heart-rate
+    records): cleaned as one series, but no successive difference spans two chunks."""
+    rr_parts, time_parts, end = [], [], 0.0
+    for chunk in chunks:
+        rr = np.asarray(chunk, dtype=float)
+        if rr.size:
+            rr_parts.append(rr)
+            time_parts.append(end + np.cumsum(rr) / 1000.0)
+            end = float(time_parts[-1][-1]) + CHUNK_GAP_S
+    if not rr_parts:
+        raise ValueError("no RR intervals")
+    return _hrv(np.concatenate(rr_parts), np.concatenate(time_parts), spectral=False)
+
+
+def _hrv(rr_ms: np.ndarray, times: np.ndarray | None, spectral: bool) -> HrvResult:
+    nn, times, n_art, n_ect = clean_rr(rr_ms, times)
     if nn.size < 3:
         raise ValueError(f"too few normal intervals for HRV ({nn.size} after cleaning)")
-    mean_nn, sdnn, rmssd, pnn50 = time_domain(nn, times)
-    freq = frequency_domain(nn, times)
+    mean_nn, sdnn, rmssd, pnn50 = time_domain(nn, times, chunked=not spectral)
+    freq = frequency_domain(nn, times) if spectral else None
     lf, hf = freq if freq else (None, None)
     return HrvResult(
-        n_intervals=int(np.asarray(rr_ms).size),
+        n_intervals=int(rr_ms.size),
         n_artefacts=n_art,
         n_ectopic=n_ect,
         mean_nn_ms=round(mean_nn, 2),

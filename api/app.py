@@ -35,6 +35,45 @@ async def fetch_all(conn: AsyncConnection, sql: str, params: tuple | dict = ()) 
 _RESOLUTIONS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 
 
+def _utc(seconds: float | None) -> str | None:
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+
+
+async def _day_hrv(
+    conn: AsyncConnection,
+    band_id: str,
+    sleep: daily.DaySleep,
+    day_start: dt.datetime,
+    day_end: dt.datetime,
+) -> dict | None:
+    """HRV from the band's RR intervals in the night (the usual nightly figure, at rest),
+    or over the whole day when the day has no night's sleep."""
+    night = daily.night(sleep)
+    if night is not None:
+        period = "sleep"
+        start, end = (dt.datetime.fromtimestamp(s, dt.UTC) for s in night)
+    else:
+        period, start, end = "day", day_start, day_end
+    rows = await fetch_all(
+        conn,
+        "SELECT rr_ms FROM hr WHERE band_id = %s AND t >= %s AND t < %s"
+        " AND cardinality(rr_ms) > 0 ORDER BY t",
+        (band_id, start, end),
+    )
+    result = daily.day_hrv([r["rr_ms"] for r in rows])
+    if result is None:
+        return None
+    return {
+        "period": period,
+        "rmssd_ms": result.rmssd_ms,
+        "sdnn_ms": result.sdnn_ms,
+        "mean_nn_ms": result.mean_nn_ms,
+        "pnn50_pct": result.pnn50_pct,
+        "intervals": result.n_intervals,
+        "removed": result.n_artefacts + result.n_ectopic,
+    }
+
+
 class BandIn(BaseModel):
     band_id: Annotated[str, Field(pattern=BAND_ID_PATTERN)]
     name: Annotated[str, Field(max_length=200)] = ""
@@ -235,7 +274,7 @@ def create_app(settings: Settings) -> FastAPI:
         end = start + dt.timedelta(days=1)
         epochs = await fetch_all(
             conn,
-            "SELECT steps, activity_count, enmo_mg, hr_mean, worn FROM epochs"
+            "SELECT t, steps, activity_count, enmo_mg, hr_mean, worn FROM epochs"
             " WHERE band_id = %s AND t >= %s AND t < %s ORDER BY t",
             (band_id, start, end),
         )
@@ -257,7 +296,10 @@ def create_app(settings: Settings) -> FastAPI:
         )
         enmo_g = np.array([e["enmo_mg"] for e in epochs], dtype=float) / 1000.0
         asleep = daily.asleep_minutes(enmo_g, worn)
+        t_s = np.array([e["t"].timestamp() for e in epochs], dtype=float)
+        sleep = daily.day_sleep(t_s, asleep, hr_mean, enmo_g)
         stats = daily.heart_rate_stats(np.array([r["bpm"] for r in bpm]))
+        hrv = await _day_hrv(conn, band_id, sleep, start, end)
         return {
             "band_id": band_id,
             "date": date.isoformat(),
@@ -269,7 +311,17 @@ def create_app(settings: Settings) -> FastAPI:
                 "resting": daily.resting_heart_rate(hr_mean, activity, asleep),
                 "unit": "bpm",
             },
-            "sleep_minutes": int(asleep.sum()),
+            "sleep_minutes": sleep.minutes,
+            "sleep": {
+                "minutes": sleep.minutes,
+                "start": _utc(sleep.onset_s),
+                "end": _utc(sleep.end_s),
+                "efficiency": sleep.efficiency,
+                "waso_min": sleep.waso_min,
+                "awakenings": sleep.awakenings,
+                "stages_estimate_min": sleep.stage_minutes,
+            },
+            "hrv": hrv,
             "falls": falls["n"],
             "coverage": round(int(worn.sum()) / 1440, 4),
         }

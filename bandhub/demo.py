@@ -194,6 +194,14 @@ async def _finish(http, opts, day0, truth_file, receiver, stop, started) -> int:
             f"(truth {t.get('asleep_minutes')}), falls {s.get('falls')}, "
             f"coverage {s.get('coverage', 0):.0%}"
         )
+        hrv = s.get("hrv") or {}
+        if hrv:
+            truth_key = "sleep_rmssd_ms" if hrv["period"] == "sleep" else "rmssd_ms"
+            say(
+                f"{band} {day0}: HRV ({hrv['period']}) RMSSD {hrv['rmssd_ms']} ms "
+                f"(truth {t.get(truth_key)}), SDNN {hrv['sdnn_ms']} ms, "
+                f"from {hrv['intervals']} RR intervals"
+            )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(receiver.arrived.wait(), 30)
     await asyncio.sleep(1)  # let the dispatcher record the delivery it just made

@@ -78,6 +78,16 @@ class SimulatedDay:
         asleep = (self.activity[start_s:end_s] == Activity.SLEEP).reshape(-1, 60).mean(axis=1)
         return int((asleep > 0.5).sum())
 
+    def rmssd_ms(self, start_s: int, end_s: int, sleep_only: bool = False) -> float | None:
+        """RMSSD of successive beats in [start_s, end_s) while worn (or asleep): the HRV truth."""
+        beats = self.beat_times[(self.beat_times >= start_s) & (self.beat_times < end_s)]
+        keep = self.activity[beats.astype(np.int64)]
+        keep = keep == Activity.SLEEP if sleep_only else keep != Activity.NOT_WORN
+        rr = np.diff(beats) * 1000.0
+        both = keep[1:] & keep[:-1]  # an interval counts when both its beats do
+        diffs = np.diff(rr)[both[1:] & both[:-1]]
+        return round(float(np.sqrt(np.mean(diffs**2))), 1) if diffs.size else None
+
     def rr_intervals_ms(self, start_s: float, end_s: float) -> np.ndarray:
         """RR intervals of the beats that fall in (start_s, end_s]."""
         i0 = np.searchsorted(self.beat_times, start_s, side="right")

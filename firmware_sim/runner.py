@@ -89,6 +89,8 @@ def truth_report(bands: list[SimulatedBand]) -> dict:
                 "steps": day.steps_between(lo, hi),
                 "asleep_minutes": day.asleep_minutes(lo - lo % 60, hi - hi % 60),
                 "hr_mean": round(float(day.hr_bpm[lo:hi][day.worn[lo:hi]].mean()), 1),
+                "rmssd_ms": day.rmssd_ms(lo, hi),
+                "sleep_rmssd_ms": day.rmssd_ms(lo, hi, sleep_only=True),
                 "simulated_minutes": (hi - lo) // 60,
             }
         out[band.config.serial] = {

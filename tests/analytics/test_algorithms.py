@@ -8,7 +8,7 @@ import pytest
 from analytics import sleep
 from analytics.falls import confirm_fall, detect_falls
 from analytics.heart_rate import heart_rate_windows
-from analytics.hrv import hrv_from_rr
+from analytics.hrv import hrv_from_chunks, hrv_from_rr
 from analytics.steps import activity_per_epoch, count_steps
 from firmware_sim.physiology import fall_window
 
@@ -81,6 +81,20 @@ def test_hrv_removes_artefacts_and_ectopic_beats() -> None:
     dirty = hrv_from_rr(rr)
     assert (dirty.n_artefacts, dirty.n_ectopic) == (1, 2)
     assert dirty.rmssd_ms == pytest.approx(clean.rmssd_ms, rel=0.1)
+
+
+def test_hrv_over_a_bands_rr_chunks_never_pairs_intervals_across_chunks() -> None:
+    rng = np.random.default_rng(7)
+    rr = 850 + 40 * np.sin(np.arange(2000) * 1.3) + 10 * rng.normal(size=2000)
+    whole, chunked = hrv_from_rr(rr), hrv_from_chunks(np.array_split(rr, 300))
+    assert chunked.sdnn_ms == pytest.approx(whole.sdnn_ms, rel=1e-3)
+    assert chunked.rmssd_ms == pytest.approx(whole.rmssd_ms, rel=0.02)
+    assert chunked.pnn50_pct == pytest.approx(whole.pnn50_pct, abs=2.0)
+    assert chunked.lf_ms2 is None  # no spectrum over beat times with gaps
+    # steady beats within each record, a step between records (beats lost in between)
+    steps = [np.full(8, 800.0 + 40 * (k % 2)) for k in range(50)]
+    assert hrv_from_chunks(steps).rmssd_ms == 0.0
+    assert hrv_from_rr(np.concatenate(steps)).rmssd_ms > 10
 
 
 def test_sleep_scores_restless_stretch_as_wake_and_summarises() -> None:

@@ -64,6 +64,9 @@ async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_cont
                 assert abs(s["heart_rate"]["avg"] - t["hr_mean"]) < 1.5
                 assert s["falls"] == (1 if band_id == "BH-0001" else 0)
                 assert abs(s["sleep_minutes"] - t["asleep_minutes"]) <= 10
+                # two afternoon hours: HRV over the day, from RR intervals sent in records
+                assert s["hrv"]["period"] == "day"
+                assert abs(s["hrv"]["rmssd_ms"] - t["rmssd_ms"]) <= 0.05 * t["rmssd_ms"]
                 assert 0.08 < s["coverage"] <= 2 / 24 + 0.001  # two hours of a day
 
             await asyncio.wait_for(receiver.arrived.wait(), 30)

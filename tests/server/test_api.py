@@ -46,6 +46,49 @@ async def test_daily_summary_figures(api, settings):
     assert s["heart_rate"]["resting"] == 62
     assert s["falls"] == 0
     assert s["coverage"] == pytest.approx(120 / 1440, abs=1e-3)
+    assert s["sleep"]["minutes"] == s["sleep_minutes"] == 0
+    assert s["sleep"]["start"] is None
+    assert s["hrv"] is None  # no RR intervals that day
+
+
+def _seed_night(url: str) -> None:
+    """00:00-06:00 asleep (still, 55 bpm, RR 1000/1060 ms alternating), then 06:00-08:00
+    walking (RR 600/700 ms, which must stay out of the night's HRV)."""
+    epochs, hr = [], []
+    for minute in range(480):
+        t = MIDNIGHT + dt.timedelta(minutes=minute)
+        if minute < 360:  # steps, activity count, ENMO (mg), heart rate, RR (ms)
+            steps, count, enmo, bpm, rr = 0, 5, 2, 55, [1000.0, 1060.0] * 3
+        else:
+            steps, count, enmo, bpm, rr = 100, 3000, 180, 95, [600.0, 700.0] * 5
+        epochs.append((minute, t, steps, count, enmo, bpm))
+        hr.append((minute, t, bpm, rr))
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO bands (band_id, name) VALUES ('BH-0001', 'Ann')")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO epochs VALUES ('BH-0001', %s, %s, %s, %s, %s, %s, true, now())",
+                epochs,
+            )
+            cur.executemany("INSERT INTO hr VALUES ('BH-0001', %s, %s, %s, %s, true, now())", hr)
+
+
+async def test_daily_summary_sleep_and_nightly_hrv_from_the_bands_rr(api, settings):
+    _seed_night(settings.database_url)
+    s = (await api.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
+    sleep = s["sleep"]
+    assert abs(sleep["minutes"] - 360) <= 10
+    start, end = (dt.datetime.fromisoformat(sleep[k]) for k in ("start", "end"))
+    assert start - MIDNIGHT <= dt.timedelta(minutes=10)
+    assert abs(end - (MIDNIGHT + dt.timedelta(hours=6))) <= dt.timedelta(minutes=10)
+    assert sleep["efficiency"] > 0.95 and sleep["awakenings"] == 0
+    assert sum(sleep["stages_estimate_min"].values()) == sleep["minutes"]
+    hrv = s["hrv"]
+    assert hrv["period"] == "sleep"
+    assert hrv["rmssd_ms"] == pytest.approx(60.0, abs=0.5)  # the walk's 100 ms steps left out
+    assert hrv["mean_nn_ms"] == pytest.approx(1030.0, abs=0.5)
+    assert hrv["pnn50_pct"] == 100.0
+    assert hrv["removed"] == 0
 
 
 async def test_heart_rate_series_by_resolution(api, settings):
