@@ -49,6 +49,10 @@ async def test_daily_summary_figures(api, settings):
     assert s["sleep"]["minutes"] == s["sleep_minutes"] == 0
     assert s["sleep"]["start"] is None
     assert s["hrv"] is None  # no RR intervals that day
+    empty = await api.get("/bands/BH-0001/summary", params={"date": str(DAY - dt.timedelta(1))})
+    assert empty.status_code == 200
+    e = empty.json()
+    assert (e["steps"], e["sleep"]["minutes"], e["hrv"], e["coverage"]) == (0, 0, None, 0)
 
 
 def _seed_night(url: str) -> None:
