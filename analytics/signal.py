@@ -13,7 +13,7 @@ def in_g(values: np.ndarray) -> np.ndarray:
     recording whose median magnitude is far from 1 is rescaled by it.
     """
     values = np.asarray(values, dtype=float)
-    mag = np.linalg.norm(values, axis=1) if values.ndim == 2 else np.abs(values)
+    mag = magnitude(values) if values.ndim == 2 else np.abs(values)
     med = float(np.median(mag)) if mag.size else 1.0
     if 0.5 <= med <= 2.0 or med == 0:
         return values
@@ -36,5 +36,6 @@ def bandpass(x: np.ndarray, fs: float, low: float, high: float, order: int = 4) 
 
 
 def magnitude(acc: np.ndarray) -> np.ndarray:
+    """|a| per sample of (n, 3) acceleration; a 1-D input already is a magnitude."""
     acc = np.asarray(acc, dtype=float)
-    return np.linalg.norm(acc, axis=1) if acc.ndim == 2 else acc
+    return np.sqrt(np.einsum("ij,ij->i", acc, acc)) if acc.ndim == 2 else acc
