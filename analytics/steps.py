@@ -97,7 +97,7 @@ class _Peaks:
 
 def _candidates(acc: np.ndarray, fs: float) -> _Peaks | None:
     """Filtering and peak finding: the costly part, shared by every parameter choice."""
-    mag = in_g(magnitude(acc))  # scaling |a| is scaling a, at a third of the work
+    mag = in_g(magnitude(acc))  # the same as scaling a first, with one norm instead of two
     if mag.size < max(MIN_SECONDS * fs, 30):
         return None
     x = _band(mag, fs, *STEP_BAND_HZ)
@@ -169,7 +169,7 @@ def count_steps(acc: np.ndarray, fs: float, params: dict | None = None) -> StepR
 
 def activity_per_epoch(acc: np.ndarray, fs: float, epoch_s: float = 60.0) -> np.ndarray:
     """ENMO (mean of max(|a| - 1 g, 0)) per epoch, in milli-g: the band's activity measure."""
-    mag = in_g(magnitude(acc))  # scaling |a| is scaling a, at a third of the work
+    mag = in_g(magnitude(acc))  # the same as scaling a first, with one norm instead of two
     per = max(1, round(epoch_s * fs))
     n = mag.size // per
     enmo = np.maximum(mag[: n * per] - 1.0, 0.0).reshape(n, per).mean(1)
