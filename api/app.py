@@ -14,13 +14,13 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 
+from alerts import links
+from alerts import store as alert_store
 from analytics import daily
 from api.errors import ApiError, install
 from bandhub import claims
-from bandhub.alerts import links
 from bandhub.contracts.messages import BAND_ID_PATTERN
 from bandhub.settings import Settings
-from ingest.writer import ALERT_CHANNEL
 
 
 async def fetch_one(conn: AsyncConnection, sql: str, params: tuple | dict = ()) -> dict | None:
@@ -368,7 +368,7 @@ def create_app(settings: Settings) -> FastAPI:
             async with await AsyncConnection.connect(
                 settings.database_url, autocommit=True
             ) as listener:
-                await listener.execute("LISTEN bandhub_alert_events")
+                await listener.execute(f"LISTEN {alert_store.EVENTS_CHANNEL}")
                 yield ": connected\n\n"
                 while True:
                     async for note in listener.notifies(timeout=15):
@@ -397,49 +397,9 @@ def create_app(settings: Settings) -> FastAPI:
         )
         return alert
 
-    async def acknowledge(conn, alert_id: int, contact_id: int) -> None:
-        """The first acknowledgement wins: escalation stops, the others are told."""
-        async with conn.transaction():
-            alert = await fetch_one(
-                conn, "SELECT * FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
-            )
-            if alert is None:
-                raise ApiError(404, "unknown_alert", f"no alert {alert_id}")
-            contact = await fetch_one(
-                conn,
-                "SELECT id FROM contacts WHERE id = %s AND band_id = %s",
-                (contact_id, alert["band_id"]),
-            )
-            if contact is None:
-                raise ApiError(404, "unknown_contact", f"contact {contact_id} is not this wearer's")
-            if alert["state"] in ("pending", "cancelled_by_wearer", "resolved"):
-                raise ApiError(409, "not_acknowledgeable", f"alert {alert_id} is {alert['state']}")
-            if alert["state"] != "dispatched":
-                return  # already acknowledged: a second click changes nothing
-            await conn.execute(
-                "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
-                " acknowledged_at = now() WHERE id = %s",
-                (contact_id, alert_id),
-            )
-            await conn.execute(
-                "UPDATE deliveries SET state = 'not_needed'"
-                " WHERE alert_id = %s AND state = 'pending'",
-                (alert_id,),
-            )
-            # the contacts already alerted learn that someone is handling it
-            await conn.execute(
-                "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
-                " SELECT DISTINCT ON (contact_id) alert_id, contact_id,"
-                "   'msg_' || alert_id || '_' || contact_id || '_handled', 'handled'"
-                " FROM deliveries WHERE alert_id = %s AND kind IN ('alert', 'repeat')"
-                " AND state = 'delivered' AND contact_id <> %s",
-                (alert_id, contact_id),
-            )
-            await conn.execute(f"NOTIFY {ALERT_CHANNEL}")
-
     @app.post("/alerts/{alert_id}/ack", summary="A contact takes charge; escalation stops")
     async def ack_alert(alert_id: int, ack: AckIn, conn: Db) -> dict:
-        await acknowledge(conn, alert_id, ack.contact_id)
+        await alert_store.acknowledge(conn, alert_id, ack.contact_id)
         return await get_alert(alert_id, conn)
 
     @app.get(
@@ -450,7 +410,7 @@ def create_app(settings: Settings) -> FastAPI:
         key = await fetch_one(conn, "SELECT value FROM server_keys WHERE name = 'ack_link'")
         if not links.valid(key["value"], alert_id, contact, sig):
             raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
-        await acknowledge(conn, alert_id, contact)
+        await alert_store.acknowledge(conn, alert_id, contact)
         alert = await get_alert(alert_id, conn)
         return {
             "message": "Thank you: the other contacts are told that you are handling it.",
@@ -460,19 +420,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/alerts/{alert_id}/resolve", summary="Close an alert with its outcome")
     async def resolve_alert(alert_id: int, body: ResolveIn, conn: Db) -> dict:
-        row = await fetch_one(
-            conn,
-            "UPDATE alerts SET state = 'resolved', outcome = %s, resolved_at = now()"
-            " WHERE id = %s AND state <> 'resolved' RETURNING id",
-            (body.outcome, alert_id),
-        )
-        if row is None:
-            await get_alert(alert_id, conn)  # 404 when it does not exist
-            raise ApiError(409, "already_resolved", f"alert {alert_id} is already resolved")
-        await conn.execute(
-            "UPDATE deliveries SET state = 'not_needed' WHERE alert_id = %s AND state = 'pending'",
-            (alert_id,),
-        )
+        await alert_store.resolve(conn, alert_id, body.outcome)
         return await get_alert(alert_id, conn)
 
     @app.get("/dead-letters", summary="Rejected messages with their reasons")

@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from alerts.store import AlertError, WrongState
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -22,6 +24,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_r: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(AlertError)
+    async def _alert_error(_r: Request, exc: AlertError) -> JSONResponse:
+        status = 409 if isinstance(exc, WrongState) else 404
+        return JSONResponse(_body(exc.code, str(exc)), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:

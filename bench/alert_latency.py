@@ -25,12 +25,12 @@ import psycopg
 from bumble.link import LocalLink
 from psycopg import sql
 
-from bandhub.embedded.broker import EmbeddedBroker
-from bandhub.services import SystemServices
 from bandhub.settings import Settings
-from bandhub.webhook_receiver import WebhookReceiver
 from firmware_sim.runner import FleetOptions, start_fleet
 from gateway.backend import local_link_backend
+from stack.embedded.broker import EmbeddedBroker
+from stack.services import SystemServices
+from stack.webhook_receiver import WebhookReceiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -29,15 +29,15 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bandhub.embedded.broker import EmbeddedBroker
-from bandhub.webhook_receiver import free_port, wait_port
+from stack.embedded.broker import EmbeddedBroker
+from stack.ports import free_port, wait_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def spawn(args: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "bandhub.cli", *args],
+        [sys.executable, "-m", "stack.cli", *args],
         env={**os.environ, "BANDHUB_LOG_LEVEL": "WARNING", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -14,39 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
 from bandhub.contracts.messages import GatewayStatus, GeoLocation, Topics
+from bandhub.mqtt import broker_address, mqtt_client
 
 log = logging.getLogger(__name__)
-
-
-def mqtt_client(url: str, client_id: str, *, clean_start: bool = True) -> mqtt.Client:
-    """A paho client configured from an ``mqtt://user:pass@host:port`` URL (not connected)."""
-    u = urlparse(url)
-    if u.scheme not in ("mqtt", "mqtts", "tcp"):
-        raise ValueError(f"unsupported MQTT URL scheme {u.scheme!r} in {url!r}")
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=clean_start,
-        protocol=mqtt.MQTTv311,
-    )
-    if u.username:
-        client.username_pw_set(u.username, u.password)
-    if u.scheme == "mqtts":
-        client.tls_set()
-    client.reconnect_delay_set(min_delay=1, max_delay=10)
-    client.max_queued_messages_set(0)
-    client.max_inflight_messages_set(100)
-    return client
-
-
-def broker_address(url: str) -> tuple[str, int]:
-    u = urlparse(url)
-    return u.hostname or "127.0.0.1", u.port or (8883 if u.scheme == "mqtts" else 1883)
 
 
 class AckingPublisher:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 import psycopg
 
-from bandhub.alerts.monitor import HealthMonitor
-from bandhub.contracts.messages import CommandRequest, Topics
+from alerts import commands as alert_commands
+from alerts import store as alert_store
+from bandhub.contracts.messages import Topics
 from bandhub.db import migrate
+from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
-from gateway.mqtt_publisher import broker_address, mqtt_client
 from ingest.validate import parse_message
 from ingest.writer import RecordWriter
 
@@ -59,23 +60,18 @@ class Ingest:
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        self._monitor = threading.Thread(
-            target=self._monitor_loop, name="ingest-monitor", daemon=True
-        )
         self.connected = threading.Event()
 
     def start(self) -> None:
         migrate(self.settings.database_url)
         host, port = broker_address(self.settings.mqtt_url)
         self._thread.start()
-        self._monitor.start()
         self._client.connect_async(host, port, keepalive=15)
         self._client.loop_start()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=15)
-        self._monitor.join(timeout=15)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -120,43 +116,12 @@ class Ingest:
                 log.warning("database unavailable (%s); retrying, messages stay unacked", exc)
                 time.sleep(1.0)
 
-    def _monitor_loop(self) -> None:
-        """The other alerts (silent band, battery, heart rate, rhythm, sedentary)."""
-        monitor = HealthMonitor(self.settings, send_move=self.send_move)
-        while not self._stop.wait(self.settings.monitor_interval_s):
-            try:
-                with psycopg.connect(self.settings.database_url) as conn:
-                    monitor.check(conn)
-            except psycopg.Error as exc:
-                log.warning("alert rules skipped this round: %s", exc)
-
-    def send_move(self, band_id: str) -> None:
-        """The sedentary reminder: a short vibration on the band through its gateway."""
-        request = CommandRequest(
-            v=1,
-            id=f"move-{band_id}-{int(time.time())}",
-            cmd="vibrate",
-            args={"seconds": 2, "reason": "move"},
-            ttl_s=600,
-            issued_at=time.time(),
-        )
-        self._client.publish(self.topics.command(band_id), request.model_dump_json(), qos=1)
-
-    def _start_countdown(self, band_id: str, alert_id: int, countdown_s: float) -> None:
-        """Ask the band to show "Are you OK?" for the wearer's countdown; its button cancels.
-        The countdown runs on the server either way (alerts.dispatch_at)."""
-        seconds = round(countdown_s)
-        if seconds <= 0:
-            return
-        request = CommandRequest(
-            v=1,
-            id=f"alert-{alert_id}-countdown",
-            cmd="fall_countdown",
-            args={"seconds": seconds},
-            ttl_s=max(seconds, 1),
-            issued_at=time.time(),
-        )
-        self._client.publish(self.topics.command(band_id), request.model_dump_json(), qos=1)
+    def _start_countdown(self, opened: alert_store.OpenedFall) -> None:
+        request = alert_commands.fall_countdown(opened.alert_id, opened.countdown_s)
+        if request is not None:
+            self._client.publish(
+                self.topics.command(opened.band_id), request.model_dump_json(), qos=1
+            )
 
     def _next_batch(self) -> list[_Msg]:
         try:
@@ -209,8 +174,8 @@ class Ingest:
         for m in batch:
             if m.qos > 0:
                 self._client.ack(m.mid, m.qos)
-        for band_id, alert_id, countdown_s in writer.opened_alerts:
-            self._start_countdown(band_id, alert_id, countdown_s)
+        for opened in writer.opened_alerts:
+            self._start_countdown(opened)
         self.stats.messages += len(batch)
         self.stats.rows += sum(inserted.values())
         self.stats.dead_letters += sum(len(p.rejections) for _t, p in parsed)

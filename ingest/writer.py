@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import psycopg
 
+from alerts import store as alert_store
 from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
 from ingest import fall_check
 from ingest.validate import Parsed, Rejection
@@ -27,7 +28,6 @@ _COLUMNS: dict[Stream, tuple[str, tuple[str, ...]]] = {
     Stream.BUTTON: ("buttons", ("press",)),
     Stream.BATTERY: ("battery", ("level",)),
 }
-ALERT_CHANNEL = "bandhub_alerts"
 T = TypeVar("T", GatewayStatus, BandStatus)
 
 
@@ -50,8 +50,8 @@ class RecordWriter:
         self.countdown_s = countdown_s  # the default; a wearer's own setting wins
         self.escalation_s = escalation_s
         self.repeat_s = repeat_s
-        # (band_id, alert_id, countdown seconds) of the alerts the last write opened
-        self.opened_alerts: list[tuple[str, int, float]] = []
+        # the fall alerts the last write opened (their countdowns go to the bands)
+        self.opened_alerts: list[alert_store.OpenedFall] = []
         with conn.transaction():
             for table, _cols in _COLUMNS.values():
                 conn.execute(
@@ -186,6 +186,15 @@ class RecordWriter:
             self._wearer_pressed(new)
         return len(new)
 
+    def _wearer_pressed(self, keys: list[tuple]) -> None:
+        """ "I'm OK" before the countdown ends cancels the band's pending fall alerts."""
+        for band_id, seq, _t in keys:
+            press = self.conn.execute(
+                "SELECT press FROM buttons WHERE band_id = %s AND seq = %s", (band_id, seq)
+            ).fetchone()[0]
+            if press == "im_ok":
+                alert_store.cancel_by_wearer(self.conn, band_id)
+
     def _confirm_falls(self, keys: list[tuple]) -> None:
         for band_id, seq, t in keys:
             ax, ay, az, fs, pre = self.conn.execute(
@@ -203,56 +212,14 @@ class RecordWriter:
                 "fall on %s at %s: confirmed=%s confidence=%.2f", band_id, t, confirmed, confidence
             )
             if confirmed:
-                self._open_fall_alert(band_id, seq, t, confidence)
-
-    def _open_fall_alert(self, band_id: str, seq: int, t: dt.datetime, confidence: float) -> None:
-        row = self.conn.execute(
-            "WITH b AS (SELECT COALESCE(fall_countdown_s, %s) AS countdown,"
-            "   (SELECT count(*) FROM contacts WHERE band_id = %s) AS contacts"
-            "   FROM bands WHERE band_id = %s)"
-            " INSERT INTO alerts (band_id, kind, state, event_t, fall_seq, confidence,"
-            "   dispatch_at, next_repeat_at)"
-            " SELECT %s, 'fall', 'pending', %s, %s, %s, now() + make_interval(secs => countdown),"
-            "   CASE WHEN %s > 0 AND contacts > 0 THEN now() + make_interval(secs =>"
-            "     countdown + %s * (contacts - 1) + %s) END"
-            " FROM b ON CONFLICT DO NOTHING RETURNING id, EXTRACT(EPOCH FROM dispatch_at - now())",
-            (self.countdown_s, band_id, band_id, band_id, t, seq, confidence,
-             self.repeat_s, self.escalation_s, self.repeat_s),
-        ).fetchone()  # fmt: skip
-        if row is None:
-            return
-        alert_id = row[0]
-        self.opened_alerts.append((band_id, alert_id, float(row[1])))
-        # Contacts in their order: the first when the countdown ends, each next one an
-        # escalation delay later unless somebody acknowledged first.
-        self.conn.execute(
-            "INSERT INTO deliveries (alert_id, contact_id, webhook_id, next_attempt_at)"
-            " SELECT %s, c.id, 'msg_' || %s || '_' || c.id, a.dispatch_at"
-            "   + make_interval(secs => %s * (row_number() OVER (ORDER BY c.position, c.id) - 1))"
-            " FROM contacts c JOIN alerts a ON a.id = %s WHERE c.band_id = %s",
-            (alert_id, alert_id, self.escalation_s, alert_id, band_id),
-        )
-        self.conn.execute(f"NOTIFY {ALERT_CHANNEL}")
-
-    def _wearer_pressed(self, keys: list[tuple]) -> None:
-        """ "I'm OK" before the countdown ends cancels the band's pending fall alerts."""
-        for band_id, seq, _t in keys:
-            press = self.conn.execute(
-                "SELECT press FROM buttons WHERE band_id = %s AND seq = %s", (band_id, seq)
-            ).fetchone()[0]
-            if press != "im_ok":
-                continue
-            cancelled = self.conn.execute(
-                "UPDATE alerts SET state = 'cancelled_by_wearer' WHERE band_id = %s"
-                " AND state = 'pending' AND dispatch_at > now() RETURNING id",
-                (band_id,),
-            ).fetchall()
-            for (alert_id,) in cancelled:
-                self.conn.execute(
-                    "UPDATE deliveries SET state = 'cancelled'"
-                    " WHERE alert_id = %s AND state = 'pending'",
-                    (alert_id,),
-                )
+                opened = alert_store.open_fall(
+                    self.conn, band_id, seq, t, confidence,
+                    countdown_s=self.countdown_s,
+                    escalation_s=self.escalation_s,
+                    repeat_s=self.repeat_s,
+                )  # fmt: skip
+                if opened is not None:
+                    self.opened_alerts.append(opened)
 
     def _dead_letters(self, rejections: list[tuple[str, Rejection]]) -> None:
         if not rejections:

@@ -25,9 +25,9 @@ from psycopg import sql
 
 from api.server import serve_api
 from bandhub.db import migrate
-from bandhub.embedded.broker import EmbeddedBroker
 from bandhub.settings import Settings
-from bandhub.webhook_receiver import free_port
+from stack.embedded.broker import EmbeddedBroker
+from stack.ports import free_port
 
 _DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -38,7 +38,7 @@ def _server_url(tmp_factory) -> tuple[str, object]:
         with psycopg.connect(url, connect_timeout=3):
             return url, None
     except psycopg.OperationalError:
-        from bandhub.embedded.postgres import EmbeddedPostgres
+        from stack.embedded.postgres import EmbeddedPostgres
 
         data = Path("/var/tmp") / f"bandhub-test-pg-{os.getpid()}"
         pg = EmbeddedPostgres(data, database="postgres")

@@ -19,7 +19,7 @@ DATASETS = Path(
     os.environ.get("BANDHUB_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets")
 )
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets not present")
-BANDHUB = [sys.executable, "-c", "from bandhub.cli import app; app()"]
+BANDHUB = [sys.executable, "-c", "from stack.cli import app; app()"]
 
 
 def analyze(*args: str | Path) -> subprocess.CompletedProcess:

@@ -52,7 +52,7 @@ def produced_counts(bands) -> dict[str, dict[str, int]]:
 def spawn_cli(args: list[str], env: dict, log) -> subprocess.Popen:
     """``bandhub ARGS`` in a child process (a band fleet, a gateway), logging to ``log``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bandhub.cli", *args],
+        [sys.executable, "-m", "stack.cli", *args],
         env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,

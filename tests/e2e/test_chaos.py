@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from bandhub.services import SystemServices
-from bandhub.webhook_receiver import free_port, wait_port
+from stack.ports import free_port, wait_port
+from stack.services import SystemServices
 from tests.e2e.helpers import (
     all_stored_exactly_once,
     eventually,

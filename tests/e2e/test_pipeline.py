@@ -10,10 +10,10 @@ import httpx
 import pytest
 from bumble.link import LocalLink
 
-from bandhub.services import SystemServices
-from bandhub.webhook_receiver import WebhookReceiver
 from firmware_sim.runner import FleetOptions, start_fleet, truth_report
 from gateway.backend import local_link_backend
+from stack.services import SystemServices
+from stack.webhook_receiver import WebhookReceiver
 from tests.e2e.helpers import eventually, produced_counts, stored_counts
 
 pytestmark = [pytest.mark.e2e]

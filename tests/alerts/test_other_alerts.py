@@ -12,13 +12,12 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from bandhub.alerts.dispatcher import Dispatcher
-from bandhub.alerts.monitor import HealthMonitor
+from alerts.dispatcher import Dispatcher
+from alerts.monitor import HealthMonitor, MonitorService
 from bandhub.contracts.messages import Topics
+from bandhub.mqtt import broker_address
 from bandhub.settings import Settings
-from bandhub.webhook_receiver import WebhookReceiver
-from gateway.mqtt_publisher import broker_address
-from ingest.service import Ingest
+from stack.webhook_receiver import WebhookReceiver
 from tests.e2e.helpers import eventually
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -120,7 +119,7 @@ def test_sedentary_reminds_the_band_during_waking_hours_only(clean_db):
     assert deliveries == 0  # a reminder for the wearer, not an alert for the contacts
 
 
-async def test_ingest_sends_the_move_vibration_over_mqtt(settings):
+async def test_monitor_sends_the_move_vibration_over_mqtt(settings):
     got: list[dict] = []
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-cmd")
     client.on_message = lambda _c, _u, m: got.append(json.loads(m.payload))
@@ -128,15 +127,15 @@ async def test_ingest_sends_the_move_vibration_over_mqtt(settings):
     client.connect(host, port)
     client.subscribe(Topics(settings.mqtt_topic_prefix).command("BH-0001"), qos=1)
     client.loop_start()
-    ingest = Ingest(settings, client_id="test-ingest")
-    ingest.start()
+    service = MonitorService(settings)
+    service.start()
     try:
-        await eventually(lambda: ingest.connected.is_set(), 10, "ingest connected")
+        await eventually(lambda: service.connected.is_set(), 10, "monitor connected")
         await asyncio.sleep(0.3)
-        ingest.send_move("BH-0001")
+        service.send_move("BH-0001")
         await eventually(lambda: got, 10, "the vibrate command")
     finally:
-        ingest.stop()
+        service.stop()
         client.loop_stop()
         client.disconnect()
     assert got[0]["cmd"] == "vibrate" and got[0]["args"]["reason"] == "move"
@@ -156,7 +155,7 @@ async def test_quiet_hours_delay_other_alerts_but_never_falls(clean_db, kind):
             (receiver.url, SECRET, start, end),
         )
         if kind == "fall":
-            from tests.server.test_escalation import _fall
+            from tests.alerts.test_escalation import _fall
 
             conn.commit()
             _fall(clean_db)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from bandhub.alerts.signing import sign
+from alerts.signing import sign
 from bandhub.settings import Settings
 
 SUBJECTS = {

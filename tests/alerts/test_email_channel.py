@@ -10,12 +10,12 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
-from bandhub.alerts.dispatcher import Dispatcher
+from alerts.dispatcher import Dispatcher
 from bandhub.contracts.messages import FallRecord, Stream
-from bandhub.webhook_receiver import free_port
 from firmware_sim.physiology import fall_window
 from ingest.validate import Parsed
 from ingest.writer import RecordWriter
+from stack.ports import free_port
 from tests.e2e.helpers import eventually
 
 

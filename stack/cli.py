@@ -126,8 +126,9 @@ def _require_services(settings) -> None:
 
 @app.command()
 def ingest() -> None:
-    """Store records from MQTT in PostgreSQL and deliver fall alerts."""
-    from bandhub.alerts.dispatcher import Dispatcher
+    """Store records from MQTT in PostgreSQL, check the alert rules, deliver alerts."""
+    from alerts.dispatcher import Dispatcher
+    from alerts.monitor import MonitorService
     from bandhub.settings import get_settings
     from ingest.service import Ingest
 
@@ -136,11 +137,13 @@ def ingest() -> None:
     _require_services(settings)
 
     async def main(stop: asyncio.Event) -> None:
-        service = Ingest(settings)
+        service, monitor = Ingest(settings), MonitorService(settings)
         await asyncio.to_thread(service.start)
+        monitor.start()
         try:
             await Dispatcher(settings).run(stop)
         finally:
+            await asyncio.to_thread(monitor.stop)
             await asyncio.to_thread(service.stop)
 
     run_until_signal(main)
@@ -176,8 +179,8 @@ def demo(
     fall_at: Annotated[str, typer.Option(help="HH:MM when band 1's wearer falls")] = "15:30",
 ) -> None:
     """Run the whole system on embedded defaults (simulated bands to API)."""
-    from bandhub.demo import DemoOptions, run_demo
     from bandhub.settings import get_settings
+    from stack.demo import DemoOptions, run_demo
 
     setup_logging("WARNING")
     opts = DemoOptions(
@@ -249,8 +252,8 @@ def gateway_status(
     import paho.mqtt.client as mqtt
 
     from bandhub.contracts.messages import Topics
+    from bandhub.mqtt import broker_address
     from bandhub.settings import get_settings
-    from gateway.mqtt_publisher import broker_address
 
     settings = get_settings()
     if not settings.mqtt_url:

@@ -10,13 +10,13 @@ import numpy as np
 import psycopg
 import pytest
 
-from bandhub.alerts.dispatcher import Dispatcher
+from alerts.dispatcher import Dispatcher
 from bandhub.contracts.messages import FallRecord, Stream
 from bandhub.settings import Settings
-from bandhub.webhook_receiver import WebhookReceiver
 from firmware_sim.physiology import fall_window
 from ingest.validate import Parsed
 from ingest.writer import RecordWriter
+from stack.webhook_receiver import WebhookReceiver
 from tests.e2e.helpers import eventually
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

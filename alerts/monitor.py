@@ -17,34 +17,22 @@ falls). Every kind fires at most once per band per ``alert_rate_limit_s``:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 
+from alerts import commands, store
 from analytics.hrv import persistently_irregular
+from bandhub.contracts.messages import Topics
+from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
-from ingest.writer import ALERT_CHANNEL
 
 log = logging.getLogger(__name__)
-
-# the next end of a contact's quiet window (UTC times, the window may wrap midnight)
-_NOT_BEFORE = """
-CASE WHEN c.quiet_start IS NULL OR NOT (CASE
-    WHEN c.quiet_start <= c.quiet_end
-    THEN (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
-         AND (now() AT TIME ZONE 'UTC')::time < c.quiet_end
-    ELSE (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
-         OR (now() AT TIME ZONE 'UTC')::time < c.quiet_end END)
-  THEN now()
-  ELSE ((date_trunc('day', now() AT TIME ZONE 'UTC') + c.quiet_end) AT TIME ZONE 'UTC')
-       + CASE WHEN c.quiet_end <= (now() AT TIME ZONE 'UTC')::time
-              THEN interval '1 day' ELSE interval '0' END
-END
-"""
 
 
 @dataclass(frozen=True)
@@ -70,9 +58,7 @@ class HealthMonitor:
         ]
         fired = [f for f in findings if self._open_alert(conn, f)]
         reminders = [
-            f
-            for f in self._sedentary(epochs)
-            if self._open_alert(conn, f, state="band_reminded", notify_contacts=False)
+            f for f in self._sedentary(epochs) if self._open_alert(conn, f, notify_contacts=False)
         ]
         conn.commit()  # recorded first, so a reminder is sent once even if ingest restarts
         for f in reminders:
@@ -165,27 +151,54 @@ class HealthMonitor:
 
     # --- opening an alert --------------------------------------------------------
 
-    def _open_alert(
-        self, conn, f: Finding, state: str = "dispatched", notify_contacts: bool = True
-    ) -> bool:
+    def _open_alert(self, conn, f: Finding, notify_contacts: bool = True) -> bool:
         window = self.s.sedentary_min * 60 if f.kind == "sedentary" else self.s.alert_rate_limit_s
-        row = conn.execute(
-            "INSERT INTO alerts (band_id, kind, state, event_t, dispatch_at, details)"
-            " SELECT %s, %s, %s, now(), now(), %s WHERE NOT EXISTS (SELECT 1 FROM alerts a"
-            "   WHERE a.band_id = %s AND a.kind = %s"
-            "   AND a.created_at > now() - make_interval(secs => %s))"
-            " RETURNING id",
-            (f.band_id, f.kind, state, json.dumps(f.details), f.band_id, f.kind, window),
-        ).fetchone()
-        if row is None:
+        opened = store.open_rule_alert(
+            conn, f.band_id, f.kind, f.details,
+            rate_window_s=window, notify_contacts=notify_contacts,
+        )  # fmt: skip
+        if opened is None:
             return False
-        if notify_contacts:
-            conn.execute(
-                "INSERT INTO deliveries (alert_id, contact_id, webhook_id, next_attempt_at)"
-                f" SELECT %s, c.id, 'msg_' || %s || '_' || c.id, {_NOT_BEFORE}"
-                " FROM contacts c WHERE c.band_id = %s",
-                (row[0], row[0], f.band_id),
-            )
-            conn.execute(f"NOTIFY {ALERT_CHANNEL}")
         log.warning("%s alert for %s: %s", f.kind, f.band_id, f.details)
         return True
+
+
+class MonitorService:
+    """Runs the rules every ``monitor_interval_s`` in a thread of its own; the sedentary
+    reminder goes to the band over MQTT (through its gateway)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.mqtt_topic_prefix)
+        # a process of its own on the broker: several ingest hosts never take over its session
+        self._client = mqtt_client(settings.mqtt_url, f"bandhub-monitor-{uuid.uuid4().hex[:12]}")
+        self._client.on_connect = lambda *_a: self.connected.set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="alert-monitor", daemon=True)
+        self.connected = threading.Event()
+
+    def start(self) -> None:
+        host, port = broker_address(self.settings.mqtt_url)
+        self._client.connect_async(host, port, keepalive=30)
+        self._client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def send_move(self, band_id: str) -> None:
+        request = commands.move_reminder(band_id)
+        self._client.publish(self.topics.command(band_id), request.model_dump_json(), qos=1)
+
+    def _loop(self) -> None:
+        monitor = HealthMonitor(self.settings, send_move=self.send_move)
+        while not self._stop.wait(self.settings.monitor_interval_s):
+            try:
+                with psycopg.connect(self.settings.database_url) as conn:
+                    monitor.check(conn)
+            except psycopg.Error as exc:
+                log.warning("alert rules skipped this round: %s", exc)

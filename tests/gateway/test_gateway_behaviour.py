@@ -298,7 +298,7 @@ async def test_gateway_status_command_shows_what_support_needs(running, broker):
     await eventually(lambda: listener.on(f"/band/{band.config.serial}/status"), 20, "a status")
     out = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bandhub.cli", "gateway", "status"],
+        [sys.executable, "-m", "stack.cli", "gateway", "status"],
         env={**os.environ, "BANDHUB_MQTT_URL": broker.url},
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip

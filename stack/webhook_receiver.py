@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from stack.ports import free_port
 
 TOLERANCE_S = 300
 
@@ -106,23 +107,3 @@ class WebhookReceiver:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def wait_port(port: int, timeout: float = 20.0) -> None:
-    """Until something accepts connections on 127.0.0.1:``port`` (a child process's server)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            _r, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"nothing listening on port {port}") from None
-            await asyncio.sleep(0.1)

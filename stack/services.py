@@ -13,11 +13,11 @@ import logging
 import re
 
 from bandhub.db import migrate
-from bandhub.embedded.broker import EmbeddedBroker
-from bandhub.embedded.postgres import EmbeddedPostgres
 from bandhub.settings import Settings
-from bandhub.webhook_receiver import free_port
 from gateway.backend import BleBackend
+from stack.embedded.broker import EmbeddedBroker
+from stack.embedded.postgres import EmbeddedPostgres
+from stack.ports import free_port, port_taken
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class SystemServices:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.ingest = None
+        self.monitor = None
         self._backend = None
 
     @property
@@ -58,15 +59,18 @@ class SystemServices:
         self, *, gateway_backend: str | BleBackend | None, set_band_clock: bool = True
     ) -> None:
         """Ingest, dispatcher, API and (unless ``gateway_backend`` is None) a gateway."""
+        from alerts.dispatcher import Dispatcher
+        from alerts.monitor import MonitorService
         from api.server import serve_api
-        from bandhub.alerts.dispatcher import Dispatcher
         from ingest.service import Ingest
 
         s = self.settings
-        if not s.api_port or _port_taken(s.api_port):
+        if not s.api_port or port_taken(s.api_port):
             s.api_port = free_port()
         self.ingest = Ingest(s)
         await asyncio.to_thread(self.ingest.start)
+        self.monitor = MonitorService(s)
+        self.monitor.start()
         self._tasks.append(asyncio.create_task(Dispatcher(s).run(self._stop)))
         self._tasks.append(asyncio.create_task(serve_api(s, self._stop)))
         if gateway_backend is not None:
@@ -95,19 +99,14 @@ class SystemServices:
         if self._backend is not None:
             with contextlib.suppress(Exception):
                 await self._backend.close()
+        if self.monitor is not None:
+            await asyncio.to_thread(self.monitor.stop)
         if self.ingest is not None:
             await asyncio.to_thread(self.ingest.stop)
         if self.broker is not None:
             await self.broker.stop()
         if self._postgres is not None:
             await asyncio.to_thread(self._postgres.stop)
-
-
-def _port_taken(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def _wait_http(url: str, timeout: float = 20.0) -> None:

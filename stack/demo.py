@@ -24,9 +24,10 @@ from pathlib import Path
 import httpx
 
 from bandhub.settings import Settings
-from bandhub.webhook_receiver import WebhookReceiver, free_port
+from stack.ports import free_port, wait_port_blocking
+from stack.webhook_receiver import WebhookReceiver
 
-log = logging.getLogger("bandhub.demo")
+log = logging.getLogger("stack.demo")
 
 
 @dataclass
@@ -46,7 +47,7 @@ def say(message: str) -> None:
 
 
 async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -> int:
-    from bandhub.services import SystemServices
+    from stack.services import SystemServices
 
     if opts.exit_when_done and not opts.days:
         opts.days = 1.0
@@ -98,7 +99,7 @@ async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -
 
 def _start_sim(opts: DemoOptions, day0: dt.date, port: int, truth: Path, run_dir: Path):
     cmd = [
-        sys.executable, "-m", "bandhub.cli", "sim",
+        sys.executable, "-m", "stack.cli", "sim",
         "--bands", str(opts.bands),
         "--hci", f"tcp-server:127.0.0.1:{port}",
         "--speed", str(opts.speed),
@@ -115,16 +116,10 @@ def _start_sim(opts: DemoOptions, day0: dt.date, port: int, truth: Path, run_dir
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"band simulator exited with {proc.returncode}; see sim.log")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
+    if wait_port_blocking(port, timeout, still_alive=lambda: proc.poll() is None):
+        return
+    if proc.poll() is not None:
+        raise RuntimeError(f"band simulator exited with {proc.returncode}; see sim.log")
     raise RuntimeError("band simulator did not open its HCI port in time")
 
 

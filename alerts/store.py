@@ -1,0 +1,402 @@
+"""The alert lifecycle's one owner: every state transition, the ids and the channel.
+
+An alert moves ``pending`` (a fall's countdown) -> ``dispatched`` -> ``acknowledged``
+-> ``resolved``; a fall may instead end ``cancelled_by_wearer``, and a sedentary
+reminder is born ``band_reminded``. Each alert has one ``deliveries`` row per contact
+and message (the outbox the dispatcher sends). Nothing outside this module writes
+those two tables; triggers add the timeline and the live events (migrations 005/006).
+
+Ingest and the monitor call the synchronous functions inside their own transaction
+(an alert is never stored without its deliveries); the API and the dispatcher call
+the ``async`` ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+import psycopg
+from psycopg import AsyncConnection
+
+ALERT_CHANNEL = "bandhub_alerts"  # NOTIFY'd when deliveries may have become due
+EVENTS_CHANNEL = "bandhub_alert_events"  # JSON per new alert or state change (a trigger)
+
+Outcome = Literal["ok", "needed_help", "false_alarm"]
+
+
+def webhook_id_sql(alert: str, contact: str, suffix: str = "") -> str:
+    """SQL for a delivery's ``webhook-id``: ``msg_<alert>_<contact>[_<suffix>]``.
+
+    Receivers drop a message whose id they have seen, so the id of one message to one
+    contact must stay the same across re-sends and differ between messages."""
+    tail = f" || '_' || {suffix}" if suffix else ""
+    return f"'msg_' || {alert} || '_' || {contact}{tail}"
+
+
+_HANDLED_ID = webhook_id_sql("alert_id", "contact_id", "'handled'")
+_REPEAT_ID = webhook_id_sql("%s", "id", "'r' || %s")  # params: alert id, round
+
+# the next end of a contact's quiet window (UTC times, the window may wrap midnight)
+_QUIET_HOURS_END = """
+CASE WHEN c.quiet_start IS NULL OR NOT (CASE
+    WHEN c.quiet_start <= c.quiet_end
+    THEN (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
+         AND (now() AT TIME ZONE 'UTC')::time < c.quiet_end
+    ELSE (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
+         OR (now() AT TIME ZONE 'UTC')::time < c.quiet_end END)
+  THEN now()
+  ELSE ((date_trunc('day', now() AT TIME ZONE 'UTC') + c.quiet_end) AT TIME ZONE 'UTC')
+       + CASE WHEN c.quiet_end <= (now() AT TIME ZONE 'UTC')::time
+              THEN interval '1 day' ELSE interval '0' END
+END
+"""
+
+
+class AlertError(Exception):
+    """A transition that is not allowed; ``code`` is stable for API clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UnknownAlert(AlertError):
+    def __init__(self, alert_id: int) -> None:
+        super().__init__("unknown_alert", f"no alert {alert_id}")
+
+
+class UnknownContact(AlertError):
+    def __init__(self, contact_id: int) -> None:
+        super().__init__("unknown_contact", f"contact {contact_id} is not this wearer's")
+
+
+class WrongState(AlertError):
+    """409: the alert is in a state where this transition makes no sense."""
+
+
+@dataclass(frozen=True)
+class OpenedFall:
+    band_id: str
+    alert_id: int
+    countdown_s: float  # until contacts are alerted (the band shows "Are you OK?")
+
+
+# --- opened by ingest and the monitor (synchronous, inside the caller's transaction) ---
+
+
+def open_fall(
+    conn: psycopg.Connection,
+    band_id: str,
+    seq: int,
+    t: dt.datetime,
+    confidence: float,
+    *,
+    countdown_s: float,
+    escalation_s: float,
+    repeat_s: float,
+) -> OpenedFall | None:
+    """A confirmed fall: a pending alert whose countdown is the wearer's own (or
+    ``countdown_s``), and its contacts' deliveries in their order, each an escalation
+    delay after the previous one. None when this fall already has its alert."""
+    row = conn.execute(
+        "WITH b AS (SELECT COALESCE(fall_countdown_s, %s) AS countdown,"
+        "   (SELECT count(*) FROM contacts WHERE band_id = %s) AS contacts"
+        "   FROM bands WHERE band_id = %s)"
+        " INSERT INTO alerts (band_id, kind, state, event_t, fall_seq, confidence,"
+        "   dispatch_at, next_repeat_at)"
+        " SELECT %s, 'fall', 'pending', %s, %s, %s, now() + make_interval(secs => countdown),"
+        "   CASE WHEN %s > 0 AND contacts > 0 THEN now() + make_interval(secs =>"
+        "     countdown + %s * (contacts - 1) + %s) END"
+        " FROM b ON CONFLICT DO NOTHING RETURNING id, EXTRACT(EPOCH FROM dispatch_at - now())",
+        (countdown_s, band_id, band_id, band_id, t, seq, confidence,
+         repeat_s, escalation_s, repeat_s),
+    ).fetchone()  # fmt: skip
+    if row is None:
+        return None
+    alert_id = row[0]
+    _deliver_to_contacts(
+        conn,
+        alert_id,
+        band_id,
+        "a.dispatch_at + make_interval(secs => %s"
+        " * (row_number() OVER (ORDER BY c.position, c.id) - 1))",
+        (escalation_s,),
+    )
+    return OpenedFall(band_id, alert_id, float(row[1]))
+
+
+def cancel_by_wearer(conn: psycopg.Connection, band_id: str) -> list[int]:
+    """ "I'm OK" on the band before the countdown ends: its pending falls are cancelled
+    and nobody is alerted. Returns the cancelled alerts."""
+    cancelled = [
+        r[0]
+        for r in conn.execute(
+            "UPDATE alerts SET state = 'cancelled_by_wearer' WHERE band_id = %s"
+            " AND state = 'pending' AND dispatch_at > now() RETURNING id",
+            (band_id,),
+        ).fetchall()
+    ]
+    if cancelled:
+        conn.execute(
+            "UPDATE deliveries SET state = 'cancelled'"
+            " WHERE alert_id = ANY(%s) AND state = 'pending'",
+            (cancelled,),
+        )
+    return cancelled
+
+
+def open_rule_alert(
+    conn: psycopg.Connection,
+    band_id: str,
+    kind: str,
+    details: dict,
+    *,
+    rate_window_s: float,
+    notify_contacts: bool = True,
+) -> int | None:
+    """A non-fall alert (silent band, battery, heart rate, rhythm, sedentary), at most
+    once per band and kind within ``rate_window_s``. Contacts in quiet hours get it when
+    their window ends. A reminder for the wearer only (``notify_contacts=False``) is
+    stored as ``band_reminded`` with no deliveries. None when rate-limited."""
+    state = "dispatched" if notify_contacts else "band_reminded"
+    row = conn.execute(
+        "INSERT INTO alerts (band_id, kind, state, event_t, dispatch_at, details)"
+        " SELECT %s, %s, %s, now(), now(), %s WHERE NOT EXISTS (SELECT 1 FROM alerts a"
+        "   WHERE a.band_id = %s AND a.kind = %s"
+        "   AND a.created_at > now() - make_interval(secs => %s))"
+        " RETURNING id",
+        (band_id, kind, state, json.dumps(details), band_id, kind, rate_window_s),
+    ).fetchone()
+    if row is None:
+        return None
+    if notify_contacts:
+        _deliver_to_contacts(conn, row[0], band_id, _QUIET_HOURS_END, ())
+    return row[0]
+
+
+def _deliver_to_contacts(
+    conn: psycopg.Connection, alert_id: int, band_id: str, not_before_sql: str, params: tuple
+) -> None:
+    """One outbox row per contact of the band, due at ``not_before_sql`` (may use ``c``
+    for the contact and ``a`` for the alert), and a wake-up for the dispatchers."""
+    conn.execute(
+        "INSERT INTO deliveries (alert_id, contact_id, webhook_id, next_attempt_at)"
+        f" SELECT a.id, c.id, {webhook_id_sql('a.id', 'c.id')}, {not_before_sql}"
+        " FROM contacts c JOIN alerts a ON a.id = %s WHERE c.band_id = %s",
+        (*params, alert_id, band_id),
+    )
+    conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+
+
+# --- the people: acknowledge and resolve (the API) -----------------------------------
+
+
+async def acknowledge(conn: AsyncConnection, alert_id: int, contact_id: int) -> None:
+    """A contact takes charge. The first acknowledgement wins: the escalation stops and
+    the contacts already alerted are told; a second one changes nothing."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT band_id, state FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
+        )
+        alert = await cur.fetchone()
+        if alert is None:
+            raise UnknownAlert(alert_id)
+        band_id, state = _values(alert, "band_id", "state")
+        cur = await conn.execute(
+            "SELECT 1 FROM contacts WHERE id = %s AND band_id = %s", (contact_id, band_id)
+        )
+        if await cur.fetchone() is None:
+            raise UnknownContact(contact_id)
+        if state in ("pending", "cancelled_by_wearer", "resolved"):
+            raise WrongState("not_acknowledgeable", f"alert {alert_id} is {state}")
+        if state != "dispatched":
+            return  # already acknowledged
+        await conn.execute(
+            "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
+            " acknowledged_at = now() WHERE id = %s",
+            (contact_id, alert_id),
+        )
+        await _stop_pending(conn, alert_id)
+        await conn.execute(
+            "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
+            " SELECT DISTINCT ON (contact_id) alert_id, contact_id,"
+            f"   {_HANDLED_ID}, 'handled'"
+            " FROM deliveries WHERE alert_id = %s AND kind IN ('alert', 'repeat')"
+            " AND state = 'delivered' AND contact_id <> %s",
+            (alert_id, contact_id),
+        )
+        await conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+
+
+async def resolve(conn: AsyncConnection, alert_id: int, outcome: Outcome) -> None:
+    """Close an alert with what happened; deliveries still waiting are not needed."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE alerts SET state = 'resolved', outcome = %s, resolved_at = now()"
+            " WHERE id = %s AND state <> 'resolved' RETURNING id",
+            (outcome, alert_id),
+        )
+        if await cur.fetchone() is None:
+            cur = await conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,))
+            if await cur.fetchone() is None:
+                raise UnknownAlert(alert_id)
+            raise WrongState("already_resolved", f"alert {alert_id} is already resolved")
+        await _stop_pending(conn, alert_id)
+
+
+async def _stop_pending(conn: AsyncConnection, alert_id: int) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET state = 'not_needed' WHERE alert_id = %s AND state = 'pending'",
+        (alert_id,),
+    )
+
+
+def _values(row, *names: str) -> tuple:
+    """Columns of a row from a tuple or a dict cursor (the API uses dict rows)."""
+    return tuple(row[n] for n in names) if isinstance(row, dict) else tuple(row)
+
+
+# --- the dispatcher: repeats, claiming a due delivery and recording how it went -------
+
+
+async def repeat_due(conn: AsyncConnection, repeat_s: float) -> tuple[int, int] | None:
+    """Everyone has been alerted and nobody acknowledged: all contacts again (one
+    alert per call). Returns (alert id, round) or None when nothing is due."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE alerts SET repeats = repeats + 1,"
+            " next_repeat_at = now() + make_interval(secs => %s)"
+            " WHERE id = (SELECT id FROM alerts WHERE state = 'dispatched'"
+            "   AND next_repeat_at <= now() ORDER BY next_repeat_at LIMIT 1"
+            "   FOR UPDATE SKIP LOCKED) RETURNING id, band_id, repeats",
+            (repeat_s,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        alert_id, band_id, n = row
+        await conn.execute(
+            "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
+            f" SELECT %s, id, {_REPEAT_ID}, 'repeat'"
+            " FROM contacts WHERE band_id = %s",
+            (alert_id, alert_id, n, band_id),
+        )
+        await conn.execute(
+            "INSERT INTO alert_timeline (alert_id, event, detail)"
+            " VALUES (%s, 'repeat', jsonb_build_object('round', %s::int))",
+            (alert_id, n),
+        )
+        return alert_id, n
+
+
+_DUE = """
+ d.state = 'pending' AND d.next_attempt_at <= now()
+ AND (d.kind = 'handled' OR (a.state IN ('pending', 'dispatched') AND a.dispatch_at <= now()))
+"""
+_CLAIM = f"""
+SELECT d.id, d.webhook_id, d.attempts, d.kind, c.id, c.channel, c.address, c.secret, c.name,
+       a.id, a.band_id, a.kind, a.event_t, a.confidence, b.name,
+       (SELECT name FROM contacts WHERE id = a.acknowledged_by), a.details
+  FROM deliveries d
+  JOIN alerts a ON a.id = d.alert_id
+  JOIN contacts c ON c.id = d.contact_id
+  JOIN bands b ON b.band_id = a.band_id
+ WHERE {_DUE}
+ ORDER BY d.next_attempt_at
+ LIMIT 1
+ FOR UPDATE OF d SKIP LOCKED
+"""
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """One outbox row, locked by the claiming transaction until it is recorded."""
+
+    id: int
+    webhook_id: str
+    attempts: int
+    message_kind: str  # alert, repeat or handled
+    contact_id: int
+    channel: str
+    address: str
+    secret: str
+    contact: str
+    alert_id: int
+    band_id: str
+    kind: str
+    event_t: dt.datetime
+    confidence: float | None
+    wearer: str
+    handled_by: str | None
+    details: dict | None
+    last_heart_rate_bpm: int | None
+    battery_percent: int | None
+    gateway_location: dict | None
+
+
+async def claim_due(conn: AsyncConnection) -> DueDelivery | None:
+    """Lock the delivery due first (``SKIP LOCKED``: dispatchers never send the same
+    one at once). Call inside a transaction that ends after ``record_attempt``."""
+    row = await (await conn.execute(_CLAIM)).fetchone()
+    if row is None:
+        return None
+    band_id = row[10]
+    latest = await (
+        await conn.execute(
+            "SELECT (SELECT bpm FROM hr WHERE band_id = %s ORDER BY t DESC LIMIT 1),"
+            " (SELECT level FROM battery WHERE band_id = %s ORDER BY t DESC LIMIT 1),"
+            " (SELECT g.location FROM bands b JOIN gateways g"
+            "   ON g.gateway_id = b.last_gateway_id WHERE b.band_id = %s)",
+            (band_id, band_id, band_id),
+        )
+    ).fetchone()
+    return DueDelivery(*row, *latest)
+
+
+async def record_attempt(
+    conn: AsyncConnection, d: DueDelivery, error: str | None, retry_in_s: float
+) -> None:
+    """How a send went: delivered, or retried after ``retry_in_s``. The first contact
+    message moves the alert to ``dispatched``; every attempt goes on the timeline."""
+    if error is None:
+        await conn.execute(
+            "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,"
+            " delivered_at = now(), last_error = NULL WHERE id = %s",
+            (d.id,),
+        )
+    else:
+        await conn.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = %s,"
+            " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
+            (error, retry_in_s, d.id),
+        )
+    if d.message_kind != "handled":
+        await conn.execute(
+            "UPDATE alerts SET state = 'dispatched' WHERE id = %s AND state = 'pending'",
+            (d.alert_id,),
+        )
+    await conn.execute(
+        "INSERT INTO alert_timeline (alert_id, event, detail) VALUES (%s, 'delivery',"
+        " jsonb_strip_nulls(jsonb_build_object('message_id', %s::text, 'contact', %s::text,"
+        " 'channel', %s::text, 'attempt', %s::int, 'ok', %s::bool, 'error', %s::text)))",
+        (d.alert_id, d.webhook_id, d.contact, d.channel, d.attempts + 1, error is None, error),
+    )
+
+
+async def seconds_until_due(conn: AsyncConnection) -> float | None:
+    """Until the next delivery or repeat falls due (negative: overdue); None: nothing."""
+    row = await (
+        await conn.execute(
+            "SELECT EXTRACT(EPOCH FROM min(CASE WHEN d.kind = 'handled'"
+            " THEN d.next_attempt_at ELSE GREATEST(d.next_attempt_at, a.dispatch_at) END)"
+            " - now()) FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+            " WHERE d.state = 'pending'"
+            " AND (d.kind = 'handled' OR a.state IN ('pending', 'dispatched'))"
+            " UNION ALL SELECT EXTRACT(EPOCH FROM min(next_repeat_at) - now()) FROM alerts"
+            " WHERE state = 'dispatched' AND next_repeat_at IS NOT NULL ORDER BY 1 LIMIT 1"
+        )
+    ).fetchone()
+    return None if row[0] is None else float(row[0])

@@ -1,0 +1,1 @@
+"""The composition root: the `bandhub` CLI, the demo, service wiring and embedded services."""
