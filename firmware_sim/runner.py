@@ -104,7 +104,7 @@ async def serve_fleet(
     opts: FleetOptions, hci_spec: str, truth_file: Path | None, stop: asyncio.Event
 ) -> None:
     """Run bands exposed on ``hci_spec`` until ``stop``; write the truth when they finish."""
-    from gateway.bumble_backend.link_server import serve_link
+    from firmware_sim.link_server import serve_link
 
     link = LocalLink()
     server = await serve_link(link, hci_spec)

@@ -21,7 +21,7 @@ import psycopg
 
 from alerts import commands as alert_commands
 from alerts import store as alert_store
-from bandhub.contracts.messages import Topics
+from bandhub.contracts.messages import TopicKind, Topics
 from bandhub.db import migrate
 from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
@@ -29,6 +29,8 @@ from ingest.validate import parse_message
 from ingest.writer import RecordWriter
 
 log = logging.getLogger(__name__)
+
+_STATUS_KINDS = (TopicKind.GATEWAY_STATUS, TopicKind.BAND_STATUS)
 
 
 @dataclass
@@ -123,6 +125,13 @@ class Ingest:
                 self.topics.command(opened.band_id), request.model_dump_json(), qos=1
             )
 
+    def _kind(self, topic: str) -> TopicKind | None:
+        """None for a topic outside the contract: parsing it as records dead-letters it."""
+        try:
+            return self.topics.parse(topic).kind
+        except ValueError:
+            return None
+
     def _next_batch(self) -> list[_Msg]:
         try:
             first = self._queue.get(timeout=0.5)
@@ -144,8 +153,9 @@ class Ingest:
         return batch
 
     def _write(self, writer: RecordWriter, batch: list[_Msg]) -> None:
-        statuses = [m for m in batch if m.topic.endswith("/status")]
-        records = [m for m in batch if not m.topic.endswith("/status")]
+        kinds = [self._kind(m.topic) for m in batch]
+        statuses = [(m, k) for m, k in zip(batch, kinds, strict=True) if k in _STATUS_KINDS]
+        records = [m for m, k in zip(batch, kinds, strict=True) if k not in _STATUS_KINDS]
         parsed = [
             (
                 m.topic,
@@ -160,8 +170,8 @@ class Ingest:
             for m in records
         ]
         try:
-            for m in statuses:
-                if "/gw/" in m.topic:
+            for m, kind in statuses:
+                if kind == TopicKind.GATEWAY_STATUS:
                     writer.gateway_status(m.payload)
                 else:
                     writer.band_status(m.payload)

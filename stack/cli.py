@@ -249,19 +249,22 @@ def gateway_status(
     import time as _time
     import uuid
 
-    import paho.mqtt.client as mqtt
-
-    from bandhub.contracts.messages import Topics
-    from bandhub.mqtt import broker_address
+    from bandhub.contracts.messages import TopicKind, Topics
+    from bandhub.mqtt import broker_address, mqtt_client
     from bandhub.settings import get_settings
 
     settings = get_settings()
     if not settings.mqtt_url:
         _fail("BANDHUB_MQTT_URL is not set")
     topics = Topics(settings.mqtt_topic_prefix)
-    got: dict[str, dict] = {}
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"status-{uuid.uuid4().hex}")
-    client.on_message = lambda _c, _u, m: got.__setitem__(m.topic, json.loads(m.payload))
+    got: dict[TopicKind, list[dict]] = {TopicKind.GATEWAY_STATUS: [], TopicKind.BAND_STATUS: []}
+
+    def on_message(_c, _u, m) -> None:
+        got[topics.parse(m.topic).kind].append(json.loads(m.payload))
+
+    # the same factory as every process: broker credentials and TLS apply here too
+    client = mqtt_client(settings.mqtt_url, f"status-{uuid.uuid4().hex}")
+    client.on_message = on_message
     host, port = broker_address(settings.mqtt_url)
     try:
         client.connect(host, port)
@@ -272,11 +275,9 @@ def gateway_status(
     _time.sleep(wait)
     client.loop_stop()
     client.disconnect()
-    gateways = [v for k, v in got.items() if "/gw/" in k]
-    bands = [v for k, v in got.items() if "/band/" in k]
-    for gw in sorted(gateways, key=lambda g: g["gateway_id"]):
+    for gw in sorted(got[TopicKind.GATEWAY_STATUS], key=lambda g: g["gateway_id"]):
         typer.echo(f"gateway {gw['gateway_id']}: {gw['state']}, bands {', '.join(gw['bands'])}")
-    for b in sorted(bands, key=lambda b: b["band_id"]):
+    for b in sorted(got[TopicKind.BAND_STATUS], key=lambda b: b["band_id"]):
         link = "connected" if b["connected"] else "not connected"
         typer.echo(
             f"  {b['band_id']:<16} {link:<13} rssi {b.get('rssi_dbm')} dBm, battery "
@@ -284,7 +285,7 @@ def gateway_status(
             f"{b.get('clock_offset_s')} s, reconnects {b.get('reconnects')}"
             + (f", last error: {b['last_error']}" if b.get("last_error") else "")
         )
-    if not got:
+    if not any(got.values()):
         typer.echo("nothing retained on the broker: no gateway has reported yet")
 
 

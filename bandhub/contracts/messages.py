@@ -6,6 +6,7 @@ record twice is harmless because ingest writes are idempotent on that key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -178,6 +179,82 @@ class BandStatus(_Strict):
     history: list[LinkEvent] = Field(default_factory=list, max_length=50)
 
 
+class RejectedData(_Strict):
+    """Payload of ``{prefix}/band/{band_id}/rejected``: BLE data the gateway could not
+    decode, kept for inspection (``band_id`` is null before the band said who it is)."""
+
+    v: Literal[1]
+    band_id: str | None
+    reason: str
+    raw_hex: str
+    at: UnixTime
+
+
+class LiveHeartRate(_Strict):
+    """Payload of ``{prefix}/band/{band_id}/live/hr`` (QoS 0, not stored)."""
+
+    v: Literal[1]
+    band_id: BandId
+    bpm: Annotated[int, Field(ge=0, le=255)]
+    contact: bool | None = None
+    at: UnixTime
+
+
+class LiveRawAccel(_Strict):
+    """Payload of ``{prefix}/band/{band_id}/live/raw`` (QoS 0, not stored): one chunk of
+    raw samples in g; ``first_sample`` counts from when streaming was switched on, so a
+    lost chunk shows as a jump."""
+
+    v: Literal[1]
+    band_id: BandId
+    fs_hz: Annotated[int, Field(gt=0, le=1000)]
+    first_sample: Annotated[int, Field(ge=0)]
+    received_at: UnixTime
+    ax_g: list[float]
+    ay_g: list[float]
+    az_g: list[float]
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> LiveRawAccel:
+        if not len(self.ax_g) == len(self.ay_g) == len(self.az_g):
+            raise ValueError("ax_g, ay_g and az_g must have the same length")
+        return self
+
+
+class TopicKind(StrEnum):
+    RECORDS = "records"
+    REJECTED = "rejected"
+    LIVE_HR = "live_hr"
+    LIVE_RAW = "live_raw"
+    COMMAND = "command"
+    COMMAND_RESULT = "command_result"
+    BAND_STATUS = "band_status"
+    GATEWAY_STATUS = "gateway_status"
+
+
+@dataclass(frozen=True)
+class TopicRef:
+    """What a topic under the prefix names: its kind, and the band or gateway it is of."""
+
+    kind: TopicKind
+    band_id: str | None = None
+    gateway_id: str | None = None
+    stream: str | None = None  # records topics only
+
+
+# the topic shapes under the prefix, split at "/": a "{}" part is the band or gateway id
+_SHAPES: dict[tuple[str, ...], TopicKind] = {
+    ("band", "{}", "rec", "{stream}"): TopicKind.RECORDS,
+    ("band", "{}", "rejected"): TopicKind.REJECTED,
+    ("band", "{}", "live", "hr"): TopicKind.LIVE_HR,
+    ("band", "{}", "live", "raw"): TopicKind.LIVE_RAW,
+    ("band", "{}", "cmd"): TopicKind.COMMAND,
+    ("band", "{}", "cmd", "result"): TopicKind.COMMAND_RESULT,
+    ("band", "{}", "status"): TopicKind.BAND_STATUS,
+    ("gw", "{}", "status"): TopicKind.GATEWAY_STATUS,
+}
+
+
 class Topics:
     """Topic names under one prefix, so producers and consumers cannot drift apart."""
 
@@ -226,9 +303,29 @@ class Topics:
     def gateway_status_filter(self) -> str:
         return f"{self.prefix}/gw/+/status"
 
+    def parse(self, topic: str) -> TopicRef:
+        """Classify any topic of the contract; ValueError for one outside it."""
+        head = self.prefix + "/"
+        parts = tuple(topic[len(head) :].split("/")) if topic.startswith(head) else ()
+        for shape, kind in _SHAPES.items():
+            if len(shape) != len(parts) or any(
+                want != got for want, got in zip(shape, parts, strict=True) if "{" not in want
+            ):
+                continue
+            owner, last = parts[1], parts[-1]
+            if not owner or (kind == TopicKind.RECORDS and not last):
+                break
+            if kind == TopicKind.GATEWAY_STATUS:
+                return TopicRef(kind, gateway_id=owner)
+            return TopicRef(kind, band_id=owner, stream=last if kind == TopicKind.RECORDS else None)
+        raise ValueError(f"not a bandhub topic under {self.prefix!r}: {topic!r}")
+
     def parse_records_topic(self, topic: str) -> tuple[str, str]:
         """Return (band_id, stream) of a records topic; ValueError if it is not one."""
-        parts = topic[len(self.prefix) + 1 :].split("/") if topic.startswith(self.prefix) else []
-        if len(parts) != 4 or parts[0] != "band" or parts[2] != "rec":
+        try:
+            ref = self.parse(topic)
+        except ValueError:
+            ref = None
+        if ref is None or ref.kind != TopicKind.RECORDS:
             raise ValueError(f"not a records topic: {topic!r}")
-        return parts[1], parts[3]
+        return ref.band_id, ref.stream

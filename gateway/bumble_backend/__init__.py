@@ -6,7 +6,7 @@
     scanner_cls, client_cls = bumble_backends(central)
     BleakScanner(..., backend=scanner_cls); BleakClient(device, backend=client_cls)
 
-The band side of a cross-process link is ``link_server.serve_link``.
+The band side of a cross-process link is ``firmware_sim.link_server.serve_link``.
 """
 
 from __future__ import annotations

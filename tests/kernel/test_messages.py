@@ -9,8 +9,13 @@ from bandhub.contracts import gatt as g
 from bandhub.contracts.messages import (
     RECORD_MODELS,
     CommandRequest,
+    LiveHeartRate,
+    LiveRawAccel,
     RecordBatch,
+    RejectedData,
     Stream,
+    TopicKind,
+    TopicRef,
     Topics,
 )
 from gateway.records import batches
@@ -107,6 +112,54 @@ def test_topics_round_trip() -> None:
     assert t.parse_records_topic(topic) == ("BH-0001", "epoch")
     with pytest.raises(ValueError):
         t.parse_records_topic("bandhub/v1/band/BH-0001/cmd")
+
+
+def test_every_topic_of_the_contract_parses_back_to_its_kind_and_owner() -> None:
+    t = Topics("bandhub/v1")
+    cases = [
+        (t.records("BH-1", Stream.HR), TopicRef(TopicKind.RECORDS, band_id="BH-1", stream="hr")),
+        (t.rejected("BH-1"), TopicRef(TopicKind.REJECTED, band_id="BH-1")),
+        (t.live_hr("BH-1"), TopicRef(TopicKind.LIVE_HR, band_id="BH-1")),
+        (t.raw_accel("BH-1"), TopicRef(TopicKind.LIVE_RAW, band_id="BH-1")),
+        (t.command("BH-1"), TopicRef(TopicKind.COMMAND, band_id="BH-1")),
+        (t.command_result("BH-1"), TopicRef(TopicKind.COMMAND_RESULT, band_id="BH-1")),
+        (t.band_status("BH-1"), TopicRef(TopicKind.BAND_STATUS, band_id="BH-1")),
+        (t.gateway_status("gw-1"), TopicRef(TopicKind.GATEWAY_STATUS, gateway_id="gw-1")),
+    ]
+    for topic, ref in cases:
+        assert t.parse(topic) == ref, topic
+    # a band whose id is "gw" is still a band: the kind comes from the whole shape
+    assert t.parse("bandhub/v1/band/gw/status").kind == TopicKind.BAND_STATUS
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "other/v1/band/BH-1/status",  # another prefix
+        "bandhub/v1/band/BH-1/rec",  # records without a stream
+        "bandhub/v1/band//status",  # no band id
+        "bandhub/v1/band/BH-1/live/ecg",  # not in the contract
+        "bandhub/v1/gw/gw-1/cmd",
+        "bandhub/v1",
+    ],
+)
+def test_topics_outside_the_contract_are_refused(topic: str) -> None:
+    with pytest.raises(ValueError):
+        Topics("bandhub/v1").parse(topic)
+
+
+def test_live_and_rejected_payloads_are_typed() -> None:
+    raw = LiveRawAccel.model_validate(
+        {"v": 1, "band_id": "BH-1", "fs_hz": 25, "first_sample": 0, "received_at": 1.8e9,
+         "ax_g": [0.0, 0.1], "ay_g": [0.0, 0.1], "az_g": [1.0, 1.0]}
+    )  # fmt: skip
+    assert raw.fs_hz == 25
+    with pytest.raises(ValidationError, match="same length"):
+        LiveRawAccel.model_validate(raw.model_dump() | {"az_g": [1.0]})
+    with pytest.raises(ValidationError):
+        LiveHeartRate.model_validate({"v": 1, "band_id": "BH-1", "bpm": -3, "at": 1.8e9})
+    rejected = RejectedData(v=1, band_id=None, reason="short", raw_hex="01", at=1.8e9)
+    assert RejectedData.model_validate_json(rejected.model_dump_json()) == rejected
 
 
 def test_command_request_limits() -> None:
