@@ -21,13 +21,15 @@ def get_settings(request: Request) -> Settings:
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A connection from the app's pool (dict rows), committed when the request is done."""
+    """A connection from the app's pool (dict rows). Used with ``scope="function"``: the
+    transaction commits before the response leaves, so a client that has its 201 sees
+    the new row in its next request."""
     async with request.app.state.pool.connection() as conn:
         yield conn
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DbConn = Annotated[AsyncConnection, Depends(get_db)]
+DbConn = Annotated[AsyncConnection, Depends(get_db, scope="function")]
 
 
 async def require_band(

@@ -44,7 +44,7 @@ async def add_contact(band: KnownBand, contact: ContactIn, conn: DbConn) -> dict
     "",
     response_model=list[ContactPublic],
     summary="A band's emergency contacts",
-    responses=error_responses(404),
+    responses=error_responses(404, 422),
 )
 async def list_contacts(band: KnownBand, conn: DbConn) -> list[dict]:
     return await fetch_all(
