@@ -1,6 +1,9 @@
-"""Every error is JSON: ``{"error": {"code": ..., "message": ...}}`` with the right status."""
+"""Every error is JSON: ``{"error": {"code": ..., "message": ...}}`` with the right status,
+and each route documents the statuses it can return with that body."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -8,12 +11,26 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from alerts.store import AlertError, WrongState
+from api.schemas import ErrorResponse
+
+_MEANINGS = {
+    403: "Not allowed: a wrong claim code or acknowledgement link",
+    404: "No such band, alert or contact",
+    409: "The state change cannot happen (claimed by someone else, not acknowledgeable,"
+    " already resolved)",
+    422: "Invalid request: the message names the parameter or field",
+}
 
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can answer with these error statuses."""
+    return {s: {"model": ErrorResponse, "description": _MEANINGS[s]} for s in statuses}
 
 
 def _body(code: str, message: str) -> dict:

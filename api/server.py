@@ -6,7 +6,7 @@ import asyncio
 
 import uvicorn
 
-from api.app import create_app
+from api.main import create_app
 from bandhub.settings import Settings
 
 

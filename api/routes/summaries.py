@@ -1,0 +1,64 @@
+"""What a band measured: the daily summary and the heart-rate series."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.db import fetch_all
+from api.deps import DbConn, KnownBand
+from api.errors import ApiError, error_responses
+from api.schemas import DailySummary, HrSeries
+from api.summary import daily_summary
+
+router = APIRouter(prefix="/bands/{band_id}", tags=["summaries"])
+
+_RESOLUTIONS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+_MAX_SERIES = dt.timedelta(days=31)
+
+
+@router.get(
+    "/summary",
+    response_model=DailySummary,
+    summary="Daily summary for one UTC day",
+    responses=error_responses(404, 422),
+)
+async def summary(band: KnownBand, date: dt.date, conn: DbConn) -> dict:
+    if date == dt.date.max:  # its end, the next midnight, is past what a date can be
+        raise ApiError(422, "invalid_request", f"date: at most {date.max - dt.timedelta(1)}")
+    return await daily_summary(conn, band["band_id"], date)
+
+
+def _as_utc(t: dt.datetime) -> dt.datetime:
+    """A time without an offset is UTC, as every time in this API."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+
+
+@router.get(
+    "/hr",
+    response_model=HrSeries,
+    summary="Heart-rate series, averaged per resolution bucket",
+    responses=error_responses(404, 422),
+)
+async def hr_series(
+    band: KnownBand,
+    start: dt.datetime,
+    end: dt.datetime,
+    conn: DbConn,
+    resolution: Annotated[Literal["1m", "5m", "15m", "1h"], Query()] = "5m",
+) -> dict:
+    start, end = _as_utc(start), _as_utc(end)
+    if end <= start:
+        raise ApiError(422, "invalid_request", "end must be after start")
+    if end - start > _MAX_SERIES:
+        raise ApiError(422, "invalid_request", "at most 31 days per request")
+    rows = await fetch_all(
+        conn,
+        "SELECT date_bin(make_interval(secs => %s), t, TIMESTAMPTZ '2000-01-01') AS t,"
+        " round(avg(bpm)::numeric, 1)::float AS bpm, min(bpm) AS min, max(bpm) AS max"
+        " FROM hr WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1 ORDER BY 1",
+        (_RESOLUTIONS[resolution], band["band_id"], start, end),
+    )
+    return {"band_id": band["band_id"], "resolution": resolution, "points": rows}

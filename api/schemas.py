@@ -1,0 +1,266 @@
+"""The API's request and response bodies: what the OpenAPI document (and so the
+companion app) is built from. Response models list every field clients see today."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, HttpUrl, PlainSerializer, WithJsonSchema, model_validator
+
+from alerts.store import Outcome
+from bandhub.contracts.messages import BAND_ID_PATTERN
+
+_NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as bad input, not a 500
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+# ``GET /alerts`` and the summary's sleep period have always written "+00:00" (the
+# other timestamps "Z"): kept so that no client sees a changed value.
+OffsetTimestamp = Annotated[
+    dt.datetime,
+    PlainSerializer(dt.datetime.isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, for programs: e.g. unknown_band, claimed")
+    message: str = Field(description="for people")
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx body."""
+
+    error: ErrorDetail
+
+
+# --- bands ---
+
+
+class BandIn(BaseModel):
+    band_id: Annotated[str, Field(pattern=BAND_ID_PATTERN)]
+    name: Annotated[str, Field(max_length=200, pattern=_NO_NUL)] = ""
+
+
+class BandCreated(BaseModel):
+    band_id: str
+    name: str
+    registered_at: dt.datetime
+
+
+class BandListItem(BandCreated):
+    last_seen: dt.datetime | None
+    records: int = Field(description="heart-rate, epoch, fall, button and battery records")
+
+
+class ClaimIn(BaseModel):
+    owner: Annotated[str, Field(min_length=1, max_length=200, pattern=_NO_NUL)]
+    claim_code: Annotated[str, Field(min_length=8, max_length=12, pattern=r"^[ -~]*$")]
+
+
+class ClaimResult(BaseModel):
+    band_id: str
+    name: str
+    owner: str
+    claimed_at: dt.datetime
+
+
+class BandSettingsIn(BaseModel):
+    fall_countdown_s: Annotated[float, Field(ge=0, le=600)] | None = Field(
+        None, description="This wearer's fall countdown; null: the server default"
+    )
+
+
+class BandSettings(BaseModel):
+    band_id: str
+    name: str
+    fall_countdown_s: float | None
+
+
+class BatteryPoint(BaseModel):
+    t: dt.datetime = Field(description="start of the hour")
+    level: int = Field(description="lowest level in the hour, percent")
+
+
+class Diagnostics(BaseModel):
+    band_id: str
+    last_seen: dt.datetime | None
+    gateway: str | None
+    link: dict[str, Any] | None = Field(description="the gateway's latest link report")
+    link_reported_at: dt.datetime | None
+    battery_hourly: list[BatteryPoint]
+
+
+# --- contacts ---
+
+
+class ContactIn(BaseModel):
+    """A webhook contact needs an http(s) URL and a signing secret; e-mail a mailbox."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=_NO_NUL)]
+    channel: Literal["webhook", "email"] = "webhook"
+    url: HttpUrl | None = None
+    email: Annotated[str, Field(pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")] | None = None
+    secret: Annotated[str, Field(min_length=16, max_length=200, pattern=_NO_NUL)] | None = None
+    position: Int32 = 0
+    quiet_start: dt.time | None = Field(None, description="UTC; delays non-fall alerts only")
+    quiet_end: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _address_fits_channel(self) -> ContactIn:
+        if self.channel == "webhook" and (self.url is None or self.secret is None):
+            raise ValueError("a webhook contact needs url and secret")
+        if self.channel == "email" and self.email is None:
+            raise ValueError("an email contact needs email")
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet hours need both quiet_start and quiet_end")
+        return self
+
+    @property
+    def address(self) -> str:
+        return str(self.url) if self.channel == "webhook" else str(self.email)
+
+
+class ContactPublic(BaseModel):
+    """A contact as clients see it: never its signing secret."""
+
+    id: int
+    band_id: str
+    name: str
+    channel: Literal["webhook", "email"]
+    address: str = Field(description="the webhook URL or the e-mail address")
+    position: int
+    quiet_start: dt.time | None
+    quiet_end: dt.time | None
+
+
+# --- daily summary and heart-rate series ---
+
+
+class HeartRate(BaseModel):
+    min: int | None
+    avg: float | None
+    max: int | None
+    resting: int | None
+    unit: Literal["bpm"] = "bpm"
+
+
+class Sleep(BaseModel):
+    minutes: int
+    start: OffsetTimestamp | None = Field(description="main sleep period")
+    end: OffsetTimestamp | None
+    efficiency: float | None
+    waso_min: float
+    awakenings: int
+    stages_estimate_min: dict[str, int] = Field(description="deep/light/rem, from heart rate")
+
+
+class Hrv(BaseModel):
+    period: Literal["sleep", "day"] = Field(description="over the night, or the whole day")
+    rmssd_ms: float
+    sdnn_ms: float
+    mean_nn_ms: float
+    pnn50_pct: float
+    intervals: int
+    removed: int = Field(description="artefacts and ectopic beats left out")
+
+
+class DailySummary(BaseModel):
+    band_id: str
+    date: dt.date = Field(description="the UTC day")
+    steps: int
+    heart_rate: HeartRate
+    sleep_minutes: int
+    sleep: Sleep
+    hrv: Hrv | None = Field(description="null with under 60 RR intervals")
+    falls: int = Field(description="confirmed falls")
+    coverage: float = Field(description="share of the day the band was worn")
+
+
+class HrPoint(BaseModel):
+    t: dt.datetime = Field(description="start of the bucket")
+    bpm: float = Field(description="average")
+    min: int
+    max: int
+
+
+class HrSeries(BaseModel):
+    band_id: str
+    resolution: Literal["1m", "5m", "15m", "1h"]
+    points: list[HrPoint]
+
+
+# --- alerts ---
+
+
+class AckIn(BaseModel):
+    contact_id: int
+
+
+class ResolveIn(BaseModel):
+    outcome: Outcome
+
+
+class AlertListItem(BaseModel):
+    id: int
+    band_id: str
+    kind: str = Field(description="fall, band_silent, low_battery, hr_high, ...")
+    state: str = Field(description="pending, dispatched, acknowledged, resolved, ...")
+    event_t: OffsetTimestamp
+    confidence: float | None
+    created_at: OffsetTimestamp
+    dispatch_at: OffsetTimestamp
+
+
+class Delivery(BaseModel):
+    id: int
+    kind: str = Field(description="alert, handled or repeat")
+    webhook_id: str
+    contact: str = Field(description="the contact's name")
+    state: str
+    attempts: int
+    last_error: str | None
+    delivered_at: dt.datetime | None
+
+
+class TimelineEvent(BaseModel):
+    at: dt.datetime
+    event: str
+    detail: dict[str, Any]
+
+
+class AlertDetail(AlertListItem):
+    """One alert in full; its timestamps have always been written with "Z"."""
+
+    event_t: dt.datetime
+    created_at: dt.datetime
+    dispatch_at: dt.datetime
+    fall_seq: int | None
+    details: dict[str, Any]
+    acknowledged_by: int | None = Field(description="contact id")
+    acknowledged_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    outcome: Outcome | None
+    next_repeat_at: dt.datetime | None
+    repeats: int
+    deliveries: list[Delivery]
+    timeline: list[TimelineEvent]
+
+
+class AckLinkResult(BaseModel):
+    message: str
+    alert_id: int
+    state: str
+
+
+# --- dead letters ---
+
+
+class DeadLetter(BaseModel):
+    id: int
+    received_at: dt.datetime
+    topic: str
+    band_id: str | None
+    stream: str | None
+    reason: str
+    payload: str = Field(description="as UTF-8, undecodable bytes replaced")
