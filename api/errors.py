@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from alerts.store import AlertError, WrongState
 from api.schemas import ErrorResponse
@@ -56,6 +57,27 @@ def install(app: FastAPI) -> None:
         return JSONResponse(_body("invalid_request", "; ".join(parts)), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def _http(_r: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": not JSON, not UTF-8
+            message = "the body is not a JSON document (UTF-8)"
+            return JSONResponse(_body("invalid_request", message), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: say every method the path has, not just one
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(
+            _body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
+        )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Starlette names only the first route of a path in its 405; a path here often has a
+    GET and a POST route, so ask the router about each method."""
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.routes
+        )
+    ]

@@ -246,6 +246,15 @@ async def test_bad_input_is_a_clear_4xx_never_a_500(api, settings):
         assert r.json()["error"]["message"]
 
 
+async def test_a_body_that_is_not_json_is_a_422_and_a_wrong_method_says_what_is_allowed(api):
+    for body in (b"\xff\xfe{", b"{not json"):
+        r = await api.post("/bands", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request", body
+    r = await api.request("TRACE", "/bands")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
 async def test_an_alert_shows_every_column_and_keeps_its_timestamp_formats(api, settings):
     """Response models must not hide what clients saw before they existed."""
     _seed(settings.database_url)
