@@ -13,16 +13,14 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bleak import BleakClient
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import CommandRequest, Topics
-from gateway.mqtt_publisher import AckingPublisher
+from bandhub.contracts.messages import CommandRequest
 from gateway.records import spool_messages
-from gateway.state import GatewayState
+from gateway.session import SessionContext, SessionStats
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,43 +33,17 @@ class SessionError(RuntimeError):
     """The band did not follow the procedure; the session ends and is retried."""
 
 
-@dataclass
-class SessionStats:
-    band_id: str = ""
-    firmware: str = ""
-    records_spooled: int = 0
-    alive_at: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
-    rejected: int = 0
-    clock_offset_s: float = 0.0
-    battery: int | None = None
-    connected_at: float = field(default_factory=time.time)
-
-
-@dataclass
-class SessionOptions:
-    gateway_id: str
-    page_size: int = 400
-    batch_max: int = 500
-    set_clock: bool = True
-    pair: bool = True
-    spool_max_bytes: int = 256 * 1024 * 1024
-
-
 class BandSession:
-    def __init__(
-        self,
-        client: BleakClient,
-        publisher: AckingPublisher,
-        state: GatewayState,
-        options: SessionOptions,
-        on_spooled: Callable[[str, int], None] | None = None,
-    ) -> None:
-        self.on_spooled = on_spooled or (lambda _band, _n: None)
+    """A bandhub band: a :class:`~gateway.session.RecordLogSession` that also takes
+    commands and streams live values."""
+
+    def __init__(self, client: BleakClient, context: SessionContext) -> None:
         self.client = client
-        self.publisher = publisher
-        self.state = state
-        self.options = options
-        self.topics: Topics = publisher.topics
+        self.publisher = context.publisher
+        self.state = context.state
+        self.options = context.options
+        self.topics = context.topics
+        self.on_spooled = context.on_spooled
         self.stats = SessionStats()
         self._decoder = g.FrameDecoder()
         self._urgent_decoder = g.FrameDecoder()  # its own stream: interleaves with pages
@@ -95,8 +67,9 @@ class BandSession:
     def backlog(self) -> int:
         return max(0, self._log_status.next_seq - self.cursor)
 
-    async def open(self) -> str:
-        """Identify the band, set its clock and subscribe; returns its band id."""
+    async def open(self, address: str) -> str:
+        """Identify the band (by its serial number, not ``address``), set its clock and
+        subscribe; returns its band id."""
         c = self.client
         if self.options.pair:
             await c.pair()  # LE Secure Connections; a bonded band re-encrypts with its keys
@@ -138,7 +111,7 @@ class BandSession:
     async def sync_forever(self) -> None:
         """Keep the band's record log drained until the link drops."""
         while self.client.is_connected:
-            cursor = max(self.state.cursor(self.band_id), self._log_status.first_seq)
+            cursor = self.cursor
             if self._log_status.next_seq > cursor:
                 await self.sync_page(cursor)
                 continue
