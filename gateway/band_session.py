@@ -19,6 +19,7 @@ from bleak import BleakClient
 
 from bandhub.contracts import gatt as g
 from bandhub.contracts.messages import CommandRequest
+from gateway.band_commands import InvalidCommand, ShowAlert, band_request
 from gateway.records import spool_messages
 from gateway.session import SessionContext, SessionStats
 
@@ -178,42 +179,14 @@ class BandSession:
 
     async def run_command(self, req: CommandRequest) -> tuple[str, str]:
         """Relay a command to the band; returns (status, detail) for the result topic."""
-        c = self.client
-        args = req.args
-        if req.cmd in ("message", "call"):
-            category = g.AlertCategory.CALL if req.cmd == "call" else g.AlertCategory.SMS
-            text = str(args.get("text", ""))
-            await c.write_gatt_char(
-                g.NEW_ALERT, g.encode_new_alert(category, 1, text), response=True
-            )
-            return "ok", f"{category.name.lower()} alert shown"
-        if req.cmd in ("set_profile", "set_alarm"):
-            try:
-                operand = _structured_operand(req.cmd, args)
-            except (KeyError, TypeError, ValueError, g.DecodeError) as exc:
-                return "invalid", f"{req.cmd}: {exc}"
-            op = g.Command.SET_PROFILE if req.cmd == "set_profile" else g.Command.SET_ALARM
-            return await self._command(op, operand)
-        if req.cmd == "raw_stream":
-            try:
-                hz = 0 if args.get("on") is False else int(args.get("hz", 25))
-            except (TypeError, ValueError):
-                hz = -1
-            if not 0 <= hz <= 100:
-                return "invalid", "hz must be between 0 (off) and 100"
-            return await self._command(g.Command.SET_RAW_STREAM, bytes([hz]))
-        seconds = int(args.get("seconds", 5 if req.cmd != "fall_countdown" else 30))
-        if not 0 < seconds < 65536:
-            return "invalid", "seconds must be between 1 and 65535"
-        op, operand = {
-            "find_band": (g.Command.FIND_BAND, bytes([min(seconds, 255)])),
-            "vibrate": (g.Command.VIBRATE, bytes([1, min(seconds, 255)])),
-            "fall_countdown": (g.Command.FALL_COUNTDOWN, seconds.to_bytes(2, "little")),
-            "fall_cancel": (g.Command.FALL_COUNTDOWN_CANCEL, b""),
-            "set_hr_interval": (g.Command.SET_HR_INTERVAL, seconds.to_bytes(2, "little")),
-            "reboot": (g.Command.REBOOT, b""),
-        }[req.cmd]
-        return await self._command(op, operand)
+        try:
+            request = band_request(req)
+        except InvalidCommand as exc:
+            return "invalid", str(exc)
+        if isinstance(request, ShowAlert):
+            await self.client.write_gatt_char(g.NEW_ALERT, request.value, response=True)
+            return "ok", request.shown
+        return await self._command(request.op, request.operand)
 
     async def _command(self, op: g.Command, operand: bytes) -> tuple[str, str]:
         async with self._cmd_lock:
@@ -315,22 +288,6 @@ class BandSession:
                 "at": time.time(),
             },
         )
-
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _structured_operand(cmd: str, args: dict) -> bytes:
-    """The operand of set_profile / set_alarm from the command's args, range-checked by
-    the same codec the band uses."""
-    if cmd == "set_profile":
-        profile = g.Profile(int(args["age"]), int(args["height_cm"]), float(args["weight_kg"]))
-        return g.Profile.decode(profile.encode()).encode()
-    days = args.get("days", list(_WEEKDAYS))
-    mask = 0 if args.get("off") else sum(1 << _WEEKDAYS.index(str(d).lower()[:3]) for d in days)
-    hour, minute = (int(x) for x in str(args.get("time", "00:00")).split(":"))
-    alarm = g.Alarm(int(args.get("slot", 0)), hour, minute, mask)
-    return g.Alarm.decode(alarm.encode()).encode()
 
 
 def _drain(q: asyncio.Queue) -> None:
