@@ -1,5 +1,5 @@
-"""What the gateway knows of each device it has seen, connected or not, and the
-retained per-device status built from it (docs/mqtt.md, "Band status")."""
+"""What the gateway knows of each device it has seen, connected or not: its session
+while connected, its backoff after failures, and its recent history."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from bandhub.contracts.messages import BandStatus, LinkEvent
-from gateway.session import DeviceSession, RecordLogSession
+from bandhub.contracts.messages import LinkEvent
+from gateway.session import DeviceSession
 
 BACKOFF_MAX_S = 30.0
 
@@ -70,33 +70,3 @@ def retry_delay(failures: int) -> float:
     """Exponential backoff with jitter, so bands that dropped together do not all
     come back in the same second."""
     return min(BACKOFF_MAX_S, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
-
-
-def band_status(link: BandLink, gateway_id: str, stored_cursor: int) -> BandStatus:
-    """The link's status; ``stored_cursor`` is the durable next seq, which is what a
-    device without a record log (or one not connected) reports."""
-    session = link.session
-    st = session.stats if session else None
-    if isinstance(session, RecordLogSession):
-        next_seq, backlog = session.cursor, session.backlog
-    else:
-        next_seq, backlog = stored_cursor, 0
-    return BandStatus(
-        v=1,
-        band_id=link.band_id,
-        gateway_id=gateway_id,
-        connected=session is not None,
-        at=time.time(),
-        address=link.address,
-        rssi_dbm=link.rssi,
-        firmware=st.firmware if st else "",
-        battery_percent=st.battery if st else None,
-        clock_offset_s=round(st.clock_offset_s, 3) if st else None,
-        next_seq=next_seq,
-        backlog=backlog,
-        records_spooled=st.records_spooled if st else 0,
-        rejected=st.rejected if st else 0,
-        reconnects=link.reconnects,
-        last_error=link.last_error,
-        history=list(link.history),
-    )

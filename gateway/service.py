@@ -1,11 +1,11 @@
 """The gateway service: the one owner of every device link's lifecycle.
 
 It scans, keeps one task per device (connect, open a session of the device's kind,
-sync until the link drops, retry with backoff and jitter), publishes each device's
-status, and resets the radio when it goes quiet. Connects are serialised (radios,
-and bumble's virtual controller, do not like concurrent connection attempts).
-Commands (gateway.command_relay) and publishing the spool (gateway.spool_drain) are
-their own parts.
+sync until the link drops, retry with backoff and jitter) and resets the radio when
+it goes quiet. Connects are serialised (radios, and bumble's virtual controller, do
+not like concurrent connection attempts). Commands (gateway.command_relay),
+publishing the spool (gateway.spool_drain) and device status (gateway.status) are
+parts it starts and feeds.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from bandhub.contracts.messages import Topics
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
 from gateway.command_relay import CommandRelay
-from gateway.links import BandLink, band_status
+from gateway.links import BandLink
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_publisher import AckingPublisher
 from gateway.session import DeviceSession, SessionContext, SessionOptions
 from gateway.session_kinds import device_kind, new_session
 from gateway.spool_drain import SpoolDrain
 from gateway.state import GatewayState
+from gateway.status import StatusReporter
 from gateway.watchdog import RadioWatchdog
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 _SCAN_SECONDS = 2.0
 _CONNECT_TIMEOUT_S = 10.0
 _SHUTDOWN_S = 8.0
-_STATUS_EVERY_S = 30.0
 
 
 class Gateway:
@@ -49,10 +49,9 @@ class Gateway:
         self.links: dict[str, BandLink] = {}  # by BLE address
         self._connect_lock = asyncio.Lock()
         self.options = SessionOptions.from_settings(settings)
-        # the late-bound lambdas follow a publisher swapped after construction
         self.commands = CommandRelay(
             self.topics,
-            publish=lambda topic, payload: self.publisher.publish(topic, payload),
+            publish=self._publish,
             connected=lambda band_id: self.sessions().get(band_id),
         )
         self.metrics = GatewayMetrics(
@@ -63,13 +62,20 @@ class Gateway:
         )
         self.drain = SpoolDrain(
             self.state,
-            publish=lambda topic, payload: self.publisher.publish(topic, payload),
+            publish=self._publish,
             on_published=self.metrics.published,
+        )
+        self.status = StatusReporter(
+            settings.gateway_id, self.topics, self.state.cursor, publish=self._publish
         )
         self.watchdog = RadioWatchdog(settings.gateway_watchdog_s)
         self.watchdog_resets = 0
         if settings.gateway_metrics_port:
             self.metrics.serve(settings.gateway_metrics_port)
+
+    def _publish(self, topic: str, payload: str, retain: bool = False) -> asyncio.Future[None]:
+        """QoS 1 through whichever publisher is set now (tests set it after __init__)."""
+        return self.publisher.publish(topic, payload, retain=retain)
 
     def sessions(self) -> dict[str, DeviceSession]:
         """The connected devices' sessions, by band id."""
@@ -86,7 +92,7 @@ class Gateway:
             while not stop.is_set():
                 await self._scan_once()
                 self.commands.expire()
-                self._refresh_band_status()
+                self.status.refresh(self.links.values())
                 await self._watchdog()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):  # not wait_for: see SpoolDrain
@@ -176,7 +182,7 @@ class Gateway:
                 await session.open(link.address)
                 link.opened(session)
                 self._update_band_list()
-                self._publish_band_status(link)
+                self.status.report(link)
                 await self.commands.deliver_waiting(session)
                 await session.sync_forever()
             finally:
@@ -186,34 +192,18 @@ class Gateway:
                     await client.disconnect()
             self.metrics.reconnects.labels(link.band_id or link.address).inc()
             link.dropped()
-            self._publish_band_status(link)
+            self.status.report(link)
             log.info("band %s disconnected", link.band_id or link.address)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.metrics.reconnects.labels(link.band_id or link.address).inc()
             delay = link.failed(exc)
-            self._publish_band_status(link)
+            self.status.report(link)
             log.warning(
                 "band %s: %s: %s (retry in %.1f s)",
                 link.band_id or link.address, type(exc).__name__, exc, delay,
             )  # fmt: skip
-
-    def _publish_band_status(self, link: BandLink) -> None:
-        """The retained per-band diagnostics (docs/mqtt.md); only for identified bands."""
-        if not link.band_id:
-            return
-        status = band_status(link, self.settings.gateway_id, self.state.cursor(link.band_id))
-        link.status_at = time.monotonic()
-        self.publisher.publish(
-            self.topics.band_status(link.band_id), status.model_dump_json(), retain=True
-        )
-
-    def _refresh_band_status(self) -> None:
-        now = time.monotonic()
-        for link in self.links.values():
-            if link.session is not None and now - link.status_at >= _STATUS_EVERY_S:
-                self._publish_band_status(link)
 
     def _update_band_list(self) -> None:
         self.publisher.bands = sorted(self.sessions())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.links import BACKOFF_MAX_S, BandLink, band_status, retry_delay
+from gateway.links import BACKOFF_MAX_S, BandLink, retry_delay
 from gateway.session_kinds import BAND
+from gateway.status import band_status
 from tests.gateway.fakes import FakeSession
 
 

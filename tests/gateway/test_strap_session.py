@@ -9,10 +9,11 @@ import pytest
 
 from bandhub.contracts import gatt as g
 from bandhub.contracts.messages import Topics
-from gateway.links import BandLink, band_status
+from gateway.links import BandLink
 from gateway.session import SessionContext, SessionOptions
 from gateway.session_kinds import STRAP, new_session
 from gateway.state import GatewayState
+from gateway.status import band_status
 from tests.gateway.fakes import FakePublisher
 
 ADDRESS = "C0:11:22:33:44:55"
