@@ -13,16 +13,15 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bleak import BleakClient
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import CommandRequest, Topics
-from gateway.mqtt_publisher import AckingPublisher
+from bandhub.contracts.messages import CommandRequest
+from gateway.band_commands import InvalidCommand, ShowAlert, band_request
 from gateway.records import spool_messages
-from gateway.state import GatewayState
+from gateway.session import SessionContext, SessionStats
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,43 +34,17 @@ class SessionError(RuntimeError):
     """The band did not follow the procedure; the session ends and is retried."""
 
 
-@dataclass
-class SessionStats:
-    band_id: str = ""
-    firmware: str = ""
-    records_spooled: int = 0
-    alive_at: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
-    rejected: int = 0
-    clock_offset_s: float = 0.0
-    battery: int | None = None
-    connected_at: float = field(default_factory=time.time)
-
-
-@dataclass
-class SessionOptions:
-    gateway_id: str
-    page_size: int = 400
-    batch_max: int = 500
-    set_clock: bool = True
-    pair: bool = True
-    spool_max_bytes: int = 256 * 1024 * 1024
-
-
 class BandSession:
-    def __init__(
-        self,
-        client: BleakClient,
-        publisher: AckingPublisher,
-        state: GatewayState,
-        options: SessionOptions,
-        on_spooled: Callable[[str, int], None] | None = None,
-    ) -> None:
-        self.on_spooled = on_spooled or (lambda _band, _n: None)
+    """A bandhub band: a :class:`~gateway.session.RecordLogSession` that also takes
+    commands and streams live values."""
+
+    def __init__(self, client: BleakClient, context: SessionContext) -> None:
         self.client = client
-        self.publisher = publisher
-        self.state = state
-        self.options = options
-        self.topics: Topics = publisher.topics
+        self.publisher = context.publisher
+        self.state = context.state
+        self.options = context.options
+        self.topics = context.topics
+        self.on_spooled = context.on_spooled
         self.stats = SessionStats()
         self._decoder = g.FrameDecoder()
         self._urgent_decoder = g.FrameDecoder()  # its own stream: interleaves with pages
@@ -95,8 +68,9 @@ class BandSession:
     def backlog(self) -> int:
         return max(0, self._log_status.next_seq - self.cursor)
 
-    async def open(self) -> str:
-        """Identify the band, set its clock and subscribe; returns its band id."""
+    async def open(self, address: str) -> str:
+        """Identify the band (by its serial number, not ``address``), set its clock and
+        subscribe; returns its band id."""
         c = self.client
         if self.options.pair:
             await c.pair()  # LE Secure Connections; a bonded band re-encrypts with its keys
@@ -138,7 +112,7 @@ class BandSession:
     async def sync_forever(self) -> None:
         """Keep the band's record log drained until the link drops."""
         while self.client.is_connected:
-            cursor = max(self.state.cursor(self.band_id), self._log_status.first_seq)
+            cursor = self.cursor
             if self._log_status.next_seq > cursor:
                 await self.sync_page(cursor)
                 continue
@@ -205,42 +179,14 @@ class BandSession:
 
     async def run_command(self, req: CommandRequest) -> tuple[str, str]:
         """Relay a command to the band; returns (status, detail) for the result topic."""
-        c = self.client
-        args = req.args
-        if req.cmd in ("message", "call"):
-            category = g.AlertCategory.CALL if req.cmd == "call" else g.AlertCategory.SMS
-            text = str(args.get("text", ""))
-            await c.write_gatt_char(
-                g.NEW_ALERT, g.encode_new_alert(category, 1, text), response=True
-            )
-            return "ok", f"{category.name.lower()} alert shown"
-        if req.cmd in ("set_profile", "set_alarm"):
-            try:
-                operand = _structured_operand(req.cmd, args)
-            except (KeyError, TypeError, ValueError, g.DecodeError) as exc:
-                return "invalid", f"{req.cmd}: {exc}"
-            op = g.Command.SET_PROFILE if req.cmd == "set_profile" else g.Command.SET_ALARM
-            return await self._command(op, operand)
-        if req.cmd == "raw_stream":
-            try:
-                hz = 0 if args.get("on") is False else int(args.get("hz", 25))
-            except (TypeError, ValueError):
-                hz = -1
-            if not 0 <= hz <= 100:
-                return "invalid", "hz must be between 0 (off) and 100"
-            return await self._command(g.Command.SET_RAW_STREAM, bytes([hz]))
-        seconds = int(args.get("seconds", 5 if req.cmd != "fall_countdown" else 30))
-        if not 0 < seconds < 65536:
-            return "invalid", "seconds must be between 1 and 65535"
-        op, operand = {
-            "find_band": (g.Command.FIND_BAND, bytes([min(seconds, 255)])),
-            "vibrate": (g.Command.VIBRATE, bytes([1, min(seconds, 255)])),
-            "fall_countdown": (g.Command.FALL_COUNTDOWN, seconds.to_bytes(2, "little")),
-            "fall_cancel": (g.Command.FALL_COUNTDOWN_CANCEL, b""),
-            "set_hr_interval": (g.Command.SET_HR_INTERVAL, seconds.to_bytes(2, "little")),
-            "reboot": (g.Command.REBOOT, b""),
-        }[req.cmd]
-        return await self._command(op, operand)
+        try:
+            request = band_request(req)
+        except InvalidCommand as exc:
+            return "invalid", str(exc)
+        if isinstance(request, ShowAlert):
+            await self.client.write_gatt_char(g.NEW_ALERT, request.value, response=True)
+            return "ok", request.shown
+        return await self._command(request.op, request.operand)
 
     async def _command(self, op: g.Command, operand: bytes) -> tuple[str, str]:
         async with self._cmd_lock:
@@ -342,22 +288,6 @@ class BandSession:
                 "at": time.time(),
             },
         )
-
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _structured_operand(cmd: str, args: dict) -> bytes:
-    """The operand of set_profile / set_alarm from the command's args, range-checked by
-    the same codec the band uses."""
-    if cmd == "set_profile":
-        profile = g.Profile(int(args["age"]), int(args["height_cm"]), float(args["weight_kg"]))
-        return g.Profile.decode(profile.encode()).encode()
-    days = args.get("days", list(_WEEKDAYS))
-    mask = 0 if args.get("off") else sum(1 << _WEEKDAYS.index(str(d).lower()[:3]) for d in days)
-    hour, minute = (int(x) for x in str(args.get("time", "00:00")).split(":"))
-    alarm = g.Alarm(int(args.get("slot", 0)), hour, minute, mask)
-    return g.Alarm.decode(alarm.encode()).encode()
 
 
 def _drain(q: asyncio.Queue) -> None:

@@ -18,7 +18,9 @@ from bandhub.bumble_keys import BlindJsonKeyStore
 from bandhub.contracts import gatt as g
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
+from gateway.session_kinds import BAND, STRAP, device_kind
 from gateway.state import GatewayState
+from gateway.strap_session import strap_id
 
 
 class PairingError(RuntimeError):
@@ -33,6 +35,9 @@ class Nearby:
     kind: str  # "band" or "heart-rate device"
 
 
+_SHOWN_KIND = {BAND: "band", STRAP: "heart-rate device"}
+
+
 def state_for(settings: Settings) -> GatewayState:
     return GatewayState(settings.data_dir / f"gateway-{settings.gateway_id}.sqlite")
 
@@ -42,14 +47,9 @@ async def scan_nearby(backend: BleBackend, seconds: float = 5.0) -> list[Nearby]
     seen = await BleakScanner.discover(timeout=seconds, return_adv=True, **backend.scanner_kwargs())
     found = []
     for device, adv in seen.values():
-        uuids = [u.lower() for u in adv.service_uuids]
-        if g.VENDOR_SERVICE.lower() in uuids:
-            kind = "band"
-        elif g.HEART_RATE_SERVICE.lower() in uuids:
-            kind = "heart-rate device"
-        else:
-            continue
-        found.append(Nearby(device.address, adv.local_name or "", adv.rssi, kind))
+        kind = _SHOWN_KIND.get(device_kind(adv.service_uuids, adv.local_name))
+        if kind is not None:
+            found.append(Nearby(device.address, adv.local_name or "", adv.rssi, kind))
     return sorted(found, key=lambda n: -(n.rssi if n.rssi is not None else -999))
 
 
@@ -83,8 +83,6 @@ async def pair_band(
         if target.kind == "band":
             band_id = (await client.read_gatt_char(g.SERIAL_NUMBER)).decode().strip()
         else:
-            from gateway.strap_session import strap_id
-
             band_id = strap_id(target.address)
     except Exception as exc:
         hint = "" if passkey else " (if the band shows a passkey, pair with --passkey)"

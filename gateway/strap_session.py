@@ -12,10 +12,9 @@ import time
 from bleak import BleakClient
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import Topics
-from gateway.band_session import SessionStats
+from bandhub.contracts.messages import CommandRequest
 from gateway.records import spool_messages
-from gateway.state import GatewayState
+from gateway.session import SessionContext, SessionStats
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +27,17 @@ def strap_id(address: str) -> str:
 
 
 class StrapSession:
-    def __init__(
-        self,
-        client: BleakClient,
-        state: GatewayState,
-        topics: Topics,
-        gateway_id: str,
-        on_spooled,
-    ) -> None:
+    """A :class:`~gateway.session.DeviceSession` without a record log or commands."""
+
+    def __init__(self, client: BleakClient, context: SessionContext) -> None:
         self.client = client
-        self.state = state
-        self.topics = topics
-        self.gateway_id = gateway_id
-        self.on_spooled = on_spooled
+        self.state = context.state
+        self.topics = context.topics
+        self.gateway_id = context.options.gateway_id
+        self.on_spooled = context.on_spooled
         self.stats = SessionStats()
         self._pending: list[g.Record] = []
-        self.cursor = 0
-        self.backlog = 0
+        self._next_seq = 0  # the number the next measurement gets
 
     @property
     def band_id(self) -> str:
@@ -53,7 +46,7 @@ class StrapSession:
     async def open(self, address: str) -> str:
         self.stats.band_id = strap_id(address)
         self.stats.firmware = "third-party heart-rate device"
-        self.cursor = self.state.cursor(self.band_id)
+        self._next_seq = self.state.cursor(self.band_id)
         await self.client.start_notify(g.HEART_RATE_MEASUREMENT, self._on_hr)
         log.info("heart-rate device %s connected", self.band_id)
         return self.band_id
@@ -68,7 +61,7 @@ class StrapSession:
             return
         if m.bpm == 0:  # no reading (strap not on the skin)
             return
-        seq = self.cursor + len(self._pending)
+        seq = self._next_seq + len(self._pending)
         self._pending.append(g.Record(seq, g.RecordType.HEART_RATE, int(time.time()), m))
 
     async def sync_forever(self) -> None:
@@ -78,10 +71,11 @@ class StrapSession:
         self.flush()
 
     def flush(self) -> None:
+        """Spool the measurements so far and advance the durable counter with them."""
         if not self._pending:
             return
         records, self._pending = self._pending, []
-        self.cursor = records[-1].seq + 1
+        self._next_seq = records[-1].seq + 1
         messages = spool_messages(
             records,
             topics=self.topics,
@@ -90,9 +84,9 @@ class StrapSession:
             clock_offset_s=0.0,  # stamped with the gateway's own clock
             max_records=len(records),
         )
-        self.state.spool_and_advance(self.band_id, messages, self.cursor)
+        self.state.spool_and_advance(self.band_id, messages, self._next_seq)
         self.stats.records_spooled += len(records)
         self.on_spooled(self.band_id, len(records))
 
-    async def run_command(self, _req) -> tuple[str, str]:
+    async def run_command(self, _req: CommandRequest) -> tuple[str, str]:
         return "unsupported", "a heart-rate-only device takes no commands"
