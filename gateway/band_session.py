@@ -16,9 +16,15 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bleak import BleakClient
+from pydantic import ValidationError
 
 from bandhub.contracts import gatt as g
-from bandhub.contracts.messages import CommandRequest
+from bandhub.contracts.messages import (
+    CommandRequest,
+    LiveHeartRate,
+    LiveRawAccel,
+    RejectedData,
+)
 from gateway.band_commands import InvalidCommand, ShowAlert, band_request
 from gateway.records import spool_messages
 from gateway.session import SessionContext, SessionStats
@@ -255,20 +261,31 @@ class BandSession:
         self.stats.alive_at = time.monotonic()
         if (m := self._decoded("heart rate", g.decode_heart_rate, data)) is None:
             return
-        payload = {"v": 1, "band_id": self.band_id, "bpm": m.bpm, "contact": m.contact,
-                   "at": round(time.time(), 3)}  # fmt: skip
-        self.publisher.publish(self.topics.live_hr(self.band_id), payload, qos=0)
+        live = {"bpm": m.bpm, "contact": m.contact, "at": round(time.time(), 3)}
+        self._publish_live(self.topics.live_hr(self.band_id), LiveHeartRate, live, data)
 
     def _on_raw_accel(self, _char, data: bytearray) -> None:
         if (chunk := self._decoded("raw accel", g.RawAccelChunk.decode, data)) is None:
             return
-        payload = {
-            "v": 1, "band_id": self.band_id, "fs_hz": chunk.fs_hz,
-            "first_sample": chunk.first_sample, "received_at": round(time.time(), 3),
+        raw = {
+            "fs_hz": chunk.fs_hz, "first_sample": chunk.first_sample,
+            "received_at": round(time.time(), 3),
             "ax_g": [v / 1000 for v in chunk.ax_mg], "ay_g": [v / 1000 for v in chunk.ay_mg],
             "az_g": [v / 1000 for v in chunk.az_mg],
         }  # fmt: skip
-        self.publisher.publish(self.topics.raw_accel(self.band_id), payload, qos=0)
+        self._publish_live(self.topics.raw_accel(self.band_id), LiveRawAccel, raw, data)
+
+    def _publish_live(
+        self, topic: str, model: type[LiveHeartRate | LiveRawAccel], fields: dict, data: bytearray
+    ) -> None:
+        """QoS 0, straight away: the contract's model checks it, and what it refuses goes
+        to ``…/rejected`` like any other malformed notification."""
+        try:
+            message = model(v=1, band_id=self.band_id, **fields)
+        except ValidationError as exc:
+            self._reject(f"{model.__name__}: {exc.errors()[0]['msg']}", bytes(data))
+            return
+        self.publisher.publish(topic, message.model_dump_json(), qos=0)
 
     def _on_battery(self, _char, data: bytearray) -> None:
         if (level := self._decoded("battery", g.decode_battery_level, data)) is not None:
@@ -278,15 +295,11 @@ class BandSession:
         """A malformed notification: log it and publish it for inspection, keep going."""
         self.stats.rejected += 1
         log.warning("band %s: rejected notification: %s", self.band_id, reason)
+        rejected = RejectedData(
+            v=1, band_id=self.band_id or None, reason=reason, raw_hex=raw.hex(), at=time.time()
+        )
         self.publisher.publish(
-            self.topics.rejected(self.band_id or "unknown"),
-            {
-                "v": 1,
-                "band_id": self.band_id,
-                "reason": reason,
-                "raw_hex": raw.hex(),
-                "at": time.time(),
-            },
+            self.topics.rejected(self.band_id or "unknown"), rejected.model_dump_json()
         )
 
 

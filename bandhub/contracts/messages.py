@@ -191,11 +191,12 @@ class RejectedData(_Strict):
 
 
 class LiveHeartRate(_Strict):
-    """Payload of ``{prefix}/band/{band_id}/live/hr`` (QoS 0, not stored)."""
+    """Payload of ``{prefix}/band/{band_id}/live/hr`` (QoS 0, not stored): the Heart Rate
+    Measurement as the band sent it (its full uint16 range; 0 without skin contact)."""
 
     v: Literal[1]
     band_id: BandId
-    bpm: Annotated[int, Field(ge=0, le=255)]
+    bpm: Annotated[int, Field(ge=0, le=65535)]
     contact: bool | None = None
     at: UnixTime
 

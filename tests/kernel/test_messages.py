@@ -157,7 +157,7 @@ def test_live_and_rejected_payloads_are_typed() -> None:
     with pytest.raises(ValidationError, match="same length"):
         LiveRawAccel.model_validate(raw.model_dump() | {"az_g": [1.0]})
     with pytest.raises(ValidationError):
-        LiveHeartRate.model_validate({"v": 1, "band_id": "BH-1", "bpm": -3, "at": 1.8e9})
+        LiveHeartRate.model_validate({"v": 1, "band_id": "BH-1", "bpm": 70, "at": 1.8e9, "x": 1})
     rejected = RejectedData(v=1, band_id=None, reason="short", raw_hex="01", at=1.8e9)
     assert RejectedData.model_validate_json(rejected.model_dump_json()) == rejected
 
