@@ -7,9 +7,7 @@ BLE stack and ``bandhub sim`` does not need a database driver.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,28 +15,16 @@ from typing import Annotated
 import typer
 
 from bandhub.logging_setup import setup_logging
+from stack.cli_support import fail as _fail
+from stack.cli_support import run_until_signal
+from stack.gateway_cli import gateway_app
 
 app = typer.Typer(
     help="bandhub: wristbands -> BLE gateway -> MQTT -> ingest -> PostgreSQL -> API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-gateway_app = typer.Typer(help="The BLE gateway.", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
-
-
-def run_until_signal(main) -> None:
-    """Run ``main(stop_event)`` until it returns or SIGINT/SIGTERM sets the event."""
-
-    async def runner() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await main(stop)
-
-    asyncio.run(runner())
 
 
 @app.command()
@@ -86,29 +72,6 @@ def sim(
     for k in range(bands):  # what would be printed on each band's box
         typer.echo(f"BH-{k + 1:04d} claim code {claim_code(secret, f'BH-{k + 1:04d}')}")
     run_until_signal(lambda stop: serve_fleet(opts, hci, truth_file, stop))
-
-
-@gateway_app.command("run")
-def gateway_run() -> None:
-    """Keep paired bands synced and forward their records to MQTT."""
-    from bandhub.settings import get_settings
-    from gateway.backend import open_backend
-    from gateway.pairing import bonds_file
-    from gateway.service import run_gateway
-
-    setup_logging()
-    settings = get_settings()
-    if not settings.mqtt_url:
-        _fail("BANDHUB_MQTT_URL is not set: the gateway needs a broker (or use `bandhub demo`)")
-
-    async def main(stop: asyncio.Event) -> None:
-        backend = await open_backend(settings.gateway_backend, bonds_file(settings))
-        try:
-            await run_gateway(settings, backend, stop)
-        finally:
-            await backend.close()
-
-    run_until_signal(main)
 
 
 def _require_services(settings) -> None:
@@ -229,161 +192,6 @@ def _parse_hhmm(value: str) -> int:
         return int(hours) * 3600 + int(minutes) * 60
     except ValueError:
         _fail(f"expected HH:MM, got {value!r}")
-
-
-def _gateway_backend():
-    from bandhub.settings import get_settings
-    from gateway.backend import open_backend
-    from gateway.pairing import bonds_file
-
-    settings = get_settings()
-    return settings, open_backend(settings.gateway_backend, bonds_file(settings))
-
-
-@gateway_app.command("status")
-def gateway_status(
-    wait: Annotated[float, typer.Option(help="Seconds to collect retained statuses")] = 1.5,
-) -> None:
-    """Gateways and bands as their retained status topics on the broker say."""
-    import json
-    import time as _time
-    import uuid
-
-    from bandhub.contracts.messages import TopicKind, Topics
-    from bandhub.mqtt import broker_address, mqtt_client
-    from bandhub.settings import get_settings
-
-    settings = get_settings()
-    if not settings.mqtt_url:
-        _fail("BANDHUB_MQTT_URL is not set")
-    topics = Topics(settings.mqtt_topic_prefix)
-    got: dict[TopicKind, list[dict]] = {TopicKind.GATEWAY_STATUS: [], TopicKind.BAND_STATUS: []}
-
-    def on_message(_c, _u, m) -> None:
-        got[topics.parse(m.topic).kind].append(json.loads(m.payload))
-
-    # the same factory as every process: broker credentials and TLS apply here too
-    client = mqtt_client(settings.mqtt_url, f"status-{uuid.uuid4().hex}")
-    client.on_message = on_message
-    host, port = broker_address(settings.mqtt_url)
-    try:
-        client.connect(host, port)
-    except OSError as exc:
-        _fail(f"cannot reach the broker at {host}:{port}: {exc}")
-    client.subscribe([(topics.gateway_status_filter(), 1), (topics.band_status_filter(), 1)])
-    client.loop_start()
-    _time.sleep(wait)
-    client.loop_stop()
-    client.disconnect()
-    for gw in sorted(got[TopicKind.GATEWAY_STATUS], key=lambda g: g["gateway_id"]):
-        typer.echo(f"gateway {gw['gateway_id']}: {gw['state']}, bands {', '.join(gw['bands'])}")
-    for b in sorted(got[TopicKind.BAND_STATUS], key=lambda b: b["band_id"]):
-        link = "connected" if b["connected"] else "not connected"
-        typer.echo(
-            f"  {b['band_id']:<16} {link:<13} rssi {b.get('rssi_dbm')} dBm, battery "
-            f"{b.get('battery_percent')} %, backlog {b.get('backlog')}, clock offset "
-            f"{b.get('clock_offset_s')} s, reconnects {b.get('reconnects')}"
-            + (f", last error: {b['last_error']}" if b.get("last_error") else "")
-        )
-    if not any(got.values()):
-        typer.echo("nothing retained on the broker: no gateway has reported yet")
-
-
-@gateway_app.command("scan")
-def gateway_scan(seconds: Annotated[float, typer.Option(help="How long to listen")] = 5.0) -> None:
-    """List bands and heart-rate devices nearby: address, name, signal strength."""
-    from gateway.pairing import scan_nearby
-
-    async def main() -> None:
-        _settings, opening = _gateway_backend()
-        backend = await opening
-        try:
-            found = await scan_nearby(backend, seconds)
-        finally:
-            await backend.close()
-        if not found:
-            typer.echo("no bands nearby (awake and in range?)")
-        for n in found:
-            rssi = f"{n.rssi} dBm" if n.rssi is not None else "?"
-            typer.echo(f"{n.address}  {n.name or '-':<12} {rssi:>8}  {n.kind}")
-
-    asyncio.run(main())
-
-
-@gateway_app.command("pair")
-def gateway_pair(
-    address: Annotated[str, typer.Argument(help="The band's address (see `gateway scan`)")],
-    owner: Annotated[str | None, typer.Option(help="Register the band to this user")] = None,
-    claim_code: Annotated[str | None, typer.Option(help="The code printed on the box")] = None,
-    passkey: Annotated[
-        bool, typer.Option(help="The band shows a passkey: ask for it while pairing")
-    ] = False,
-) -> None:
-    """Bond with a band, remember it, and claim it on the server for its owner."""
-    from gateway.pairing import PairingError, pair_band
-
-    if (owner is None) != (claim_code is None):
-        _fail("--owner and --claim-code go together")
-
-    async def ask_passkey() -> int:
-        while True:  # the band waits while the user reads its screen
-            typed = (await asyncio.to_thread(typer.prompt, "Passkey shown on the band")).strip()
-            if typed.isdigit() and len(typed) <= 6:
-                return int(typed)
-            typer.echo("the passkey is the six digits on the band's screen")
-
-    async def main() -> str:
-        settings, opening = _gateway_backend()
-        backend = await opening
-        try:
-            return await pair_band(
-                settings, backend, address, owner=owner, claim_code=claim_code,
-                passkey=ask_passkey if passkey else None,
-            )  # fmt: skip
-        finally:
-            await backend.close()
-
-    try:
-        band_id = asyncio.run(main())
-    except PairingError as exc:
-        _fail(str(exc))
-    claimed = f", registered to {owner}" if owner else ""
-    typer.echo(f"paired {band_id} ({address}){claimed}")
-
-
-@gateway_app.command("unpair")
-def gateway_unpair(
-    band: Annotated[str, typer.Argument(help="Band id or address")],
-) -> None:
-    """Forget a paired band: the gateway stops connecting to it (when pairing is required)."""
-    from bandhub.settings import get_settings
-    from gateway.pairing import unpair
-
-    if not asyncio.run(unpair(get_settings(), band)):
-        _fail(f"{band} is not paired with this gateway")
-    typer.echo(f"unpaired {band}")
-
-
-@gateway_app.command("paired")
-def gateway_paired() -> None:
-    """The bands paired with this gateway."""
-    from bandhub.settings import get_settings
-    from gateway.pairing import state_for
-
-    state = state_for(get_settings())
-    try:
-        rows = state.paired()
-    finally:
-        state.close()
-    if not rows:
-        typer.echo("no paired bands")
-    for address, band_id, name, _at in rows:
-        typer.echo(f"{band_id:<16} {address}  {name}")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"bandhub: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def main() -> None:
