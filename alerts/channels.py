@@ -20,6 +20,7 @@ from bandhub.settings import Settings
 
 SUBJECTS = {
     "fall": "FALL ALERT: {who} may need help",
+    "sos": "SOS: {who} pressed the help button",
     "band_silent": "No data from {who}'s band",
     "low_battery": "{who}'s band battery is low",
     "hr_high": "{who}: heart rate high while resting",

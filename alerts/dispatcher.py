@@ -25,6 +25,7 @@ from bandhub.settings import Settings
 log = logging.getLogger(__name__)
 
 _MAX_WAIT_S = 5.0
+ONE_CLICK_KINDS = ("fall", "sos")  # messages with the one-click acknowledgement link
 _BACKOFF_CAP_S = 60.0
 
 
@@ -132,7 +133,7 @@ class Dispatcher:
             "gateway_location": d.gateway_location,
             "details": d.details or None,
             "ack_url": None
-            if d.message_kind == "handled" or d.kind != "fall"
+            if d.message_kind == "handled" or d.kind not in ONE_CLICK_KINDS
             else ack_url(self.public_url, self._link_key, d.alert_id, d.contact_id),
         }
 

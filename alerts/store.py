@@ -1,7 +1,7 @@
 """The alert lifecycle's one owner: every state transition, the ids and the channel.
 
-An alert moves ``pending`` (a fall's countdown) -> ``dispatched`` -> ``acknowledged``
--> ``resolved``; a fall may instead end ``cancelled_by_wearer``, and a sedentary
+An alert moves ``pending`` (a fall's countdown; an SOS has none) -> ``dispatched``
+-> ``acknowledged`` -> ``resolved``; a fall may instead end ``cancelled_by_wearer``, and a sedentary
 reminder is born ``band_reminded``. Each alert has one ``deliveries`` row per contact
 and message (the outbox the dispatcher sends). Nothing outside this module writes
 those two tables; triggers add the timeline and the live events (migrations 005/006).
@@ -78,10 +78,13 @@ class WrongState(AlertError):
 
 
 @dataclass(frozen=True)
-class OpenedFall:
+class OpenedAlert:
+    """An alert a band record raised (a fall, or the help button)."""
+
     band_id: str
     alert_id: int
-    countdown_s: float  # until contacts are alerted (the band shows "Are you OK?")
+    kind: str
+    countdown_s: float  # until contacts are alerted (for a fall the band asks "Are you OK?")
 
 
 # --- opened by ingest and the monitor (synchronous, inside the caller's transaction) ---
@@ -97,21 +100,60 @@ def open_fall(
     countdown_s: float,
     escalation_s: float,
     repeat_s: float,
-) -> OpenedFall | None:
+) -> OpenedAlert | None:
     """A confirmed fall: a pending alert whose countdown is the wearer's own (or
-    ``countdown_s``), and its contacts' deliveries in their order, each an escalation
-    delay after the previous one. None when this fall already has its alert."""
+    ``countdown_s``), so "I'm OK" can still cancel it. None when this fall already
+    has its alert."""
+    return _open_band_event(
+        conn, band_id, "fall", seq, t, confidence, countdown_s, escalation_s, repeat_s,
+        wearers_countdown=True,
+    )  # fmt: skip
+
+
+def open_sos(
+    conn: psycopg.Connection,
+    band_id: str,
+    seq: int,
+    t: dt.datetime,
+    *,
+    escalation_s: float,
+    repeat_s: float,
+) -> OpenedAlert | None:
+    """The band's help button (a long press): the wearer asked for help, so there is
+    no countdown; contacts are alerted at once, escalated and repeated like a fall."""
+    return _open_band_event(
+        conn, band_id, "sos", seq, t, None, 0.0, escalation_s, repeat_s, wearers_countdown=False
+    )
+
+
+def _open_band_event(
+    conn: psycopg.Connection,
+    band_id: str,
+    kind: str,
+    seq: int,
+    t: dt.datetime,
+    confidence: float | None,
+    countdown_s: float,
+    escalation_s: float,
+    repeat_s: float,
+    *,
+    wearers_countdown: bool,
+) -> OpenedAlert | None:
+    """An alert raised by one band record (unique per band, kind and record ``seq``),
+    and its contacts' deliveries in their order, each an escalation delay after the
+    previous one, from the end of the countdown."""
+    countdown = "COALESCE(fall_countdown_s, %s)" if wearers_countdown else "%s::real"
     row = conn.execute(
-        "WITH b AS (SELECT COALESCE(fall_countdown_s, %s) AS countdown,"
+        f"WITH b AS (SELECT {countdown} AS countdown,"
         "   (SELECT count(*) FROM contacts WHERE band_id = %s) AS contacts"
         "   FROM bands WHERE band_id = %s)"
         " INSERT INTO alerts (band_id, kind, state, event_t, fall_seq, confidence,"
         "   dispatch_at, next_repeat_at)"
-        " SELECT %s, 'fall', 'pending', %s, %s, %s, now() + make_interval(secs => countdown),"
+        " SELECT %s, %s, 'pending', %s, %s, %s, now() + make_interval(secs => countdown),"
         "   CASE WHEN %s > 0 AND contacts > 0 THEN now() + make_interval(secs =>"
         "     countdown + %s * (contacts - 1) + %s) END"
         " FROM b ON CONFLICT DO NOTHING RETURNING id, EXTRACT(EPOCH FROM dispatch_at - now())",
-        (countdown_s, band_id, band_id, band_id, t, seq, confidence,
+        (countdown_s, band_id, band_id, band_id, kind, t, seq, confidence,
          repeat_s, escalation_s, repeat_s),
     ).fetchone()  # fmt: skip
     if row is None:
@@ -125,7 +167,7 @@ def open_fall(
         " * (row_number() OVER (ORDER BY c.position, c.id) - 1))",
         (escalation_s,),
     )
-    return OpenedFall(band_id, alert_id, float(row[1]))
+    return OpenedAlert(band_id, alert_id, kind, max(float(row[1]), 0.0))
 
 
 def cancel_by_wearer(conn: psycopg.Connection, band_id: str) -> list[int]:

@@ -235,7 +235,9 @@ class AlertDetail(AlertListItem):
     event_t: dt.datetime
     created_at: dt.datetime
     dispatch_at: dt.datetime
-    fall_seq: int | None
+    fall_seq: int | None = Field(
+        description="seq of the band record that raised it (fall or help button)"
+    )
     details: dict[str, Any]
     acknowledged_by: int | None = Field(description="contact id")
     acknowledged_at: dt.datetime | None

@@ -118,7 +118,7 @@ class Ingest:
                 log.warning("database unavailable (%s); retrying, messages stay unacked", exc)
                 time.sleep(1.0)
 
-    def _start_countdown(self, opened: alert_store.OpenedFall) -> None:
+    def _start_countdown(self, opened: alert_store.OpenedAlert) -> None:
         """The band shows "Are you OK?" for the countdown; it runs on the server anyway."""
         request = alert_commands.fall_countdown(opened.alert_id, opened.countdown_s)
         if request is not None:

@@ -51,7 +51,7 @@ class RecordWriter:
         self.escalation_s = escalation_s
         self.repeat_s = repeat_s
         # the fall alerts the last write opened (their countdowns go to the bands)
-        self.opened_alerts: list[alert_store.OpenedFall] = []
+        self.opened_alerts: list[alert_store.OpenedAlert] = []
         with conn.transaction():
             for table, _cols in _COLUMNS.values():
                 conn.execute(
@@ -187,13 +187,21 @@ class RecordWriter:
         return len(new)
 
     def _wearer_pressed(self, keys: list[tuple]) -> None:
-        """ "I'm OK" before the countdown ends cancels the band's pending fall alerts."""
-        for band_id, seq, _t in keys:
+        """ "I'm OK" before the countdown ends cancels the band's pending fall alerts;
+        "help" (a long press) alerts the contacts at once."""
+        for band_id, seq, t in keys:
             press = self.conn.execute(
                 "SELECT press FROM buttons WHERE band_id = %s AND seq = %s", (band_id, seq)
             ).fetchone()[0]
             if press == "im_ok":
                 alert_store.cancel_by_wearer(self.conn, band_id)
+            elif press == "help":
+                opened = alert_store.open_sos(
+                    self.conn, band_id, seq, t,
+                    escalation_s=self.escalation_s, repeat_s=self.repeat_s,
+                )  # fmt: skip
+                if opened is not None:
+                    log.warning("SOS from %s at %s: contacts alerted now", band_id, t)
 
     def _confirm_falls(self, keys: list[tuple]) -> None:
         for band_id, seq, t in keys:

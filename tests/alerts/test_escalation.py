@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from alerts.dispatcher import Dispatcher
-from bandhub.contracts.messages import FallRecord, Stream
+from bandhub.contracts.messages import ButtonRecord, FallRecord, Stream
 from bandhub.settings import Settings
 from firmware_sim.physiology import fall_window
 from ingest.validate import Parsed
@@ -66,6 +66,32 @@ async def test_unacknowledged_alert_escalates_to_the_next_contact(clean_db, two_
     gap = second.deliveries[0].received_at - first.deliveries[0].received_at
     assert gap >= ESCALATION_S - 0.5
     assert all(r.deliveries[0].valid_signature for r in two_contacts)
+
+
+def _button(url: str, seq: int, press: str, countdown_s: float = 30.0) -> None:
+    rec = ButtonRecord(seq=seq, t=1_795_500_000 + seq, press=press)
+    with psycopg.connect(url) as conn:
+        writer = RecordWriter(
+            conn, auto_register=False, countdown_s=countdown_s, escalation_s=ESCALATION_S
+        )
+        writer.write([("t", Parsed("BH-0001", Stream.BUTTON, 1_795_500_100, [rec], []))])
+
+
+async def test_the_help_button_alerts_at_once_and_escalates_like_a_fall(
+    clean_db, two_contacts, api
+):
+    first, second = two_contacts
+    _button(clean_db, seq=7, press="help")  # a 30 s fall countdown does not apply to SOS
+    await eventually(lambda: first.deliveries, 5, "the first contact, without a countdown")
+    sos = first.deliveries[0]
+    assert sos.valid_signature and sos.payload["kind"] == "sos"
+    assert sos.payload["ack_url"], "an SOS carries the one-click acknowledgement link"
+    _button(clean_db, seq=7, press="help")  # the same press again (urgent + log): one alert
+    _button(clean_db, seq=8, press="im_ok")  # "I'm OK" does not cancel a call for help
+    await eventually(lambda: second.deliveries, 15, "the escalation to contact 2")
+    assert second.deliveries[0].received_at - sos.received_at >= ESCALATION_S - 0.5
+    alerts = (await api.get("/alerts")).json()
+    assert [(a["kind"], a["state"]) for a in alerts] == [("sos", "dispatched")]
 
 
 async def test_contacts_already_alerted_hear_that_someone_is_handling_it(
