@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TypeVar
 
 import psycopg
@@ -104,9 +104,20 @@ class RecordWriter:
                             )
                         )
                 rows[stream] = keep
+            added: Counter[str] = Counter()  # new records per band, all streams
             for stream, stream_rows in rows.items():
                 if stream_rows:
-                    inserted[stream.value] = self._copy_insert(stream, stream_rows)
+                    new = self._copy_insert(stream, stream_rows)
+                    inserted[stream.value] = len(new)
+                    added.update(band_id for band_id, _seq, _t in new)
+            if added:
+                bands_added = sorted(added)
+                self.conn.execute(
+                    "UPDATE bands b SET records = b.records + a.n"
+                    " FROM unnest(%s::text[], %s::bigint[]) AS a(band_id, n)"
+                    " WHERE b.band_id = a.band_id",
+                    (bands_added, [added[b] for b in bands_added]),
+                )
             if known:
                 known_via = sorted((b, g) for b, g in via.items() if b in known)
                 self.conn.execute(
@@ -167,7 +178,8 @@ class RecordWriter:
         ).fetchall()
         return {r[0] for r in found}
 
-    def _copy_insert(self, stream: Stream, rows: list[tuple]) -> int:
+    def _copy_insert(self, stream: Stream, rows: list[tuple]) -> list[tuple]:
+        """COPY into staging, keep what is new; returns its (band_id, seq, t)."""
         table, cols = _COLUMNS[stream]
         all_cols = ("band_id", "seq", "t", *cols, "received_at")
         col_list = ", ".join(all_cols)
@@ -184,7 +196,7 @@ class RecordWriter:
             self._confirm_falls(new)
         if stream == Stream.BUTTON and new:
             self._wearer_pressed(new)
-        return len(new)
+        return new
 
     def _wearer_pressed(self, keys: list[tuple]) -> None:
         """ "I'm OK" before the countdown ends cancels the band's pending fall alerts;

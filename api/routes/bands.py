@@ -35,13 +35,7 @@ router = APIRouter(prefix="/bands", tags=["bands"])
 async def list_bands(conn: DbConn) -> list[dict]:
     return await fetch_all(
         conn,
-        "SELECT b.band_id, b.name, b.registered_at, b.last_seen,"
-        " (SELECT count(*) FROM hr WHERE hr.band_id = b.band_id)"
-        " + (SELECT count(*) FROM epochs e WHERE e.band_id = b.band_id)"
-        " + (SELECT count(*) FROM falls f WHERE f.band_id = b.band_id)"
-        " + (SELECT count(*) FROM buttons x WHERE x.band_id = b.band_id)"
-        " + (SELECT count(*) FROM battery y WHERE y.band_id = b.band_id) AS records"
-        " FROM bands b ORDER BY b.band_id",
+        "SELECT band_id, name, registered_at, last_seen, records FROM bands ORDER BY band_id",
     )
 
 

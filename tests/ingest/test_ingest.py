@@ -69,6 +69,28 @@ async def test_duplicates_are_stored_once(settings, ingest, publisher):
     assert _rows(settings.database_url, "SELECT band_id FROM bands") == [("BH-0001",)]
 
 
+async def test_the_band_lists_record_counts_equal_a_recount(settings, ingest, publisher, api):
+    """Counts are kept as records are stored: re-sent records are not counted twice."""
+    topics = Topics()
+    publisher(topics.records("BH-0001", "hr"), _hr_batch())
+    publisher(topics.records("BH-0001", "hr"), _hr_batch(seqs=range(1, 5)))  # 2 repeats
+    publisher(topics.records("BH-0002", "hr"), _hr_batch(band="BH-0002", seqs=range(7)))
+    battery = {"v": 1, "band_id": "BH-0001", "gateway_id": "gw-test", "stream": "battery",
+               "received_at": T0 + 10, "records": [{"seq": 0, "t": T0, "level": 80}]}  # fmt: skip
+    publisher(topics.records("BH-0001", "battery"), battery)
+    publisher(topics.records("BH-0001", "battery"), battery)  # the same again
+    await eventually(lambda: ingest.stats.messages == 5, 10, "all messages processed")
+    recount = dict(
+        _rows(
+            settings.database_url,
+            "SELECT band_id, count(*) FROM (SELECT band_id FROM hr"
+            " UNION ALL SELECT band_id FROM battery) r GROUP BY band_id",
+        )
+    )
+    listed = {b["band_id"]: b["records"] for b in (await api.get("/bands")).json()}
+    assert listed == recount == {"BH-0001": 6, "BH-0002": 7}
+
+
 @pytest.mark.parametrize(
     ("topic", "payload", "reason"),
     [
