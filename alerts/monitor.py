@@ -1,4 +1,4 @@
-"""Caregiver alerts other than falls, checked periodically by ingest.
+"""Caregiver alerts other than falls, checked periodically by the monitor service.
 
 Each rule looks at what arrived recently and, when it fires, opens an alert with one
 outbox delivery per contact in the same transaction (quiet hours delay these, never
