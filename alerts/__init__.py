@@ -1,1 +1,1 @@
-"""Fall alerts: delivery of the outbox rows ingest writes, as signed webhooks."""
+"""Alerts: the lifecycle (store), the rule monitor, delivery (dispatcher, channels)."""

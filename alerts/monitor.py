@@ -60,7 +60,7 @@ class HealthMonitor:
         reminders = [
             f for f in self._sedentary(epochs) if self._open_alert(conn, f, notify_contacts=False)
         ]
-        conn.commit()  # recorded first, so a reminder is sent once even if ingest restarts
+        conn.commit()  # recorded first, so a reminder is sent once even if the monitor restarts
         for f in reminders:
             if self.send_move:
                 self.send_move(f.band_id)
