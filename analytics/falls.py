@@ -2,16 +2,17 @@
 
 Every input is first brought to one internal signal, whatever the device: each axis
 capped at ±4 g (the smallest range among the devices fitted on, so a band that clips
-and one that does not look alike), low-passed at 5 Hz (a band that a 20 Hz device
-still fully holds) and resampled to 25 Hz. A candidate is a peak of |a| above
-1.4 g, one per 2 s. It is described only from 2 s before to 2 s after it: how sharp
-and isolated the impact, whether |a| dipped below 1 g on the way down, how far the
-forearm turned across it, how active the wearer was before and how calm after. So
-the band can decide 2 s after the impact, and neither the recording's length nor
-how long it runs on after the fall (20 s in one lab, 4 s in another) changes the
-answer. A logistic model over these features, fitted on two fall sets from two
-labs and devices by ``bench/fit_falls.py``, gives the confidence; its weights and
-threshold live in ``analytics/params/falls.json``.
+and one that does not look alike), low-passed at 8 Hz (below the 40 Hz-native falls
+of one training set, and all but fully held by a 20 Hz band) and resampled to 25 Hz.
+A candidate is a peak of |a| above 1.4 g, one per 2 s. It is described only from 2 s
+before to 2 s after it: how sharp and isolated the impact, whether |a| dipped below
+1 g on the way down, how far the forearm turned across it, how active the wearer was
+before and how calm after. So the band can decide 2 s after the impact, and neither
+the recording's length nor how long it runs on after the fall changes the answer.
+Every feature is independent of how the device's axes sit on the wrist. Boosted
+depth-2 trees over these features, fitted on two fall sets from two labs and devices
+by ``bench/fit_falls.py``, give the confidence; the trees and threshold live in
+``analytics/params/falls.json``.
 """
 
 from __future__ import annotations
