@@ -11,7 +11,8 @@ predictions keep at least 97.5 % of ADL recordings clean in *each* set (the medi
 of the leave-one-subject-out folds' thresholds, each chosen on its training subjects).
 
 Printed, all leave-one-subject-out (a subject's trials are never fitted on when
-they are scored) with each fold's threshold chosen on its training subjects only:
+they are scored) with each fold's threshold chosen on its training subjects only, by
+a CV over three groups of them (leave-one-subject-out inside would take an hour):
 - CV within each set (fitted on that set only);
 - trained on one set, tested on the other (nothing of the test set seen);
 - the shipped recipe (both sets), on the full, cropped and resampled trials.
