@@ -1,16 +1,17 @@
 """Fall detection on wrist acceleration: impact candidates scored by a fitted model.
 
-A candidate is the largest peak of |a| (low-passed at 8 Hz, a band that a 20 Hz
-device still fully holds, so the detector sees the same signal from 20 to 125 Hz)
-above 1.8 g, one per 2 s. Each is described by what a fall looks like around it:
-how sharp and how isolated the impact, how much the forearm's orientation changed
-across it and where it settled once at rest, how still the wearer is afterwards, how
-active before, whether |a| dipped below 1 g on the way down, and whether the motion
-was periodic (jogging, clapping) rather than a single event. Impact height itself is
-left out: soft falls from sitting onto a mattress peak at 2–3 g, below a hand slapped
-on a table, and devices clip at different ranges. A logistic model over these
-features, fitted with leave-one-subject-out cross-validation by
-``bench/fit_falls.py``, gives the confidence; its weights and threshold live in
+Every input is first brought to one internal signal, whatever the device: each axis
+capped at ±4 g (the smallest range among the devices fitted on, so a band that clips
+and one that does not look alike), low-passed at 8 Hz (below the 40 Hz-native falls
+of one training set, and all but fully held by a 20 Hz band) and resampled to 25 Hz.
+A candidate is a peak of |a| above 1.4 g, one per 2 s. It is described only from 2 s
+before to 2 s after it: how sharp and isolated the impact, whether |a| dipped below
+1 g on the way down, how far the forearm turned across it, how active the wearer was
+before and how calm after. So the band can decide 2 s after the impact, and neither
+the recording's length nor how long it runs on after the fall changes the answer.
+Every feature is independent of how the device's axes sit on the wrist. Boosted
+depth-2 trees over these features, fitted on two fall sets from two labs and devices
+by ``bench/fit_falls.py``, give the confidence; the trees and threshold live in
 ``analytics/params/falls.json``.
 """
 
@@ -23,15 +24,20 @@ import numpy as np
 from analytics.params import load
 from analytics.signal import in_g, lowpass, magnitude
 
-CANDIDATE_G = 1.8
-CANDIDATE_SPACING_S = 2.0
+CLIP_G = 4.0  # per axis
 LOWPASS_HZ = 8.0
+RATE_HZ = 25.0  # internal rate every input is resampled to
+CANDIDATE_G = 1.4
+CANDIDATE_SPACING_S = 2.0
+BEFORE_S = 2.0  # the features see this much before the impact...
+AFTER_S = 2.0  # ...and this much after it: the band can decide that soon
 
 FEATURES = (
-    "log_jerk", "peak_ratio", "orientation_change_near", "orientation_change_long",
-    "log_still_after", "log_std_impact", "log_std_rebound", "deviation_after",
-    "log_std_before", "motion_before", "vertical_after", "periodicity", "log_std_after",
-    "min_before", "orientation_change_settled",
+    "log_peak", "log_jerk", "peak_ratio", "min_before", "mean_before",
+    "orientation_change", "orientation_change_near", "log_std_before", "log_std_after",
+    "deviation_after", "motion_after", "motion_before", "log_std_impact", "periodicity",
+    "log_still_after", "vertical_after", "log_std_rebound", "kth_peak_ratio", "impact_energy",
+    "time_light_before",
 )  # fmt: skip
 
 
@@ -42,19 +48,25 @@ class FallEvent:
     is_fall: bool
 
 
-def _prepare(acc: np.ndarray, fs: float) -> np.ndarray:
+def internal_signal(acc: np.ndarray, fs: float) -> np.ndarray:
+    """The device-independent signal: g, capped per axis, 5 Hz low-pass, 25 Hz grid."""
     acc = in_g(np.asarray(acc, dtype=float))
     if acc.ndim != 2 or acc.shape[1] != 3:
         raise ValueError("fall detection needs 3-axis acceleration (n, 3)")
-    return lowpass(acc, fs, LOWPASS_HZ)
+    acc = lowpass(np.clip(acc, -CLIP_G, CLIP_G), fs, LOWPASS_HZ)
+    if acc.shape[0] < 2:
+        return acc
+    t_old = np.arange(acc.shape[0]) / fs
+    t_new = np.arange(0.0, t_old[-1] + 1e-9, 1.0 / RATE_HZ)
+    return np.column_stack([np.interp(t_new, t_old, acc[:, k]) for k in range(3)])
 
 
-def candidates(mag: np.ndarray, fs: float) -> list[int]:
-    """Indices of impact candidates: largest peaks first, one per spacing."""
-    half = int(CANDIDATE_SPACING_S * fs)
+def candidates(mag: np.ndarray) -> list[int]:
+    """Indices of impact candidates (internal rate): largest peaks first, one per spacing."""
+    half = int(CANDIDATE_SPACING_S * RATE_HZ)
     taken = np.zeros(mag.size, dtype=bool)
     found = []
-    for i in np.argsort(-mag):
+    for i in np.argsort(-mag, kind="stable"):
         if mag[i] < CANDIDATE_G:
             break
         if not taken[i]:
@@ -68,104 +80,97 @@ def _angle(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
-def _moving_std(x: np.ndarray, fs: float, seconds: float) -> np.ndarray:
-    w = max(3, round(seconds * fs))
-    k = np.ones(w) / w
-    mean = np.convolve(x, k, "same")
-    return np.sqrt(np.clip(np.convolve(x * x, k, "same") - mean * mean, 0, None))
-
-
-def _periodicity(x: np.ndarray, fs: float) -> float:
-    """Peak autocorrelation at 0.15–1.2 s lags: steps, jogging and clapping repeat, falls don't."""
-    if x.size < 2 * fs:
-        return 0.0
+def _periodicity(x: np.ndarray) -> float:
+    """Peak autocorrelation at 0.3-1.0 s lags: steps, jogging and clapping repeat, falls don't."""
     x = x - x.mean()
     ac = np.correlate(x, x, "full")[x.size - 1 :]
-    return float((ac / (ac[0] + 1e-9))[max(1, int(0.15 * fs)) : int(1.2 * fs)].max())
+    return float((ac / (ac[0] + 1e-9))[int(0.3 * RATE_HZ) : int(1.0 * RATE_HZ)].max())
 
 
-def features(acc: np.ndarray, grav: np.ndarray, fs: float, i: int) -> list[float]:
-    """The feature vector (order of FEATURES) for a candidate at sample ``i``.
+def _moving_std(x: np.ndarray, seconds: float) -> np.ndarray:
+    """Standard deviation over a sliding window (valid part only)."""
+    w = max(3, round(seconds * RATE_HZ))
+    k = np.ones(w) / w
+    mean = np.convolve(x, k, "valid")
+    return np.sqrt(np.clip(np.convolve(x * x, k, "valid") - mean * mean, 0, None))
 
-    Soft falls from sitting barely hit 2–3 g, so the impact alone cannot separate them
-    from a hand slapped on a table: the features weigh the impact against how much the
-    forearm turned across it and how still the wearer is afterwards. Windows cut by the
-    start or end of the signal fall back to the nearest data rather than to constants.
+
+def features(acc: np.ndarray, i: int) -> list[float]:
+    """The feature vector (order of FEATURES) for a candidate at internal sample ``i``.
+
+    ``acc`` is the internal signal padded by at least 2 s at both ends, so every window
+    exists; a recording cut short repeats its first or last sample.
     """
     m = magnitude(acc)
-    n = m.size
 
-    def sl(a: float, b: float) -> slice:
-        lo = min(n, max(0, i + round(a * fs)))
-        return slice(lo, min(n, max(lo, i + round(b * fs))))
+    def seg(a: float, b: float) -> slice:
+        return slice(i + round(a * RATE_HZ), i + round(b * RATE_HZ))
 
-    def log_std(a: float, b: float, default: float) -> float:
-        x = m[sl(a, b)]
-        return float(np.log((x.std() if x.size > 5 else default) + 0.01))
+    def log_std(a: float, b: float) -> float:
+        return float(np.log(m[seg(a, b)].std() + 0.01))
 
-    def mean_gravity(a: float, b: float) -> np.ndarray:
-        seg = grav[sl(a, b)]
-        return seg.mean(0) if len(seg) else grav[min(n - 1, i)]
+    def mean_acc(a: float, b: float) -> np.ndarray:
+        return acc[seg(a, b)].mean(0)
 
-    def mean_acc(a: float, b: float, min_s: float = 0.2) -> np.ndarray:
-        """Mean acceleration (≈ gravity direction) over a window, widened at the edges."""
-        s, need = sl(a, b), max(1, round(min_s * fs))
-        lo, hi = s.start, s.stop
-        if hi - lo < need:
-            lo, hi = (0, max(1, min(need, i))) if b <= 0 else (max(0, min(lo, n - need)), n)
-        return acc[lo:hi].mean(0)
-
-    jerk_seg = acc[sl(-0.5, 0.5)]
-    jerk = float(np.abs(np.diff(jerk_seg, axis=0)).sum(1).max() * fs) if len(jerk_seg) > 2 else 0.0
-    around = np.sort(m[sl(-1.5, 1.5)])
-    k = int(0.3 * fs)
-    peak_ratio = float(m[i] / (around[-k] + 1e-3)) if around.size > k > 0 else 1.0
-    still = _moving_std(m, fs, 0.5)[sl(0.7, 3.5)]
-    impact = m[sl(0, 0.5)]
-    rebound = m[sl(0.5, 1.0)]
-    dyn = np.linalg.norm(acc - grav, axis=1)[sl(-3, -0.7)]
-    up = mean_gravity(-4, -2)
-    up = up / (np.linalg.norm(up) + 1e-9)
-    vertical_after = acc[sl(0.3, 3)] @ up if m[sl(0.3, 3)].size else np.ones(1)
-    after = m[sl(0.5, 2.5)]
-    descent = m[sl(-1.5, 0)]
-    std_impact = impact.std() if impact.size > 2 else 0.0
+    near = acc[seg(-0.5, 0.5)]
+    jerk = float(np.abs(np.diff(near, axis=0)).sum(1).max() * RATE_HZ)
+    window = m[seg(-BEFORE_S, AFTER_S)].copy()
+    centre = round(BEFORE_S * RATE_HZ)
+    window[centre - round(0.4 * RATE_HZ) : centre + round(0.4 * RATE_HZ)] = 0.0
+    before, after = acc[seg(-2, -0.5)], acc[seg(1, 2)]
+    up = mean_acc(-2, -1.2)
     return [
+        float(np.log(m[i])),
         float(np.log(jerk + 1)),
-        peak_ratio,
-        _angle(mean_acc(-1.5, -0.5), mean_acc(0.5, 1.5)),
-        _angle(mean_gravity(-4, -2), mean_gravity(1.5, 4)),
-        float(np.log((still.min() if still.size else 0.1) + 0.01)),
-        float(np.log(std_impact + 0.01)),
-        float(np.log((rebound.std() if rebound.size > 2 else std_impact) + 0.01)),
-        float(abs(after.mean() - 1)) if after.size else 0.0,
-        log_std(-3, -1, 0.3),
-        float(dyn.mean()) if dyn.size > 3 else 0.1,
-        float(vertical_after.mean()),
-        _periodicity(m[sl(-5, -0.3)], fs),
-        log_std(0.5, 2.5, 0.3),
-        # A body going down sheds weight before the impact (|a| dips below 1 g), even in
-        # soft falls from sitting; a hand slapped on a table or a jump landing rarely does.
-        float(descent.min()) if descent.size else 1.0,
-        # Where the forearm settles 2-5 s later, once the wearer has come to rest, against
-        # just before the event: catches soft falls whose impact is too gentle to stand out.
-        _angle(mean_gravity(-3, -1.5), mean_gravity(2, 5)),
+        float(m[i] / (window.max() + 1e-3)),
+        # A body going down sheds weight before the impact (|a| dips below 1 g).
+        float(m[seg(-1.5, 0)].min()),
+        float(m[seg(-0.8, -0.1)].mean()),
+        _angle(mean_acc(-2, -1.2), mean_acc(1.2, 2)),
+        _angle(mean_acc(-1, -0.4), mean_acc(0.4, 1)),
+        log_std(-2, -1),
+        log_std(1, 2),
+        float(abs(m[seg(1, 2)].mean() - 1)),
+        float(np.linalg.norm(after - after.mean(0), axis=1).mean()),
+        float(np.linalg.norm(before - before.mean(0), axis=1).mean()),
+        log_std(0, 0.5),
+        _periodicity(m[seg(-2, 0)]),
+        float(np.log(_moving_std(m[seg(0.5, 2)], 0.5).min() + 0.01)),
+        float(after.mean(0) @ up / (np.linalg.norm(up) + 1e-9)),
+        log_std(0.5, 1.0),
+        float(m[i] / (np.sort(m[seg(-1.5, 1.5)])[-round(0.3 * RATE_HZ)] + 1e-3)),
+        float(np.abs(m[seg(-0.5, 0.5)] - 1).mean()),
+        float(np.mean(m[seg(-1.5, 0)] < 0.8)),
     ]
 
 
-def candidate_features(acc: np.ndarray, fs: float) -> tuple[list[int], np.ndarray]:
-    """All candidates of a recording and their features (also used by the fit script)."""
-    acc = _prepare(acc, fs)
-    grav = lowpass(acc, fs, 0.5)
-    idx = candidates(magnitude(acc), fs)
-    feats = np.array([features(acc, grav, fs, i) for i in idx]).reshape(len(idx), len(FEATURES))
-    return idx, feats
+def candidate_features(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
+    """Times (s) of all candidates of a recording and their features (also for fitting)."""
+    sig = internal_signal(acc, fs)
+    pad = round(max(BEFORE_S, AFTER_S) * RATE_HZ) + 2
+    padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
+    idx = candidates(magnitude(sig))
+    feats = [features(padded, i + pad) for i in idx]
+    return [i / RATE_HZ for i in idx], np.array(feats).reshape(len(idx), len(FEATURES))
+
+
+def tree_scores(params: dict, feats: np.ndarray) -> np.ndarray:
+    """Probability from boosted depth-2 trees stored as rows of ten numbers."""
+    t = np.asarray(params["trees"], dtype=float).reshape(-1, 10)
+
+    def goes_left(k: int) -> np.ndarray:  # the split whose feature is in column k
+        return feats[:, t[:, k].astype(int)] <= t[:, k + 1]
+
+    def leaf(k: int) -> np.ndarray:  # value of the left (k=2) or right (k=6) subtree
+        return np.where(goes_left(k), t[:, k + 2], t[:, k + 3])
+
+    root_left = goes_left(0)
+    logit = params["base"] + np.where(root_left, leaf(2), leaf(6)).sum(1)
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 def probability(feats: np.ndarray) -> np.ndarray:
-    p = load("falls")
-    z = (feats - np.asarray(p["mean"])) / np.asarray(p["scale"])
-    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(p["weights"]) + p["bias"])))
+    return tree_scores(load("falls"), np.asarray(feats, dtype=float).reshape(-1, len(FEATURES)))
 
 
 def threshold() -> float:
@@ -174,14 +179,14 @@ def threshold() -> float:
 
 def detect_falls(acc: np.ndarray, fs: float) -> list[FallEvent]:
     """Every fall in a recording, in time order."""
-    idx, feats = candidate_features(acc, fs)
-    if not idx:
+    times, feats = candidate_features(acc, fs)
+    if not times:
         return []
     probs = probability(feats)
     cut = threshold()
     events = [
-        FallEvent(round(i / fs, 2), round(float(p), 3), True)
-        for i, p in zip(idx, probs, strict=True)
+        FallEvent(round(t, 2), round(float(p), 3), True)
+        for t, p in zip(times, probs, strict=True)
         if p >= cut
     ]
     return sorted(events, key=lambda e: e.t)
@@ -189,11 +194,12 @@ def detect_falls(acc: np.ndarray, fs: float) -> list[FallEvent]:
 
 def confirm_fall(acc: np.ndarray, fs: float, impact_index: int) -> FallEvent:
     """Confirm or reject a band-reported impact at ``impact_index`` (±1 s tolerance)."""
-    idx, feats = candidate_features(acc, fs)
-    near = [k for k, i in enumerate(idx) if abs(i - impact_index) <= fs]
+    times, feats = candidate_features(acc, fs)
+    t_impact = impact_index / fs
+    near = [k for k, t in enumerate(times) if abs(t - t_impact) <= 1.0]
     if not near:
-        return FallEvent(round(impact_index / fs, 2), 0.0, False)
+        return FallEvent(round(t_impact, 2), 0.0, False)
     probs = probability(feats[near])
     best = int(np.argmax(probs))
     conf = float(probs[best])
-    return FallEvent(round(idx[near[best]] / fs, 2), round(conf, 3), conf >= threshold())
+    return FallEvent(round(times[near[best]], 2), round(conf, 3), conf >= threshold())

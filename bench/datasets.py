@@ -6,6 +6,8 @@ import csv
 import os
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(
     os.environ.get(
         "BANDHUB_DATASETS", Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -23,3 +25,15 @@ def folder(name: str) -> Path:
 def labels(name: str) -> list[dict[str, str]]:
     with open(folder(name) / "labels.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+FALL_SETS = ("falls-weda", "falls-fallalld")  # same layout: <recording>.csv.gz, t,ax,ay,az in g
+
+
+def fall_recording(name: str, recording: str) -> tuple[np.ndarray, float]:
+    """(n, 3) acceleration in g and the sample rate of one recording of a fall set."""
+    from analytics.io import read_columns, sample_rate
+
+    path = folder(name) / f"{recording}.csv.gz"
+    c = read_columns(path, ["t", "ax", "ay", "az"])
+    return np.column_stack([c["ax"], c["ay"], c["az"]]), sample_rate(path, c["t"])

@@ -1,158 +1,235 @@
-"""Fit the fall model (analytics/params/falls.json) on falls-weda, subject-wise.
+"""Fit the fall model (analytics/params/falls.json) on both fall sets, subject-wise.
 
-    python bench/fit_falls.py          # prints CV metrics and rewrites the params
+    python bench/fit_falls.py          # prints every validation and rewrites the params
 
-The threshold is the lowest one whose leave-one-subject-out predictions keep at
-least 97.5 % of ADL recordings free of false alarms; recall is then what it is.
-Because that threshold is picked on the same out-of-fold predictions it is scored
-on, a nested figure is printed too: each held-out subject is judged with a threshold
-chosen by an inner leave-one-subject-out CV over the other subjects only. The CV,
-nested and the shipped model's in-sample figures are printed, with the fall types
-that are still missed, so a change can be judged on the CV ones.
+Two sets from two labs and devices (falls-weda: Fitbit Sense, 40/50 Hz, ±4 g;
+falls-fallalld: its own device, 238 Hz, 20 s trials) are fitted together, the
+smaller one weighted up so each set counts the same. The training data are augmented
+with the same trials as a 20 Hz device and as a smartwatch that keeps 4-8 s around
+the fall would record them. The threshold is the lowest whose out-of-fold
+predictions keep at least 97.5 % of ADL recordings clean in *each* set (the median
+of the leave-one-subject-out folds' thresholds, each chosen on its training subjects).
+
+Printed, all leave-one-subject-out (a subject's trials are never fitted on when
+they are scored) with each fold's threshold chosen on its training subjects only, by
+a CV over three groups of them (leave-one-subject-out inside would take an hour):
+- CV within each set (fitted on that set only);
+- trained on one set, tested on the other (nothing of the test set seen);
+- the shipped recipe (both sets), on the full, cropped and resampled trials.
+The cross-dataset figures are the ones that predict a new device.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.falls import FEATURES, candidate_features
-from analytics.io import read_columns, sample_rate
-from bench.datasets import folder, labels
-from bench.fitting import fit_logistic, leave_one_group_out, predict_logistic
+from analytics import falls
+from analytics.falls import FEATURES, candidate_features, tree_scores
+from bench.boosting import fit_trees
+from bench.falls_eval import SETS, Trial, load_trials, variant
 
 ADL_CLEAN_TARGET = 0.975
-L2 = 1.0
+INNER_FOLDS = 3  # subject groups for choosing a fold's threshold (LOSO inside is slow)
+TRAIN_VARIANTS = ("full", "20hz", "crop4-8")
+TEST_VARIANTS = ("full", "crop2", "crop4-8", "20hz", "32hz")
 OUT = Path(__file__).resolve().parents[1] / "analytics" / "params" / "falls.json"
 
 
-def candidate_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict]]:
-    rows = labels("falls-weda")
-    xs, ys, subjects, recs = [], [], [], []
-    for r in rows:
-        path = folder("falls-weda") / f"{r['recording']}.csv.gz"
-        c = read_columns(path, ["t", "ax", "ay", "az"])
-        fs = sample_rate(path, c["t"])
-        idx, feats = candidate_features(np.column_stack([c["ax"], c["ay"], c["az"]]), fs)
-        r["hours"] = float(c["t"][-1]) / 3600
-        for i, f in zip(idx, feats, strict=True):
-            t = c["t"][i]
-            in_fall = r["is_fall"] == "1" and (
-                float(r["fall_start_s"]) - 0.5 <= t <= float(r["fall_end_s"]) + 0.5
-            )
+@dataclass
+class Table:
+    """Candidates of a list of trials: features, in-fall-window label, owning trial."""
+
+    x: np.ndarray
+    y: np.ndarray
+    trial: np.ndarray
+
+
+def _source_key() -> str:
+    return hashlib.sha1(Path(falls.__file__).read_bytes()).hexdigest()[:10]
+
+
+def candidate_table(trials: list[Trial], name: str) -> Table:
+    """Candidates of every trial under variant ``name``, cached in /tmp by detector source."""
+    cache = Path(f"/tmp/bandhub_falls_{name}_{_source_key()}_{len(trials)}.npz")
+    if cache.exists():
+        d = np.load(cache)
+        return Table(d["x"], d["y"], d["trial"])
+    xs, ys, owner = [], [], []
+    for k, t in enumerate(trials):
+        v = variant(t, name)
+        times, feats = candidate_features(v.acc, v.fs)
+        for s, f in zip(times, feats, strict=True):
             xs.append(f)
-            ys.append(int(in_fall))
-            subjects.append(r["subject"])
-            recs.append(r["recording"])
-    return np.array(xs), np.array(ys), np.array(subjects), np.array(recs), rows
+            ys.append(bool(v.window and v.window[0] <= s <= v.window[1]))
+            owner.append(k)
+    table = Table(np.array(xs).reshape(-1, len(FEATURES)), np.array(ys), np.array(owner))
+    np.savez(cache, x=table.x, y=table.y, trial=table.trial)
+    return table
 
 
-def recording_metrics(prob, y, recs, rows, cut) -> tuple[float, float, float]:
-    """Recall over fall recordings, share of ADL recordings without an alarm, alarms/h."""
-    detected = {r for p, yy, r in zip(prob, y, recs, strict=True) if p >= cut and yy}
-    alarms = Counter(r for p, yy, r in zip(prob, y, recs, strict=True) if p >= cut and not yy)
-    falls = [r["recording"] for r in rows if r["is_fall"] == "1"]
-    adl = [r for r in rows if r["is_fall"] == "0"]
-    recall = sum(r in detected for r in falls) / len(falls)
-    clean = 1 - sum(r["recording"] in alarms for r in adl) / len(adl)
-    per_hour = sum(alarms[r["recording"]] for r in adl) / sum(r["hours"] for r in adl)
-    return recall, clean, per_hour
+class Data:
+    """All trials, their candidate tables per variant, and fitting/scoring on subsets."""
+
+    def __init__(self) -> None:
+        self.trials = load_trials()
+        self.subject = np.array([t.subject for t in self.trials])
+        self.dataset = np.array([t.dataset for t in self.trials])
+        self.is_fall = np.array([t.is_fall for t in self.trials])
+        self.tables = {v: candidate_table(self.trials, v) for v in TEST_VARIANTS}
+
+    def fit(self, train: np.ndarray) -> dict:
+        """Fit on the trials in mask ``train`` (all training variants), sets weighted equally."""
+        xs, ys, ws = [], [], []
+        for v in TRAIN_VARIANTS:
+            tab = self.tables[v]
+            keep = train[tab.trial]
+            xs.append(tab.x[keep])
+            ys.append(tab.y[keep])
+            owner_set = self.dataset[tab.trial[keep]]
+            ws.append(np.array([1.0 / np.sum(self.dataset[train] == s) for s in owner_set]))
+        return fit_trees(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws))
+
+    def trial_scores(self, params: dict, v: str, mask: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per trial in ``mask``: best in-window score and best false-alarm score."""
+        tab = self.tables[v]
+        keep = mask[tab.trial]
+        p = tree_scores(params, tab.x[keep])
+        hit, alarm = np.full(len(self.trials), -1.0), np.full(len(self.trials), -1.0)
+        np.maximum.at(hit, tab.trial[keep][tab.y[keep]], p[tab.y[keep]])
+        np.maximum.at(alarm, tab.trial[keep][~tab.y[keep]], p[~tab.y[keep]])
+        return hit, alarm
+
+    def oof(self, mask: np.ndarray, folds: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold per-trial scores on ``mask``: subjects left out one at a time, or in
+        ``folds`` groups."""
+        hit, alarm = np.full(len(self.trials), -1.0), np.full(len(self.trials), -1.0)
+        subjects = np.unique(self.subject[mask])
+        groups = [subjects[k::folds] for k in range(folds)] if folds else subjects[:, None]
+        for group in groups:
+            test = mask & np.isin(self.subject, group)
+            h, a = self.trial_scores(self.fit(mask & ~test), "full", test)
+            hit[test], alarm[test] = h[test], a[test]
+        return hit, alarm
 
 
-def choose_cut(prob, y, recs, rows, target: float = ADL_CLEAN_TARGET) -> float:
-    """Lowest threshold (3 decimals) leaving at least ``target`` of ADL recordings clean.
-
-    Taken from the sorted per-recording maxima rather than a coarse grid, so the
-    operating point does not depend on where grid steps happen to land.
-    """
-    adl = {r["recording"]: 0.0 for r in rows if r["is_fall"] == "0"}
-    for p, yy, r in zip(prob, y, recs, strict=True):
-        if r in adl and not yy:
-            adl[r] = max(adl[r], float(p))
-    scores = np.sort(np.fromiter(adl.values(), float))[::-1]
+def choose_cut(alarm: np.ndarray, adl: np.ndarray, target: float = ADL_CLEAN_TARGET) -> float:
+    """Lowest threshold (3 decimals) leaving at least ``target`` of the ADL trials clean."""
+    scores = np.sort(alarm[adl])[::-1]
     allowed = int(np.floor((1 - target) * scores.size + 1e-9))
-    return float(np.floor(scores[allowed] * 1000) + 1) / 1000
+    return float(np.floor(max(scores[allowed], 0) * 1000) + 1) / 1000
 
 
-def nested_cv(x, y, subjects, recs, rows) -> tuple[float, float, float]:
-    """Recording metrics with each fold's threshold chosen on its training subjects only."""
-    alarm = np.zeros(len(y), dtype=bool)
-    for s in np.unique(subjects):
-        train = subjects != s
-        inner = leave_one_group_out(
-            subjects[train],
-            lambda tr, xt=x[train], yt=y[train]: fit_logistic(xt[tr], yt[tr], L2),
-            lambda model, te, xt=x[train]: predict_logistic(model, xt[te]),
-            int(train.sum()),
-        )
-        train_rows = [r for r in rows if r["subject"] != s]
-        cut = choose_cut(inner, y[train], recs[train], train_rows)
-        test = ~train
-        alarm[test] = predict_logistic(fit_logistic(x[train], y[train], L2), x[test]) >= cut
-    return recording_metrics(alarm.astype(float), y, recs, rows, 0.5)
-
-
-def missed(prob, y, recs, rows, cut) -> dict[str, int]:
-    """Missed falls per activity code, to see which fall types remain hard."""
-    detected = {r for p, yy, r in zip(prob, y, recs, strict=True) if p >= cut and yy}
-    return dict(
-        sorted(
-            Counter(
-                r["activity"]
-                for r in rows
-                if r["is_fall"] == "1" and r["recording"] not in detected
-            ).items()
-        )
+def cut_for(data: Data, alarm: np.ndarray, mask: np.ndarray) -> float:
+    """Threshold that keeps the target on each set present in ``mask``."""
+    return max(
+        choose_cut(alarm, mask & ~data.is_fall & (data.dataset == s))
+        for s in np.unique(data.dataset[mask])
     )
+
+
+def metrics(data: Data, hit, alarm, cut: float, mask: np.ndarray) -> tuple[float, float]:
+    """Share of fall trials found in their window, share of ADL trials without an alarm."""
+    falls_, adl = mask & data.is_fall, mask & ~data.is_fall
+    return float(np.mean(hit[falls_] >= cut)), float(np.mean(alarm[adl] < cut))
+
+
+def nested(
+    data: Data, mask: np.ndarray, test_mask: np.ndarray | None = None
+) -> tuple[dict, list[float]]:
+    """LOSO on ``mask``; each fold's threshold from an inner LOSO on its training subjects.
+
+    With ``test_mask`` the model is fitted on all of ``mask`` instead, its threshold
+    chosen by LOSO within ``mask``, and scored on ``test_mask`` (cross-dataset).
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    if test_mask is not None:
+        cut = cut_for(data, data.oof(mask, INNER_FOLDS)[1], mask)
+        params = data.fit(mask)
+        folds = [(params, cut, test_mask)]
+    else:
+        folds = []
+        for s in np.unique(data.subject[mask]):
+            test = mask & (data.subject == s)
+            train = mask & ~test
+            cut = cut_for(data, data.oof(train, INNER_FOLDS)[1], train)
+            folds.append((data.fit(train), cut, test))
+    for v in TEST_VARIANTS:
+        found = np.zeros(len(data.trials), bool)
+        clean = np.ones(len(data.trials), bool)
+        for params, cut, test in folds:
+            hit, alarm = data.trial_scores(params, v, test)
+            found[test], clean[test] = hit[test] >= cut, alarm[test] < cut
+        out[v] = {"found": found, "clean": clean}
+    return out, [cut for _, cut, _ in folds]
+
+
+def summary(data: Data, res: dict, mask: np.ndarray) -> dict[str, list[float]]:
+    """Recall and ADL-clean share per test variant over the trials in ``mask``."""
+    return {
+        v: [round(float(r["found"][mask & data.is_fall].mean()), 4),
+            round(float(r["clean"][mask & ~data.is_fall].mean()), 4)]
+        for v, r in res.items()
+    }  # fmt: skip
+
+
+def missed(data: Data, found: np.ndarray, mask: np.ndarray) -> dict[str, int]:
+    """Missed falls per activity code, to see which fall types remain hard."""
+    miss = mask & data.is_fall & ~found
+    return dict(sorted(Counter(data.trials[k].activity for k in np.flatnonzero(miss)).items()))
+
+
+def to_json(params: dict) -> str:
+    """The params as JSON with one tree per line, so a refit reads as a short diff."""
+    trees = [json.dumps([round(v, 6) for v in tree]) for tree in params["trees"]]
+    text = json.dumps({**params, "trees": "TREES"}, indent=1)
+    return text.replace('"TREES"', "[\n  " + ",\n  ".join(trees) + "\n ]") + "\n"
+
+
+def report(name: str, table: dict[str, list[float]]) -> None:
+    cells = "  ".join(f"{v} {r:.1%}/{c:.1%}" for v, (r, c) in table.items())
+    print(f"{name:<34} {cells}", flush=True)
 
 
 def main() -> None:
-    x, y, subjects, recs, rows = candidate_table()
-    oof = leave_one_group_out(
-        subjects,
-        lambda train: fit_logistic(x[train], y[train], L2),
-        lambda model, test: predict_logistic(model, x[test]),
-        len(y),
-    )
-    cut = choose_cut(oof, y, recs, rows)
-    recall, clean, per_hour = recording_metrics(oof, y, recs, rows, cut)
-    print(f"candidates {len(y)} ({y.sum()} in a fall window), subjects {len(set(subjects))}")
-    print(
-        f"LOSO CV at threshold {cut:.3f}: recall {recall:.3f}, ADL clean {clean:.3f}, "
-        f"false alarms {per_hour:.2f}/h of ADL; missed {missed(oof, y, recs, rows, cut)}"
-    )
-    n_recall, n_clean, n_per_hour = nested_cv(x, y, subjects, recs, rows)
-    print(
-        f"LOSO CV, threshold chosen within each fold: recall {n_recall:.3f}, "
-        f"ADL clean {n_clean:.3f}, false alarms {n_per_hour:.2f}/h of ADL"
-    )
-    params = fit_logistic(x, y, L2)
-    fitted = predict_logistic(params, x)
-    r_in, c_in, h_in = recording_metrics(fitted, y, recs, rows, cut)
-    print(
-        f"in-sample at threshold {cut:.3f}: recall {r_in:.3f}, ADL clean {c_in:.3f}, "
-        f"false alarms {h_in:.2f}/h of ADL; missed {missed(fitted, y, recs, rows, cut)}"
-    )
+    data = Data()
+    both = np.ones(len(data.trials), bool)
+    by_set = {s: data.dataset == s for s in SETS}
+    results: dict[str, dict] = {}
+    print("recall/ADL clean per test variant (found in the fall window / no alarm)")
+    for s, m in by_set.items():
+        res, _ = nested(data, m)
+        results[f"cv {s}"] = summary(data, res, m)
+        report(f"CV within {s}", results[f"cv {s}"])
+        print(f"  missed (full): {missed(data, res['full']['found'], m)}")
+    for s, m in by_set.items():
+        (other,) = [o for o in SETS if o != s]
+        res, _ = nested(data, m, by_set[other])
+        results[f"{s} -> {other}"] = summary(data, res, by_set[other])
+        report(f"trained {s} -> {other}", results[f"{s} -> {other}"])
+    res, cuts = nested(data, both)
+    for s, m in by_set.items():
+        results[f"cv both, {s}"] = summary(data, res, m)
+        report(f"CV on both sets, scored on {s}", results[f"cv both, {s}"])
+        print(f"  missed (full): {missed(data, res['full']['found'], m)}")
+    cut = float(np.median(cuts))  # each fold's cut was chosen on its training subjects
+    params = data.fit(both)
     params.update(
         features=list(FEATURES),
         threshold=cut,
-        fitted_by="bench/fit_falls.py on falls-weda (leave-one-subject-out CV)",
-        cv={
-            "recall": round(recall, 4),
-            "adl_clean": round(clean, 4),
-            "false_alarms_per_hour": round(per_hour, 2),
-            "nested_recall": round(n_recall, 4),
-            "nested_adl_clean": round(n_clean, 4),
-        },
+        fitted_by="bench/fit_falls.py on falls-weda + falls-fallalld (leave-one-subject-out)",
+        validation=results,
     )
-    OUT.write_text(json.dumps(params, indent=1) + "\n")
-    print(f"wrote {OUT}")
+    OUT.write_text(to_json(params))
+    print(f"threshold {cut:.3f}; wrote {OUT}")
 
 
 if __name__ == "__main__":
