@@ -141,8 +141,9 @@ def test_streaming_sleep_matches_batch_scoring_and_keeps_little_state() -> None:
     enmo = np.abs(rng.normal(0.003, 0.002, size=600))  # 10 h of minute epochs
     enmo[100:130] = 0.05
     enmo[400:410] = 0.07
-    batch = sleep.score_bandhub(enmo, 60.0, "enmo")
-    stream = sleep.StreamingSleepScorer(60.0, "enmo")
+    reference = sleep.quiet_reference(enmo)  # e.g. from the previous night
+    batch = sleep.score_bandhub(enmo, 60.0, "enmo", reference)
+    stream = sleep.StreamingSleepScorer(60.0, "enmo", reference)
     got: list[tuple[int, bool]] = []
     for value in enmo:
         got.extend(stream.push(float(value)))
