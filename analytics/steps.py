@@ -237,7 +237,10 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     peaks of the lifted step band (``_quiet_gain``) are chained with the same rules, and
     a chain must be at least ``quiet_min_run`` long, ``quiet_cv`` regular in time and
     ``quiet_prom_cv`` even in height (heel strikes are alike; lifted desk work and arm
-    work are not); the arm-work veto uses ``quiet_hf_ratio``.
+    work are not), and quiet: its step-band RMS below QUIET_REF_G, since a loud chain the
+    first pass rejected is arm work (dressing, shoe-laces, dishes: 0.085-0.26 g RMS on
+    steps-rieck, walks without a swing 0.016-0.078 g). The arm-work veto uses
+    ``quiet_hf_ratio``.
     """
     keep = c.quiet_prominences >= p["prominence_g"]
     raw, prom = c.quiet_peaks[keep], c.quiet_prominences[keep]
@@ -253,6 +256,8 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
         median, cv = _regular(bout)
         if cv > p["quiet_cv"] or heights.std() > p["quiet_prom_cv"] * heights.mean():
             continue
+        if c.energy[peaks[b]] - c.energy[peaks[a]] > QUIET_REF_G**2 * (peaks[b] - peaks[a]):
+            continue  # not quiet: the first pass's to count or reject (arm work is loud)
         if _arm_work(c, peaks[a], peaks[b], median, cv, p, quiet=True):
             continue
         out.append(_bout(peaks[a : b + 1], c.fs, bout, median, p["fill_missed"]))

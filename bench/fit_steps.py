@@ -117,8 +117,9 @@ def main() -> None:
         params = best_quiet(train, [w for w in walks if w[0]["set"] != held], best(train))
         err, excess = scores([x for x in recs if x[0]["set"] == held], params)
         quiet = walk_error([w for w in walks if w[0]["set"] == held], params)
+        chosen = {k: params[k] for k in QUIET_GRID}
         print(f"held out {held}: walking error {err:.3f}, non-walking steps/s {excess:.3f}, "
-              f"non-swinging error {quiet:.3f}")  # fmt: skip
+              f"non-swinging error {quiet:.3f}; quiet pass {chosen}")  # fmt: skip
         cv_err.append(err)
         cv_excess.append(excess)
         cv_quiet.append(quiet)
