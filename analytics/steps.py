@@ -235,12 +235,12 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
 
     Their heel strikes still give peaks at the step rate, several times smaller. The
     peaks of the lifted step band (``_quiet_gain``) are chained with the same rules, and
-    a chain must be at least ``quiet_min_run`` long, ``quiet_cv`` regular in time and
-    ``quiet_prom_cv`` even in height (heel strikes are alike; lifted desk work and arm
-    work are not), and quiet: its step-band RMS below QUIET_REF_G, since a loud chain the
-    first pass rejected is arm work (dressing, shoe-laces, dishes: 0.085-0.26 g RMS on
-    steps-rieck, walks without a swing 0.016-0.078 g). The arm-work veto uses
-    ``quiet_hf_ratio``.
+    a chain must be at least ``quiet_min_run`` long, ``quiet_cv`` regular in time, even
+    in height (the SD of its log prominences at most ``quiet_log_prom_sd``: heel strikes
+    are alike, bar the odd hard one; lifted desk work is not) and quiet (step-band RMS
+    below QUIET_REF_G: a loud chain the first pass rejected is arm work; on steps-rieck
+    dressing, shoe-laces and dishes are 0.085-0.26 g RMS, walks without a swing
+    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``.
     """
     keep = c.quiet_prominences >= p["prominence_g"]
     raw, prom = c.quiet_peaks[keep], c.quiet_prominences[keep]
@@ -254,7 +254,7 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     for a, b in chains:
         bout, heights = intervals[a:b], prom[a : b + 1]
         median, cv = _regular(bout)
-        if cv > p["quiet_cv"] or heights.std() > p["quiet_prom_cv"] * heights.mean():
+        if cv > p["quiet_cv"] or np.log(heights).std() > p["quiet_log_prom_sd"]:
             continue
         if c.energy[peaks[b]] - c.energy[peaks[a]] > QUIET_REF_G**2 * (peaks[b] - peaks[a]):
             continue  # not quiet: the first pass's to count or reject (arm work is loud)

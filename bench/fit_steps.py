@@ -41,7 +41,7 @@ GRID = {
 QUIET_GRID = {
     "quiet_min_run": [8, 12, 16],
     "quiet_cv": [0.25, 0.3, 0.35],
-    "quiet_prom_cv": [0.6, 0.7, 0.85],
+    "quiet_log_prom_sd": [0.4, 0.5, 0.6, 0.7],
     "quiet_hf_ratio": [0.4, 0.5, 0.6],
 }
 NON_WALKING_LIMIT = 0.05  # target for excess steps/s: the loss rises steeply above it
