@@ -19,8 +19,15 @@ energy is small and partly below the 0.5 Hz band edge, while each heel strike st
 reaches 3-6 Hz, so the ratio of a genuine slow walk sits near that of arm work.
 
 A bout's steps are its peaks, or with ``fill_missed`` its duration divided by its
-median interval, so a weak peak inside a clear walk is still a step. Parameters
-are fitted by ``bench/fit_steps.py`` and shipped in ``analytics/params/steps.json``.
+median interval, so a weak peak inside a clear walk is still a step.
+
+Walking with the arm still (a rail, a walker, a trolley, a bag, a pocket) has the same
+step rhythm at a fraction of the amplitude and no swing, and the pass above counts
+nothing. A second, quiet pass (``_quiet_bouts``) runs the same chain rules on the step
+band with its quiet stretches lifted to a walking level, with stricter rules of its
+own; where the two passes' bouts overlap the larger count wins (``_merge``), so the
+quiet pass adds steps but never erases a walk. Parameters are fitted by
+``bench/fit_steps.py`` and shipped in ``analytics/params/steps.json``.
 """
 
 from __future__ import annotations
