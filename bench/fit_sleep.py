@@ -1,6 +1,6 @@
 """Fit the sleep/wake model (analytics/params/sleep.json) on sleep-qut.
 
-    python bench/fit_sleep.py       # about 30 s
+    python bench/fit_sleep.py       # about 10 s
 
 One logistic model per input (``enmo``: the watch, features relative to each night's
 own quiet level; ``counts``: the actigraph, short gaps bridged; ``enmo_absolute``: the

@@ -4,7 +4,7 @@
 
 steps-rieck has one wearer in four recording sets (rates, norms, filters), so the
 cross-validation leaves one *set* out: parameters chosen on three sets are scored
-on the fourth (about 3 min). The loss is the mean relative count error on walking recordings
+on the fourth (about 10 min). The loss is the mean relative count error on walking recordings
 plus the excess steps per second on non-walking ones. A second stage then fits the quiet
 pass (walks without an arm swing, ``QUIET_GRID``) with the first stage's parameters
 fixed, adding the mean count error on the walks of ``bench/steps_eval.py`` built from the
