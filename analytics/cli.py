@@ -122,16 +122,24 @@ def _sleep(path: Path, fs: float | None) -> dict:
     epoch_s = 1.0 / sample_rate(path, c["t"], fs)
     if c["t"].size < 20:
         raise InputError(f"{path}: too short for sleep: {c['t'].size} epochs, need at least 20")
-    kind, column = ("enmo", "enmo") if has["enmo"] else ("counts", "activity")
-    asleep = sleep.score_bandhub(c[column], epoch_s, kind)
-    stages = sleep.stages(asleep, c["hr"], c[column]) if has["hr"] else None
+    scored = sleep.score_night({k: c[k] for k in ("activity", "enmo") if has[k]}, epoch_s)
+    asleep = scored.asleep
+    movement = c["enmo"] if has["enmo"] else c["activity"]
+    stages = sleep.stages(asleep, c["hr"], movement) if has["hr"] else None
     s = sleep.summarize(c["t"], asleep, epoch_s)
     epochs = [
-        {"t": float(t), "asleep": int(a)} | ({"stage": stages[k]} if stages else {})
+        {"t": float(t), "asleep": int(a), "source": str(scored.source[k])}
+        | ({"bridged": True} if scored.filled[k] else {})
+        | ({"stage": stages[k]} if stages else {})
         for k, (t, a) in enumerate(zip(c["t"], asleep, strict=True))
     ]
+    used = [k for k in sleep.CHANNELS if (scored.source == k).any()]
     return {
-        "input": column, "epoch_s": epoch_s,
+        "input": "+".join(used) or "none", "epoch_s": epoch_s,
+        "sources": {k: int((scored.source == k).sum()) for k in (*sleep.CHANNELS, "none")},
+        "bridged_epochs": scored.bridged, "max_bridged_gap_min": sleep.MAX_BRIDGE_MIN,
+        "segments": scored.segments(c["t"], epoch_s),
+        "stages_from": "hr" if stages else None,
         "stages_are_estimates": stages is not None,
         "main_sleep": {"onset_s": s.sleep_onset_s, "end_s": s.sleep_end_s},
         "total_sleep_min": s.total_sleep_min, "efficiency": s.efficiency,
@@ -164,7 +172,15 @@ def _summary(kind: str, path: Path, r: dict) -> str:
     eff = f"{r['efficiency']:.0%}" if r["efficiency"] is not None else "n/a"
     return (f"{path}: asleep {r['total_sleep_min']} min, efficiency {eff}, latency "
             f"{r['latency_min']} min, WASO {r['waso_min']} min, {r['awakenings']} "
-            f"awakening(s) (from {r['input']})")  # fmt: skip
+            f"awakening(s) (from {_sources(r)})")  # fmt: skip
+
+
+def _sources(r: dict) -> str:
+    """Which channel scored how many epochs, and how many gap epochs were bridged."""
+    parts = [f"{k} {n} epochs" for k, n in r["sources"].items() if n]
+    bridged = [f"{n} {k}" for k, n in r["bridged_epochs"].items() if n]
+    note = f"; bridged {', '.join(bridged)} missing epoch(s)" if bridged else ""
+    return ", ".join(parts) + note
 
 
 def run_analyze(kind: str, files: list[Path], fs: float | None, as_json: bool) -> int:

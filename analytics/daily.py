@@ -41,12 +41,17 @@ def resting_heart_rate(hr_mean: np.ndarray, activity: np.ndarray, asleep: np.nda
 
 
 def asleep_minutes(enmo_g: np.ndarray, worn: np.ndarray) -> np.ndarray:
-    """Per-minute asleep flags (bool) for a day of minute epochs, from the band's ENMO
-    with the fitted sleep model (analytics.sleep); a band not worn is not asleep."""
+    """Per-minute asleep flags (bool) for a day of minute epochs, from the band's ENMO;
+    a band not worn is not asleep.
+
+    This uses the absolute ENMO model (``enmo_absolute``): it is our own band, whose
+    gain and noise floor are known, and the self-calibrating model is fitted on 15-s
+    epochs of a night in bed, not on whole days of minute epochs in whole milli-g.
+    """
     enmo_g = np.asarray(enmo_g, dtype=float)
     if enmo_g.size == 0:
         return np.zeros(0, dtype=bool)
-    return score_bandhub(enmo_g, 60.0, "enmo") & np.asarray(worn, dtype=bool)
+    return score_bandhub(enmo_g, 60.0, "enmo_absolute") & np.asarray(worn, dtype=bool)
 
 
 @dataclass(frozen=True)

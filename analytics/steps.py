@@ -19,17 +19,25 @@ energy is small and partly below the 0.5 Hz band edge, while each heel strike st
 reaches 3-6 Hz, so the ratio of a genuine slow walk sits near that of arm work.
 
 A bout's steps are its peaks, or with ``fill_missed`` its duration divided by its
-median interval, so a weak peak inside a clear walk is still a step. Parameters
-are fitted by ``bench/fit_steps.py`` and shipped in ``analytics/params/steps.json``.
+median interval, so a weak peak inside a clear walk is still a step.
+
+Walking with the arm still (a rail, a walker, a trolley, a bag, a pocket) has the same
+step rhythm at a fraction of the amplitude and no swing, and the pass above counts
+nothing. A second, quiet pass (``_quiet_bouts``) runs the same chain rules on the step
+band with its quiet stretches lifted to a walking level, with stricter rules of its
+own; where the two passes' bouts overlap the larger count wins (``_merge``), so the
+quiet pass adds steps but never erases a walk. Parameters are fitted by
+``bench/fit_steps.py`` and shipped in ``analytics/params/steps.json``.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import median_filter
-from scipy.signal import find_peaks
+from scipy.ndimage import median_filter, uniform_filter1d
+from scipy.signal import find_peaks, peak_prominences
 
 from analytics.params import load
 from analytics.signal import bandpass, in_g, magnitude
@@ -39,10 +47,14 @@ MAX_STEP_INTERVAL_S = 2.0  # very slow walking: 0.5 steps/s
 STEP_BAND_HZ = (0.5, 3.0)
 ARM_BAND_HZ = (3.0, 6.0)  # present at 12.5 Hz and above
 MIN_SECONDS = 3.0
-PROMINENCE_FLOOR_G = 0.03  # fitted prominences are at or above this
+PROMINENCE_FLOOR_G = 0.015  # fitted prominences (quiet walks included) are at or above this
 # A chain this regular is walking whatever its spectrum (sharp impacts, a treadmill):
 # on steps-rieck no arm-work chain is below 0.069 and no walking chain below 0.06.
 METRONOME_CV = 0.05
+QUIET_REF_G = 0.1  # step-band RMS of a walk with an arm swing (steps-rieck: 0.14-0.27)
+QUIET_FLOOR_G = 0.03  # below this local RMS the signal is not amplified further
+QUIET_WINDOW_S = 4.0
+QUIET_PROMINENCE_FLOOR_G = 0.04  # lifted; fitted prominences are 0.05 and above
 SLOW_STEP_S = 1.0  # median interval of a slow walk: 60 steps/min or fewer
 
 
@@ -93,6 +105,25 @@ class _Peaks:
     prominences: np.ndarray
     energy: np.ndarray  # cumulative step-band energy, for any span's RMS
     arm_energy: np.ndarray | None  # cumulative 3-6 Hz energy; None below 12.5 Hz
+    quiet_peaks: np.ndarray  # peaks of the step band with quiet stretches lifted
+    quiet_prominences: np.ndarray
+
+
+def _quiet_gain(x: np.ndarray, fs: float) -> np.ndarray:
+    """Gain that lifts a quiet stretch of the step band to a walking level.
+
+    Without an arm swing (a rail, a walker, a bag, a pocket) the heel strikes are there at
+    the step rate but several times smaller; amplifying stretches whose RMS over
+    QUIET_WINDOW_S is below QUIET_REF_G (by at most QUIET_REF_G / QUIET_FLOOR_G) lets the
+    same chain rules find them, while loud walks are left as they are. Computed per
+    second and repeated: the gain only needs to follow seconds, and a day is 4 M samples.
+    """
+    per = max(1, round(fs))
+    n = -(-x.size // per)
+    blocks = np.r_[x * x, np.zeros(n * per - x.size)].reshape(n, per).mean(1)
+    rms = np.sqrt(uniform_filter1d(blocks, max(1, int(QUIET_WINDOW_S)), mode="nearest"))
+    gain = np.clip(QUIET_REF_G / np.maximum(rms, 1e-9), 1.0, QUIET_REF_G / QUIET_FLOOR_G)
+    return np.repeat(gain, per)[: x.size]
 
 
 def _candidates(acc: np.ndarray, fs: float) -> _Peaks | None:
@@ -104,62 +135,179 @@ def _candidates(acc: np.ndarray, fs: float) -> _Peaks | None:
     if x is None:
         return None
     arm = _band(mag, fs, *ARM_BAND_HZ)
-    peaks, props = find_peaks(
-        x, distance=max(1, int(MIN_STEP_INTERVAL_S * fs)), prominence=PROMINENCE_FLOOR_G
-    )
+    # find_peaks(x, distance, prominence) in two steps, so the quiet pass can reuse them
+    maxima, _ = find_peaks(x, distance=max(1, int(MIN_STEP_INTERVAL_S * fs)))
+    prominences = _prominences(x, maxima)
+    keep = prominences >= PROMINENCE_FLOOR_G
+    gain = _quiet_gain(x, fs)
+    # the same maxima, measured on the lifted band where lifting could make them count
+    quiet = maxima[keep & (prominences * gain[maxima] >= QUIET_PROMINENCE_FLOOR_G)]
     return _Peaks(
         fs,
-        peaks,
-        props["prominences"],
+        maxima[keep],
+        prominences[keep],
         np.r_[0.0, np.cumsum(x * x)],
         None if arm is None else np.r_[0.0, np.cumsum(arm * arm)],
+        quiet,
+        _prominences(x * gain, quiet),
     )
 
 
-def _count(c: _Peaks | None, p: dict) -> StepResult:
-    """Steps from candidate peaks: prominence, intruders, chains, arm-work veto."""
-    if c is None:
-        return StepResult(0, None)
-    fs = c.fs
-    keep = c.prominences >= p["prominence_g"]
-    peaks = _drop_intruders(c.peaks[keep], c.prominences[keep], fs, p["drop_frac"])
-    if peaks.size < p["min_run"]:
-        return StepResult(0, None)
+def _prominences(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Peak prominences; flat-topped maxima (prominence 0) are not a problem here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return peak_prominences(x, peaks)[0] if peaks.size else np.zeros(0)
+
+
+def _regular(bout: np.ndarray) -> tuple[float, float]:
+    """(median interval, CV of the intervals folded onto it): a missed peak doubles one."""
+    median = float(np.median(bout))
+    folded = bout / np.maximum(1, np.round(bout / median))
+    return median, float(folded.std() / folded.mean())
+
+
+def _chains(peaks: np.ndarray, fs: float, p: dict) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Intervals (s) between peaks and the runs of them that link into a chain."""
     intervals = np.diff(peaks) / fs
     ratio = np.maximum(intervals[1:] / intervals[:-1], intervals[:-1] / intervals[1:])
     link = (intervals <= MAX_STEP_INTERVAL_S) & np.r_[True, ratio <= p["max_ratio"]]
-    total, times, cadences, walking = 0, [], [], 0.0
-    for a, b in _bouts(link):
-        bout = intervals[a:b]
-        if bout.size + 1 < p["min_run"]:
-            continue
-        median = float(np.median(bout))
-        folded = bout / np.maximum(1, np.round(bout / median))
-        cv = folded.std() / folded.mean()
-        if cv > p["max_cv"]:
-            continue
-        i0, i1 = peaks[a], peaks[b]
-        if c.arm_energy is not None and cv > METRONOME_CV:
-            step_band = c.energy[i1] - c.energy[i0]
-            arm_band = c.arm_energy[i1] - c.arm_energy[i0]
-            limit = p["max_hf_ratio"]
-            if median >= SLOW_STEP_S:
-                limit = max(limit, p["slow_hf_ratio"])
-            if arm_band > limit**2 * step_band:
-                continue
+    return intervals, [(a, b) for a, b in _bouts(link) if b - a + 1 >= p["min_run"]]
+
+
+def _arm_work(
+    c: _Peaks, i0: int, i1: int, median: float, cv: float, p: dict, quiet: bool = False
+) -> bool:
+    """Much more 3-6 Hz than step-band energy, and not metronome regular: arm work.
+
+    A quiet walk has lost the swing's step-band energy, not its heel strikes' 3-6 Hz, so
+    its ratio is higher: it gets its own limit, ``quiet_hf_ratio``.
+    """
+    if c.arm_energy is None or cv <= METRONOME_CV:
+        return False
+    step_band = c.energy[i1] - c.energy[i0]
+    arm_band = c.arm_energy[i1] - c.arm_energy[i0]
+    limit = p["max_hf_ratio"]
+    if median >= SLOW_STEP_S:
+        limit = max(limit, p["slow_hf_ratio"])
+    if quiet:
+        limit = max(limit, p["quiet_hf_ratio"])
+    return bool(arm_band > limit**2 * step_band)
+
+
+@dataclass(frozen=True)
+class _Bout:
+    """One accepted walking bout: sample span, counted steps and their times."""
+
+    start: int
+    end: int
+    times: list[float]
+    median_s: float
+
+    @property
+    def steps(self) -> int:
+        return len(self.times)
+
+
+def _bout(peaks: np.ndarray, fs: float, bout: np.ndarray, median: float, fill: bool) -> _Bout:
+    """A bout's steps: its peaks, or (``fill``) its span divided by its median interval."""
+    if fill:
         span = float(bout.sum())
-        if p["fill_missed"]:
-            n = round(span / median) + 1
-            start = peaks[a] / fs
-            times.extend(np.round(start + np.arange(n) * span / max(n - 1, 1), 2).tolist())
-        else:
-            n = b - a + 1
-            times.extend(np.round(peaks[a : b + 1] / fs, 2).tolist())
-        total += n
-        cadences.append(60.0 / median)
-        walking += span
-    cadence = round(float(np.median(cadences)), 1) if cadences else None
-    return StepResult(total, cadence, times, round(walking, 1))
+        n = round(span / median) + 1
+        times = peaks[0] / fs + np.arange(n) * span / max(n - 1, 1)
+    else:
+        times = peaks / fs
+    return _Bout(int(peaks[0]), int(peaks[-1]), np.round(times, 2).tolist(), median)
+
+
+def _swing_bouts(c: _Peaks, p: dict) -> list[_Bout]:
+    """Bouts of the step band as it is: prominence, intruders, chains, arm-work veto."""
+    keep = c.prominences >= p["prominence_g"]
+    peaks = _drop_intruders(c.peaks[keep], c.prominences[keep], c.fs, p["drop_frac"])
+    if peaks.size < p["min_run"]:
+        return []
+    intervals, chains = _chains(peaks, c.fs, p)
+    out = []
+    for a, b in chains:
+        bout = intervals[a:b]
+        median, cv = _regular(bout)
+        if cv > p["max_cv"] or _arm_work(c, peaks[a], peaks[b], median, cv, p):
+            continue
+        out.append(_bout(peaks[a : b + 1], c.fs, bout, median, p["fill_missed"]))
+    return out
+
+
+def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
+    """Walks whose |a| barely moves (no arm swing: a rail, a walker, a bag, a pocket).
+
+    Their heel strikes still give peaks at the step rate, several times smaller. The
+    peaks of the lifted step band (``_quiet_gain``) are chained with the same rules, and
+    a chain must be at least ``quiet_min_run`` long, ``quiet_cv`` regular in time, even
+    in height (the SD of its log prominences at most ``quiet_log_prom_sd``: heel strikes
+    are alike, bar the odd hard one; lifted desk work is not) and quiet (step-band RMS
+    below QUIET_REF_G: a loud chain the first pass rejected is arm work; on steps-rieck
+    dressing, shoe-laces and dishes are 0.085-0.26 g RMS, walks without a swing
+    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``.
+    """
+    keep = c.quiet_prominences >= p["prominence_g"]
+    raw, prom = c.quiet_peaks[keep], c.quiet_prominences[keep]
+    peaks = _drop_intruders(raw, prom, c.fs, p["drop_frac"])
+    prom = prom[np.searchsorted(raw, peaks)]
+    rules = {"max_ratio": p["max_ratio"], "min_run": p["quiet_min_run"]}
+    if peaks.size < rules["min_run"]:
+        return []
+    intervals, chains = _chains(peaks, c.fs, rules)
+    out = []
+    for a, b in chains:
+        bout, heights = intervals[a:b], prom[a : b + 1]
+        median, cv = _regular(bout)
+        if cv > p["quiet_cv"] or np.log(heights).std() > p["quiet_log_prom_sd"]:
+            continue
+        if c.energy[peaks[b]] - c.energy[peaks[a]] > QUIET_REF_G**2 * (peaks[b] - peaks[a]):
+            continue  # not quiet: the first pass's to count or reject (arm work is loud)
+        if _arm_work(c, peaks[a], peaks[b], median, cv, p, quiet=True):
+            continue
+        out.append(_bout(peaks[a : b + 1], c.fs, bout, median, p["fill_missed"]))
+    return out
+
+
+def _merge(swing: list[_Bout], quiet: list[_Bout], gap: int) -> list[_Bout]:
+    """Where bouts of the two passes overlap (or nearly), keep the pass that counts more.
+
+    A walk's swinging stretches are counted by the first pass and its still-arm
+    stretches by the quiet one; where both see it, the larger count wins, so a quiet
+    stretch can only add steps the first pass missed, never erase them.
+    """
+    tagged = [(b.start, b.end, 0, b) for b in swing] + [(b.start, b.end, 1, b) for b in quiet]
+    tagged.sort(key=lambda x: x[0])
+    out: list[_Bout] = []
+    group: list[tuple] = []
+    end = -1
+    for item in [*tagged, (np.inf, np.inf, 0, None)]:
+        if group and item[0] > end + gap:
+            counts = [sum(g[3].steps for g in group if g[2] == k) for k in (0, 1)]
+            best = int(np.argmax(counts))
+            out.extend(g[3] for g in group if g[2] == best)
+            group, end = [], -1
+        if item[3] is not None:
+            group.append(item)
+            end = max(end, item[1])
+    return out
+
+
+def _count(c: _Peaks | None, p: dict) -> StepResult:
+    """Steps from candidate peaks: the swing pass, the quiet pass, merged."""
+    if c is None:
+        return StepResult(0, None)
+    bouts = _swing_bouts(c, p)
+    if p.get("quiet_min_run"):
+        bouts = _merge(bouts, _quiet_bouts(c, p), int(MAX_STEP_INTERVAL_S * c.fs))
+    if not bouts:
+        return StepResult(0, None)
+    times = sorted(t for b in bouts for t in b.times)
+    cadence = round(float(np.median([60.0 / b.median_s for b in bouts])), 1)
+    walking = sum((b.end - b.start) / c.fs for b in bouts)
+    return StepResult(len(times), cadence, times, round(walking, 1))
 
 
 def count_steps(acc: np.ndarray, fs: float, params: dict | None = None) -> StepResult:

@@ -140,12 +140,36 @@ def steps() -> None:
         "<= 5 %",
         f"worst {worst:.1%}; CV {cv['non_walking_steps_per_s']:.1%}",
     )
+    steps_without_swing()
     row("no installable reference step counter", "", "", "(Oxford stepcount needs torch)")
+
+
+def steps_without_swing() -> None:
+    """Swinging walks as recorded next to the same walks without the arm swing
+    (bench/steps_eval.py says how they are built)."""
+    from bench import steps_eval
+
+    recorded = steps_eval.load_recorded()
+    swinging = [w for w in recorded if w.kind == "swinging"]
+    quiet = steps_eval.non_swinging(recorded)
+    cv = load("steps")["cv"].get("non_swinging_error")
+    groups = [("swinging (as recorded)", swinging, "<= 5 %")]
+    groups += [(f"non-swinging, {k}", [w for w in quiet if w.kind == k], "<= 10 %")
+               for k in steps_eval.SCALES]  # fmt: skip
+    for name, walks, target in groups:
+        mean, worst, zeros, n = steps_eval.count_error(walks)
+        row(f"{name}: mean |count error|", f"{mean:.1%}", target,
+            f"worst {worst:.0%}; counted zero {zeros} of {n}")  # fmt: skip
+    if cv is not None:
+        row("non-swinging: mean |count error|, CV", f"{cv:.1%}", "<= 10 %", "leave-one-set-out")
 
 
 def sleep_scoring() -> None:
     print("\nsleep-qut (18 nights, 9 participants; label = Actiware scoring of `activity`)")
     scorers = {
+        "bandhub, every channel (gaps bridged)": lambda c: (
+            sleep.score_night({"activity": c["activity"], "enmo": c["enmo"]}, 15.0).asleep
+        ),
         "bandhub, enmo only": lambda c: sleep.score_bandhub(c["enmo"], 15.0, "enmo"),
         "bandhub, activity counts": lambda c: sleep.score_bandhub(c["activity"], 15.0, "counts"),
         "Cole-Kripke, activity counts": lambda c: sleep.score_cole_kripke(c["activity"], 15.0),
@@ -179,7 +203,7 @@ def sleep_scoring() -> None:
             wake += int((~y).sum())
         ms = (time.perf_counter() - t0) / len(nights) * 1000
         note = f"{ms:.1f} ms/night"
-        if name.startswith("bandhub"):
+        if name.startswith("bandhub") and "every" not in name:
             k = "enmo" if "enmo" in name else "counts"
             note += f"; CV {cv[k]['cv']['accuracy']:.1%} / {cv[k]['cv']['specificity']:.1%}"
         target = ">= 88 % / 60 %" if name.startswith("bandhub") else ""
@@ -189,6 +213,17 @@ def sleep_scoring() -> None:
             target,
             note,
         )
+    sleep_per_participant()
+
+
+def sleep_per_participant() -> None:
+    """Every participant, leave-one-participant-out, and the nights with activity gaps."""
+    from bench import sleep_eval
+
+    print("  -- per participant, leave-one-participant-out (bench/sleep_eval.py)")
+    nights = sleep_eval.load_nights()
+    for r in sleep_eval.participant_rows(nights) + sleep_eval.gap_rows(nights):
+        row(*r)
 
 
 def hrv() -> None:

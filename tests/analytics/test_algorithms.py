@@ -141,8 +141,9 @@ def test_streaming_sleep_matches_batch_scoring_and_keeps_little_state() -> None:
     enmo = np.abs(rng.normal(0.003, 0.002, size=600))  # 10 h of minute epochs
     enmo[100:130] = 0.05
     enmo[400:410] = 0.07
-    batch = sleep.score_bandhub(enmo, 60.0, "enmo")
-    stream = sleep.StreamingSleepScorer(60.0, "enmo")
+    reference = sleep.quiet_reference(enmo)  # e.g. from the previous night
+    batch = sleep.score_bandhub(enmo, 60.0, "enmo", reference)
+    stream = sleep.StreamingSleepScorer(60.0, "enmo", reference)
     got: list[tuple[int, bool]] = []
     for value in enmo:
         got.extend(stream.push(float(value)))
@@ -173,3 +174,26 @@ def test_daily_sleep_minutes_follow_the_simulated_night():
         worn = day.worn.reshape(1440, 60).all(1)
         got = int(asleep_minutes(day.enmo_mg / 1000.0, worn).sum())
         assert abs(got - day.asleep_minutes()) <= 10
+
+
+def test_short_gaps_are_bridged_and_long_ones_fall_back_to_the_other_channel() -> None:
+    rng = np.random.default_rng(8)
+    enmo = np.abs(rng.normal(0.002, 0.001, size=960))  # 4 h of 15-s epochs, still
+    enmo[400:440] = 0.08  # 10 min awake
+    counts = np.where(enmo > 0.05, 80.0, 0.0)
+    counts[:8] = np.nan  # 2 min missing: bridged
+    counts[600:700] = np.nan  # 25 min missing: ENMO scores them
+    enmo[650:690] = np.nan  # and 10 min of both missing: not scored
+    night = sleep.score_night({"activity": counts, "enmo": enmo}, 15.0)
+    assert set(night.source[:600]) == {"activity"} and night.filled[:8].all()
+    assert set(night.source[600:650]) == {"enmo"} and set(night.source[650:690]) == {"none"}
+    assert not night.asleep[650:690].any() and night.asleep[100:380].all()
+    assert not night.asleep[405:435].any()
+    assert night.bridged == {"enmo": 0, "activity": 8}
+    assert [s["source"] for s in night.segments(np.arange(960) * 15.0, 15.0)] == [
+        "activity",
+        "enmo",
+        "none",
+        "enmo",
+        "activity",
+    ]
