@@ -49,7 +49,7 @@ class FallEvent:
 
 
 def internal_signal(acc: np.ndarray, fs: float) -> np.ndarray:
-    """The device-independent signal: g, capped per axis, 5 Hz low-pass, 25 Hz grid."""
+    """The device-independent signal: g, capped per axis, 8 Hz low-pass, 25 Hz grid."""
     acc = in_g(np.asarray(acc, dtype=float))
     if acc.ndim != 2 or acc.shape[1] != 3:
         raise ValueError("fall detection needs 3-axis acceleration (n, 3)")
