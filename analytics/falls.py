@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.params import load
-from analytics.signal import in_g, lowpass, magnitude
+from analytics.signal import in_g, lowpass, magnitude, resample
 
 CLIP_G = 4.0  # per axis
 LOWPASS_HZ = 8.0
@@ -53,12 +53,7 @@ def internal_signal(acc: np.ndarray, fs: float) -> np.ndarray:
     acc = in_g(np.asarray(acc, dtype=float))
     if acc.ndim != 2 or acc.shape[1] != 3:
         raise ValueError("fall detection needs 3-axis acceleration (n, 3)")
-    acc = lowpass(np.clip(acc, -CLIP_G, CLIP_G), fs, LOWPASS_HZ)
-    if acc.shape[0] < 2:
-        return acc
-    t_old = np.arange(acc.shape[0]) / fs
-    t_new = np.arange(0.0, t_old[-1] + 1e-9, 1.0 / RATE_HZ)
-    return np.column_stack([np.interp(t_new, t_old, acc[:, k]) for k in range(3)])
+    return resample(lowpass(np.clip(acc, -CLIP_G, CLIP_G), fs, LOWPASS_HZ), fs, RATE_HZ)
 
 
 def candidates(mag: np.ndarray) -> list[int]:

@@ -1,4 +1,4 @@
-"""Small signal helpers shared by the detectors: units, filtering, magnitude."""
+"""Small signal helpers shared by the detectors: units, filtering, resampling, magnitude."""
 
 from __future__ import annotations
 
@@ -39,3 +39,14 @@ def magnitude(acc: np.ndarray) -> np.ndarray:
     """|a| per sample of (n, 3) acceleration; a 1-D input already is a magnitude."""
     acc = np.asarray(acc, dtype=float)
     return np.sqrt(np.einsum("ij,ij->i", acc, acc)) if acc.ndim == 2 else acc
+
+
+def resample(x: np.ndarray, fs: float, new_fs: float) -> np.ndarray:
+    """Samples of (n, k) ``x`` on a ``new_fs`` grid from its first to its last sample,
+    linearly interpolated (point samples: no filter, so low-pass first where it matters)."""
+    x = np.asarray(x, dtype=float)
+    if x.shape[0] < 2:
+        return x
+    t_old = np.arange(x.shape[0]) / fs
+    t_new = np.arange(0.0, t_old[-1] + 1e-9, 1.0 / new_fs)
+    return np.column_stack([np.interp(t_new, t_old, x[:, k]) for k in range(x.shape[1])])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analytics import signal
 from bench.datasets import FALL_SETS, fall_recording, labels
 
 SETS = FALL_SETS
@@ -88,11 +89,7 @@ def crop(trial: Trial, before: float, after: float, at: float | None = None) -> 
 
 def resample(trial: Trial, fs: float) -> Trial:
     """The trial as a device sampling at ``fs`` would see it (point samples, no filter)."""
-    n = trial.acc.shape[0]
-    t_old = np.arange(n) / trial.fs
-    t_new = np.arange(0, t_old[-1], 1 / fs)
-    acc = np.column_stack([np.interp(t_new, t_old, trial.acc[:, k]) for k in range(3)])
-    return replace(trial, acc=acc, fs=fs)
+    return replace(trial, acc=signal.resample(trial.acc, trial.fs, fs), fs=fs)
 
 
 def variant(trial: Trial, name: str, rng: np.random.Generator | None = None) -> Trial:

@@ -13,6 +13,7 @@ import pytest
 
 from analytics.falls import confirm_fall, detect_falls
 from analytics.io import read_columns, sample_rate
+from analytics.signal import resample
 
 DATASETS = Path(
     os.environ.get("BANDHUB_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets")
@@ -39,13 +40,6 @@ def impact(acc: np.ndarray, fs: float, window: tuple[float, float]) -> int:
     """Sample of the largest |a| inside the fall window."""
     lo, hi = int(window[0] * fs), int(window[1] * fs)
     return lo + int(np.argmax(np.linalg.norm(acc[lo:hi], axis=1)))
-
-
-def resampled(acc: np.ndarray, fs: float, new_fs: float) -> np.ndarray:
-    """Point samples at ``new_fs``, as a slower band without its own filter would record."""
-    t = np.arange(acc.shape[0]) / fs
-    t_new = np.arange(0, t[-1], 1 / new_fs)
-    return np.column_stack([np.interp(t_new, t, acc[:, k]) for k in range(3)])
 
 
 def found_in(events: list, window: tuple[float, float], offset: float = 0.0) -> bool:
@@ -81,7 +75,7 @@ def test_fall_found_with_2_s_before_and_after_the_impact() -> None:
 @needs_data
 def test_fall_found_at_20_hz_and_confirmed_on_a_band_window() -> None:
     acc, fs, window = recording("falls-fallalld", "S03_A105_T01")  # bench: 0.97 at 20 Hz
-    assert found_in(detect_falls(resampled(acc, fs, 20.0), 20.0), window)
+    assert found_in(detect_falls(resample(acc, fs, 20.0), 20.0), window)
     i = impact(acc, fs, window)
     band = acc[i - int(4 * fs) : i + int(2.5 * fs)]  # what ingest gets when the band cuts short
     assert confirm_fall(band, fs, int(4 * fs)).is_fall
@@ -106,4 +100,4 @@ def test_everyday_movements_stay_clean(dataset: str, name: str) -> None:
     acc, fs, window = recording(dataset, name)
     assert window is None
     assert detect_falls(acc, fs) == []
-    assert detect_falls(resampled(acc, fs, 20.0), 20.0) == []
+    assert detect_falls(resample(acc, fs, 20.0), 20.0) == []
