@@ -23,6 +23,7 @@ are labelled as estimates everywhere they appear.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,20 +81,22 @@ def sleep_features(
     kind: str,
     reference: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """Per-epoch features. ENMO: log level relative to the recording's quiet reference,
-        smoothed over WINDOWS_MIN, and its rolling SD over SD_WINDOWS_MIN (independent of the
-        device's gain and offset). Counts (and ``enmo_absolute``, ENMO in milli-g, for the
-    band's own minute epochs): log values smoothed over WINDOWS_MIN."""
+    """Per-epoch features: a log level smoothed over WINDOWS_MIN. For ENMO the level is
+    relative to the recording's quiet reference, and its rolling SD over SD_WINDOWS_MIN
+    is added (independent of the device's gain and offset). Counts, and
+    ``enmo_absolute`` (ENMO in milli-g, for the band's own minute epochs), use the log
+    values as they are."""
     raw = _fill(activity)
-    if kind in ("counts", "enmo_absolute"):
+    relative = kind not in ("counts", "enmo_absolute")
+    if relative:
+        low, spread = reference or quiet_reference(activity)
+        x = np.log(np.maximum((raw - low) / spread, 0.0) + LOG_OFFSET)
+    else:
         scale = 1000.0 if kind == "enmo_absolute" else 1.0  # g -> milli-g
         x = np.log1p(np.maximum(raw, 0.0) * scale)
-        return np.column_stack([uniform_filter1d(x, _size(w, epoch_s), mode="nearest")
-                                for w in WINDOWS_MIN])  # fmt: skip
-    low, spread = reference or quiet_reference(activity)
-    x = np.log(np.maximum((raw - low) / spread, 0.0) + LOG_OFFSET)
     cols = [uniform_filter1d(x, _size(w, epoch_s), mode="nearest") for w in WINDOWS_MIN]
-    cols += [_rolling_sd(x, _size(w, epoch_s)) for w in SD_WINDOWS_MIN]
+    if relative:
+        cols += [_rolling_sd(x, _size(w, epoch_s)) for w in SD_WINDOWS_MIN]
     return np.column_stack(cols)
 
 
@@ -296,7 +299,7 @@ class StreamingSleepScorer:
     ENMO is calibrated with ``reference`` (e.g. :func:`quiet_reference` of the previous
     night) when given; then results equal :func:`score_bandhub` with that reference on
     the whole series away from its two edges. Without one, the reference is re-estimated
-    from every epoch seen so far, so early verdicts rest on little data.
+    from the last day of epochs seen, so early verdicts rest on little data.
     """
 
     def __init__(
@@ -305,7 +308,9 @@ class StreamingSleepScorer:
         self.epoch_s, self.kind, self.reference = epoch_s, kind, reference
         self.lag = round(max(WINDOWS_MIN) * 60 / epoch_s) // 2
         self._buffer: list[float] = []
-        self._seen: list[float] = []  # only kept without a fixed reference
+        # only kept without a fixed reference; a day of epochs is enough for one, and the
+        # scorer's state stays bounded however long it runs
+        self._seen: deque[float] = deque(maxlen=max(1, round(86400 / epoch_s)))
         self._first = 0  # index of the first buffered epoch
         self._next = 0  # next epoch index to settle
 
