@@ -20,6 +20,7 @@ from typing import Literal
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.rows import tuple_row
 
 ALERT_CHANNEL = "bandhub_alerts"  # NOTIFY'd when deliveries may have become due
 EVENTS_CHANNEL = "bandhub_alert_events"  # JSON per new alert or state change (a trigger)
@@ -240,13 +241,13 @@ async def acknowledge(conn: AsyncConnection, alert_id: int, contact_id: int) -> 
     """A contact takes charge. The first acknowledgement wins: the escalation stops and
     the contacts already alerted are told; a second one changes nothing."""
     async with conn.transaction():
-        cur = await conn.execute(
-            "SELECT band_id, state FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
-        )
+        # tuple rows whatever the connection's row factory (the API's gives dicts)
+        cur = conn.cursor(row_factory=tuple_row)
+        await cur.execute("SELECT band_id, state FROM alerts WHERE id = %s FOR UPDATE", (alert_id,))
         alert = await cur.fetchone()
         if alert is None:
             raise UnknownAlert(alert_id)
-        band_id, state = _values(alert, "band_id", "state")
+        band_id, state = alert
         cur = await conn.execute(
             "SELECT 1 FROM contacts WHERE id = %s AND band_id = %s", (contact_id, band_id)
         )
@@ -294,11 +295,6 @@ async def _stop_pending(conn: AsyncConnection, alert_id: int) -> None:
         "UPDATE deliveries SET state = 'not_needed' WHERE alert_id = %s AND state = 'pending'",
         (alert_id,),
     )
-
-
-def _values(row, *names: str) -> tuple:
-    """Columns of a row from a tuple or a dict cursor (the API uses dict rows)."""
-    return tuple(row[n] for n in names) if isinstance(row, dict) else tuple(row)
 
 
 # --- the dispatcher: repeats, claiming a due delivery and recording how it went -------

@@ -118,7 +118,7 @@ async def ack_link(alert_id: int, contact: int, sig: str, conn: DbConn) -> dict:
     if not (sig.isascii() and links.valid(key["value"], alert_id, contact, sig)):
         raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
     await alert_store.acknowledge(conn, alert_id, contact)
-    alert = await _alert_detail(conn, alert_id)
+    alert = await fetch_one(conn, "SELECT state FROM alerts WHERE id = %s", (alert_id,))
     return {
         "message": "Thank you: the other contacts are told that you are handling it.",
         "alert_id": alert_id,
