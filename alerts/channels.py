@@ -21,6 +21,7 @@ from bandhub.settings import Settings
 SUBJECTS = {
     "fall": "FALL ALERT: {who} may need help",
     "sos": "SOS: {who} pressed the help button",
+    "test": "TEST (nothing happened): {who}'s alerts reach you",
     "band_silent": "No data from {who}'s band",
     "low_battery": "{who}'s band battery is low",
     "hr_high": "{who}: heart rate high while resting",

@@ -146,7 +146,8 @@ def _open_band_event(
     countdown = "COALESCE(fall_countdown_s, %s)" if wearers_countdown else "%s::real"
     row = conn.execute(
         f"WITH b AS (SELECT {countdown} AS countdown,"
-        "   (SELECT count(*) FROM contacts WHERE band_id = %s) AS contacts"
+        "   (SELECT count(*) FROM contacts WHERE band_id = %s AND opted_out_at IS NULL)"
+        "   AS contacts"
         "   FROM bands WHERE band_id = %s)"
         " INSERT INTO alerts (band_id, kind, state, event_t, fall_seq, confidence,"
         "   dispatch_at, next_repeat_at)"
@@ -225,21 +226,50 @@ def _deliver_to_contacts(
 ) -> None:
     """One outbox row per contact of the band, due at ``not_before_sql`` (may use ``c``
     for the contact and ``a`` for the alert), and a wake-up for the dispatchers."""
-    conn.execute(
+    conn.execute(_deliveries_sql(not_before_sql), (*params, alert_id, band_id))
+    conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+
+
+def _deliveries_sql(not_before_sql: str) -> str:
+    """Params: those of ``not_before_sql``, the alert id, the band id. Contacts who
+    opted out get nothing."""
+    return (
         "INSERT INTO deliveries (alert_id, contact_id, webhook_id, next_attempt_at)"
         f" SELECT a.id, c.id, {webhook_id_sql('a.id', 'c.id')}, {not_before_sql}"
-        " FROM contacts c JOIN alerts a ON a.id = %s WHERE c.band_id = %s",
-        (*params, alert_id, band_id),
+        " FROM contacts c JOIN alerts a ON a.id = %s"
+        " WHERE c.band_id = %s AND c.opted_out_at IS NULL"
     )
-    conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+
+
+async def open_test(conn: AsyncConnection, band_id: str) -> int:
+    """The owner's test alert: every contact gets a message marked as a test at once;
+    no escalation, no repeats."""
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=tuple_row)
+        await cur.execute(
+            "INSERT INTO alerts (band_id, kind, state, event_t, dispatch_at, details)"
+            " VALUES (%s, 'test', 'dispatched', now(), now(), %s) RETURNING id",
+            (band_id, json.dumps({"test": True})),
+        )
+        (alert_id,) = await cur.fetchone()
+        await conn.execute(_deliveries_sql("now()"), (alert_id, band_id))
+        await conn.execute(f"NOTIFY {ALERT_CHANNEL}")
+    return alert_id
 
 
 # --- the people: acknowledge and resolve (the API) -----------------------------------
 
 
-async def acknowledge(conn: AsyncConnection, alert_id: int, contact_id: int) -> None:
-    """A contact takes charge. The first acknowledgement wins: the escalation stops and
-    the contacts already alerted are told; a second one changes nothing."""
+async def acknowledge(
+    conn: AsyncConnection,
+    alert_id: int,
+    contact_id: int | None = None,
+    *,
+    account_id: int | None = None,
+) -> None:
+    """A contact (through their link) or a signed-in person takes charge. The first
+    acknowledgement wins: the escalation stops and the contacts already alerted are
+    told; a second one changes nothing."""
     async with conn.transaction():
         # tuple rows whatever the connection's row factory (the API's gives dicts)
         cur = conn.cursor(row_factory=tuple_row)
@@ -248,19 +278,20 @@ async def acknowledge(conn: AsyncConnection, alert_id: int, contact_id: int) -> 
         if alert is None:
             raise UnknownAlert(alert_id)
         band_id, state = alert
-        cur = await conn.execute(
-            "SELECT 1 FROM contacts WHERE id = %s AND band_id = %s", (contact_id, band_id)
-        )
-        if await cur.fetchone() is None:
-            raise UnknownContact(contact_id)
+        if contact_id is not None:
+            cur = await conn.execute(
+                "SELECT 1 FROM contacts WHERE id = %s AND band_id = %s", (contact_id, band_id)
+            )
+            if await cur.fetchone() is None:
+                raise UnknownContact(contact_id)
         if state in ("pending", "cancelled_by_wearer", "resolved"):
             raise WrongState("not_acknowledgeable", f"alert {alert_id} is {state}")
         if state != "dispatched":
             return  # already acknowledged
         await conn.execute(
             "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
-            " acknowledged_at = now() WHERE id = %s",
-            (contact_id, alert_id),
+            " acknowledged_by_account = %s, acknowledged_at = now() WHERE id = %s",
+            (contact_id, account_id, alert_id),
         )
         await _stop_pending(conn, alert_id)
         await conn.execute(
@@ -268,7 +299,7 @@ async def acknowledge(conn: AsyncConnection, alert_id: int, contact_id: int) -> 
             " SELECT DISTINCT ON (contact_id) alert_id, contact_id,"
             f"   {_HANDLED_ID}, 'handled'"
             " FROM deliveries WHERE alert_id = %s AND kind IN ('alert', 'repeat')"
-            " AND state = 'delivered' AND contact_id <> %s",
+            " AND state = 'delivered' AND contact_id IS DISTINCT FROM %s",
             (alert_id, contact_id),
         )
         await conn.execute(f"NOTIFY {ALERT_CHANNEL}")
@@ -319,7 +350,7 @@ async def repeat_due(conn: AsyncConnection, repeat_s: float) -> tuple[int, int] 
         await conn.execute(
             "INSERT INTO deliveries (alert_id, contact_id, webhook_id, kind)"
             f" SELECT %s, id, {_REPEAT_ID}, 'repeat'"
-            " FROM contacts WHERE band_id = %s",
+            " FROM contacts WHERE band_id = %s AND opted_out_at IS NULL",
             (alert_id, alert_id, n, band_id),
         )
         await conn.execute(
@@ -337,7 +368,9 @@ _DUE = """
 _CLAIM = f"""
 SELECT d.id, d.webhook_id, d.attempts, d.kind, c.id, c.channel, c.address, c.secret, c.name,
        a.id, a.band_id, a.kind, a.event_t, a.confidence, b.name,
-       (SELECT name FROM contacts WHERE id = a.acknowledged_by), a.details
+       COALESCE((SELECT name FROM contacts WHERE id = a.acknowledged_by),
+                (SELECT COALESCE(NULLIF(display_name, ''), email) FROM accounts
+                  WHERE id = a.acknowledged_by_account)), a.details
   FROM deliveries d
   JOIN alerts a ON a.id = d.alert_id
   JOIN contacts c ON c.id = d.contact_id

@@ -3,15 +3,12 @@ band that exists, and the query parameters several routes share."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Query, Request
 from psycopg import AsyncConnection
 
-from api.db import fetch_one
-from api.errors import ApiError
 from bandhub.contracts.messages import BAND_ID_PATTERN
 from bandhub.settings import Settings
 
@@ -31,21 +28,6 @@ async def get_db(request: Request) -> AsyncIterator[AsyncConnection]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbConn = Annotated[AsyncConnection, Depends(get_db, scope="function")]
 
-
-async def require_band(
-    band_id: Annotated[str, Path(description="e.g. BH-0001")], conn: DbConn
-) -> dict:
-    """The band's row; 404 for an id no band has (one that is not even a band id never
-    reaches the database, which refuses some characters such as NUL)."""
-    row = None
-    if re.fullmatch(BAND_ID_PATTERN, band_id):
-        row = await fetch_one(conn, "SELECT * FROM bands WHERE band_id = %s", (band_id,))
-    if row is None:
-        raise ApiError(404, "unknown_band", f"no band {band_id!r}")
-    return row
-
-
-KnownBand = Annotated[dict, Depends(require_band)]
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="how many rows at most")]
 BandIdFilter = Annotated[str | None, Query(pattern=BAND_ID_PATTERN, description="only this band's")]

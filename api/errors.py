@@ -15,18 +15,25 @@ from alerts.store import AlertError, WrongState
 from api.schemas import ErrorResponse
 
 _MEANINGS = {
-    403: "Not allowed: a wrong claim code or acknowledgement link",
-    404: "No such band, alert or contact",
+    400: "The request cannot be carried out as asked (e.g. a used or expired token)",
+    401: "Not signed in, or the access token is invalid or expired (WWW-Authenticate: Bearer)",
+    403: "Signed in but not allowed: a scope your share lacks, a wrong claim code or link",
+    404: "No such band, alert, contact or invitation, or none you may see",
     409: "The state change cannot happen (claimed by someone else, not acknowledgeable,"
     " already resolved)",
     422: "Invalid request: the message names the parameter or field",
+    429: "Too many requests: wait the seconds in Retry-After",
+    503: "A service this needs (the MQTT broker) is not reachable",
 }
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -41,7 +48,9 @@ def _body(code: str, message: str) -> dict:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_r: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message), status_code=exc.status)
+        return JSONResponse(
+            _body(exc.code, exc.message), status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(AlertError)
     async def _alert_error(_r: Request, exc: AlertError) -> JSONResponse:

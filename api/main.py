@@ -10,15 +10,30 @@ from fastapi import FastAPI
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from api.command_publisher import CommandPublisher
 from api.errors import install
-from api.routes import alerts, bands, contacts, dead_letters, summaries
+from api.routes import (
+    alerts,
+    audit,
+    auth,
+    bands,
+    commands,
+    contacts,
+    dead_letters,
+    organisations,
+    shares,
+    summaries,
+)
 from bandhub.settings import Settings
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with app.state.pool:
-        yield
+        try:
+            yield
+        finally:
+            app.state.commands.close()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -32,7 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pool = AsyncConnectionPool(
         settings.database_url, min_size=1, max_size=8, open=False, kwargs={"row_factory": dict_row}
     )
+    app.state.commands = CommandPublisher(settings)
     install(app)
-    for resource in (bands, contacts, summaries, alerts, dead_letters):
+    routers = (auth, bands, shares, organisations, contacts, commands, summaries, alerts)
+    for resource in (*routers, audit, dead_letters):
         app.include_router(resource.router)
     return app

@@ -51,21 +51,30 @@ class BandCreated(BaseModel):
 class BandListItem(BandCreated):
     last_seen: dt.datetime | None
     records: int = Field(description="heart-rate, epoch, fall, button and battery records")
+    role: Literal["owner", "share", "org_admin", "org_staff", "support"] = Field(
+        description="why you see this band"
+    )
+    scopes: list[str] = Field(description="what you may do with it")
 
 
 class ClaimIn(BaseModel):
-    owner: Annotated[str, Field(min_length=1, max_length=200, pattern=_NO_NUL)]
+    name: Annotated[str, Field(max_length=200, pattern=_NO_NUL)] | None = Field(
+        None, description="what to call the wearer (kept if omitted)"
+    )
     claim_code: Annotated[str, Field(min_length=8, max_length=12, pattern=r"^[ -~]*$")]
 
 
 class ClaimResult(BaseModel):
     band_id: str
     name: str
-    owner: str
+    owner_id: int = Field(description="your account id")
     claimed_at: dt.datetime
 
 
 class BandSettingsIn(BaseModel):
+    name: Annotated[str, Field(max_length=200, pattern=_NO_NUL)] | None = Field(
+        None, description="what to call the wearer (unchanged if omitted)"
+    )
     fall_countdown_s: Annotated[float, Field(ge=0, le=600)] | None = Field(
         None, description="This wearer's fall countdown; null: the server default"
     )
@@ -121,6 +130,26 @@ class ContactIn(BaseModel):
         return str(self.url) if self.channel == "webhook" else str(self.email)
 
 
+class ContactPatch(BaseModel):
+    """What can change on a contact (the channel and address: delete and add again)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=_NO_NUL)] | None = None
+    position: Int32 | None = None
+    quiet_start: dt.time | None = None
+    quiet_end: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ContactPatch:
+        for field in ("name", "position"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        if ("quiet_start" in self.model_fields_set) != ("quiet_end" in self.model_fields_set):
+            raise ValueError("quiet hours change together: give quiet_start and quiet_end")
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet hours need both quiet_start and quiet_end")
+        return self
+
+
 class ContactPublic(BaseModel):
     """A contact as clients see it: never its signing secret."""
 
@@ -132,6 +161,7 @@ class ContactPublic(BaseModel):
     position: int
     quiet_start: dt.time | None
     quiet_end: dt.time | None
+    opted_out_at: dt.datetime | None = Field(description="set when the contact opted out")
 
 
 # --- daily summary and heart-rate series ---
@@ -194,7 +224,9 @@ class HrSeries(BaseModel):
 
 
 class AckIn(BaseModel):
-    contact_id: int
+    contact_id: int | None = Field(
+        None, description="acknowledge for this contact; omitted: as yourself (your account)"
+    )
 
 
 class ResolveIn(BaseModel):
@@ -240,6 +272,7 @@ class AlertDetail(AlertListItem):
     )
     details: dict[str, Any]
     acknowledged_by: int | None = Field(description="contact id")
+    acknowledged_by_account: int | None = Field(description="account id, when signed in")
     acknowledged_at: dt.datetime | None
     resolved_at: dt.datetime | None
     outcome: Outcome | None
@@ -265,4 +298,7 @@ class DeadLetter(BaseModel):
     band_id: str | None
     stream: str | None
     reason: str
-    payload: str = Field(description="as UTF-8, undecodable bytes replaced")
+    size: int = Field(description="bytes in the rejected message")
+    payload: str | None = Field(
+        description="as UTF-8, undecodable bytes replaced; null in support's view"
+    )

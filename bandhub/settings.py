@@ -96,6 +96,25 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Accounts and sign-in
+    auth_access_token_s: int = Field(
+        default=900, ge=30, description="Lifetime of an access token (renew with the refresh token)"
+    )
+    auth_session_days: float = Field(
+        default=30.0, gt=0, description="A sign-in lasts this long unless used or revoked"
+    )
+    auth_login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per address (x4 per client) per window"
+    )
+    auth_login_window_s: int = Field(default=900, ge=1)
+    auth_email_token_h: float = Field(
+        default=24.0, gt=0, description="Verification and reset links expire after this"
+    )
+    auth_invitation_days: float = Field(default=14.0, gt=0)
+    api_expensive_per_min: int = Field(
+        default=120, ge=1, description="Data-heavy requests (series, summaries) per account"
+    )
+
     claim_secret: str = Field(
         default="bandhub-simulated-bands",
         description="Shared with the manufacturer: claim codes on band boxes are derived from it"

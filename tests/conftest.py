@@ -7,7 +7,9 @@
 * ``broker`` (function): our own mosquitto (or amqtt) on a free port with the
   project's config, restartable with ``await broker.restart()``.
 * ``settings``: a ``Settings`` pointing at both, with a temp data dir.
-* ``api``: an httpx client on the real API (uvicorn on a free port) for ``settings``.
+* ``api``: an httpx client on the real API (uvicorn on a free port) for ``settings``,
+  not signed in; ``owner``: a signed-in account (``owner.client``) that owns the bands
+  its test gives it (``owner.own(url, "BH-0001")``).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def clean_db(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
-            " alerts, deliveries RESTART IDENTITY CASCADE"
+            " alerts, deliveries, accounts, organisations, audit_log, rate_counters"
+            " RESTART IDENTITY CASCADE"
         )
     return database_url
 
@@ -111,3 +114,12 @@ async def api(settings):
         yield http
     stop.set()
     await task
+
+
+@pytest.fixture
+async def owner(api, settings):
+    from tests.people import person
+
+    ann = await person(str(api.base_url), settings.database_url, "ann@example.com")
+    yield ann
+    await ann.aclose()

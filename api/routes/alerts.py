@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from psycopg import AsyncConnection
 
@@ -16,8 +17,12 @@ from api.db import fetch_all, fetch_one
 from api.deps import BandIdFilter, DbConn, Limit, SettingsDep
 from api.errors import ApiError, error_responses
 from api.schemas import AckIn, AckLinkResult, AlertDetail, AlertListItem, ResolveIn
+from api.security.access import Principal, Scope, band_roles, visible_bands_sql
+from api.security.policy import Anyone, BandAccess, OnAlert, SignedIn
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+Me = Annotated[Principal, Depends(SignedIn())]
+Handler = Annotated[BandAccess, Depends(OnAlert(Scope.ALERTS))]
 
 _KEEP_ALIVE_S = 15  # a comment line this often keeps proxies from closing the stream
 
@@ -25,15 +30,19 @@ _KEEP_ALIVE_S = 15  # a comment line this often keeps proxies from closing the s
 @router.get(
     "",
     response_model=list[AlertListItem],
-    summary="Alerts, newest first",
-    responses=error_responses(422),
+    summary="Alerts of the bands whose alerts you handle, newest first",
+    responses=error_responses(401, 422),
 )
-async def list_alerts(conn: DbConn, band_id: BandIdFilter = None, limit: Limit = 100) -> list[dict]:
+async def list_alerts(
+    me: Me, conn: DbConn, band_id: BandIdFilter = None, limit: Limit = 100
+) -> list[dict]:
+    visible, params = visible_bands_sql(me, Scope.ALERTS)
     return await fetch_all(
         conn,
         "SELECT id, band_id, kind, state, event_t, confidence, created_at, dispatch_at"
-        " FROM alerts WHERE %s::text IS NULL OR band_id = %s ORDER BY id DESC LIMIT %s",
-        (band_id, band_id, limit),
+        f" FROM alerts WHERE {visible} AND (%(band)s::text IS NULL OR band_id = %(band)s)"
+        " ORDER BY id DESC LIMIT %(limit)s",
+        {**params, "band": band_id, "limit": limit},
     )
 
 
@@ -47,19 +56,29 @@ async def list_alerts(conn: DbConn, band_id: BandIdFilter = None, limit: Limit =
             " confidence) per new alert or state change; a comment line every 15 s",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **error_responses(422),
+        **error_responses(401, 422),
     },
 )
-async def alert_stream(settings: SettingsDep, band_id: BandIdFilter = None) -> StreamingResponse:
+async def alert_stream(
+    me: Me, settings: SettingsDep, band_id: BandIdFilter = None
+) -> StreamingResponse:
+    """Only the caller's alerts: each event's band is checked when it happens, so a share
+    granted or revoked while the stream is open counts at once."""
+
     async def events() -> AsyncIterator[str]:
-        async with await AsyncConnection.connect(
-            settings.database_url, autocommit=True
-        ) as listener:
+        async with (
+            await AsyncConnection.connect(settings.database_url, autocommit=True) as listener,
+            await AsyncConnection.connect(settings.database_url, autocommit=True) as checker,
+        ):
             await listener.execute(f"LISTEN {alert_store.EVENTS_CHANNEL}")
             yield ": connected\n\n"
             while True:
                 async for note in listener.notifies(timeout=_KEEP_ALIVE_S):
-                    if band_id is None or json.loads(note.payload)["band_id"] == band_id:
+                    event_band = json.loads(note.payload)["band_id"]
+                    if band_id not in (None, event_band):
+                        continue
+                    roles = await band_roles(checker, me, event_band)
+                    if roles is not None and Scope.ALERTS in roles.scopes():
                         yield f"event: alert\ndata: {note.payload}\n\n"
                 yield ": keep-alive\n\n"
 
@@ -89,20 +108,20 @@ async def _alert_detail(conn: AsyncConnection, alert_id: int) -> dict:
     "/{alert_id}",
     response_model=AlertDetail,
     summary="One alert with its delivery log and timeline",
-    responses=error_responses(404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
-async def get_alert(alert_id: int, conn: DbConn) -> dict:
+async def get_alert(alert_id: int, _: Handler, conn: DbConn) -> dict:
     return await _alert_detail(conn, alert_id)
 
 
 @router.post(
     "/{alert_id}/ack",
     response_model=AlertDetail,
-    summary="A contact takes charge; escalation stops",
-    responses=error_responses(404, 409, 422),
+    summary="Take charge (as yourself, or for a contact); escalation stops",
+    responses=error_responses(401, 403, 404, 409, 422),
 )
-async def ack_alert(alert_id: int, ack: AckIn, conn: DbConn) -> dict:
-    await alert_store.acknowledge(conn, alert_id, ack.contact_id)
+async def ack_alert(alert_id: int, ack: AckIn, access: Handler, conn: DbConn) -> dict:
+    await alert_store.acknowledge(conn, alert_id, ack.contact_id, account_id=access.who.account_id)
     return await _alert_detail(conn, alert_id)
 
 
@@ -110,6 +129,7 @@ async def ack_alert(alert_id: int, ack: AckIn, conn: DbConn) -> dict:
     "/{alert_id}/ack-link",
     response_model=AckLinkResult,
     summary="One-click acknowledgement from the signed link in an alert message",
+    dependencies=[Depends(Anyone())],
     responses=error_responses(403, 404, 409, 422),
 )
 async def ack_link(alert_id: int, contact: int, sig: str, conn: DbConn) -> dict:
@@ -130,8 +150,8 @@ async def ack_link(alert_id: int, contact: int, sig: str, conn: DbConn) -> dict:
     "/{alert_id}/resolve",
     response_model=AlertDetail,
     summary="Close an alert with its outcome",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
-async def resolve_alert(alert_id: int, body: ResolveIn, conn: DbConn) -> dict:
+async def resolve_alert(alert_id: int, body: ResolveIn, _: Handler, conn: DbConn) -> dict:
     await alert_store.resolve(conn, alert_id, body.outcome)
     return await _alert_detail(conn, alert_id)

@@ -1,15 +1,16 @@
-"""Bands: the list, registration, claiming by the owner, the wearer's settings and
-the support view (diagnostics)."""
+"""Bands: the ones you may see, claiming with the code from the box, giving away and
+transferring, the wearer's settings, and the support view (diagnostics)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from api.account_schemas import TransferIn
 from api.db import fetch_all, fetch_one
-from api.deps import DbConn, KnownBand, SettingsDep
+from api.deps import DbConn, SettingsDep
 from api.errors import ApiError, error_responses
 from api.schemas import (
     BandCreated,
@@ -21,32 +22,56 @@ from api.schemas import (
     ClaimResult,
     Diagnostics,
 )
+from api.security.access import BandRoles, Principal, Scope, visible_bands_sql
+from api.security.policy import BandAccess, OnBand, SignedIn, SupportStaff
 from bandhub import claims
 from bandhub.contracts.messages import BAND_ID_PATTERN
 
 router = APIRouter(prefix="/bands", tags=["bands"])
+Me = Annotated[Principal, Depends(SignedIn())]
 
 
 @router.get(
     "",
     response_model=list[BandListItem],
-    summary="All bands, with record counts and when they were last seen",
+    summary="The bands you may see, with record counts and when they were last seen",
+    responses=error_responses(401),
 )
-async def list_bands(conn: DbConn) -> list[dict]:
-    return await fetch_all(
+async def list_bands(me: Me, conn: DbConn) -> list[dict]:
+    visible, params = visible_bands_sql(me, Scope.DIAGNOSTICS)
+    rows = await fetch_all(
         conn,
-        "SELECT band_id, name, registered_at, last_seen, records FROM bands ORDER BY band_id",
+        "SELECT b.band_id, b.name, b.registered_at, b.last_seen, b.records,"
+        " b.owner_id IS NOT DISTINCT FROM %(viewer)s AS owner,"
+        " (SELECT array_agg(DISTINCT s ORDER BY s) FROM shares sh, unnest(sh.scopes) s"
+        "   WHERE sh.band_id = b.band_id AND sh.account_id = %(viewer)s"
+        "   AND sh.accepted_at IS NOT NULL AND sh.revoked_at IS NULL) AS shared,"
+        " (SELECT m.role FROM org_members m WHERE m.org_id = b.org_id"
+        "   AND m.account_id = %(viewer)s) AS org_role"
+        f" FROM bands b WHERE {visible} ORDER BY b.band_id",
+        {**params, "viewer": me.account_id},
     )
+    for row in rows:
+        row.update(_role(row, me))
+    return rows
+
+
+def _role(row: dict, me: Principal) -> dict:
+    shared = frozenset(row.pop("shared") or ())
+    roles = BandRoles(row.pop("owner"), shared, row.pop("org_role"), me.is_support)
+    return {"role": roles.actor(), "scopes": sorted(roles.scopes())}
 
 
 @router.post(
     "",
     status_code=201,
     response_model=BandCreated,
-    summary="Register a band",
-    responses=error_responses(422),
+    summary="Register a band ahead of its sale (support)",
+    responses=error_responses(401, 403, 422),
 )
-async def add_band(band: BandIn, conn: DbConn) -> dict:
+async def add_band(
+    band: BandIn, conn: DbConn, _: Annotated[Principal, Depends(SupportStaff())]
+) -> dict:
     return await fetch_one(
         conn,
         "INSERT INTO bands (band_id, name) VALUES (%s, %s) ON CONFLICT (band_id)"
@@ -58,10 +83,12 @@ async def add_band(band: BandIn, conn: DbConn) -> dict:
 @router.post(
     "/{band_id}/claim",
     response_model=ClaimResult,
-    summary="Register a band to its owner with its claim code",
-    responses=error_responses(403, 409, 422),
+    summary="Become the band's owner with the claim code from its box",
+    responses=error_responses(401, 403, 409, 422),
 )
-async def claim_band(band_id: str, body: ClaimIn, conn: DbConn, settings: SettingsDep) -> dict:
+async def claim_band(
+    band_id: str, body: ClaimIn, me: Me, conn: DbConn, settings: SettingsDep
+) -> dict:
     """The band need not be known yet: the code from its box is the proof."""
     if not re.fullmatch(BAND_ID_PATTERN, band_id):
         raise ApiError(422, "bad_band_id", f"{band_id!r} is not a band id")
@@ -72,43 +99,111 @@ async def claim_band(band_id: str, body: ClaimIn, conn: DbConn, settings: Settin
             "INSERT INTO bands (band_id) VALUES (%s) ON CONFLICT DO NOTHING", (band_id,)
         )
         band = await fetch_one(
-            conn, "SELECT owner FROM bands WHERE band_id = %s FOR UPDATE", (band_id,)
+            conn, "SELECT owner_id FROM bands WHERE band_id = %s FOR UPDATE", (band_id,)
         )
-        if band["owner"] not in (None, body.owner):
+        if band["owner_id"] not in (None, me.account_id):
             raise ApiError(409, "claimed", f"band {band_id} belongs to someone else")
         return await fetch_one(
             conn,
-            "UPDATE bands SET owner = %s, claimed_at = COALESCE(claimed_at, now())"
-            " WHERE band_id = %s RETURNING band_id, name, owner, claimed_at",
-            (body.owner, band_id),
+            "UPDATE bands SET owner_id = %s, name = COALESCE(%s, name),"
+            " claimed_at = COALESCE(claimed_at, now())"
+            " WHERE band_id = %s RETURNING band_id, name, owner_id, claimed_at",
+            (me.account_id, body.name, band_id),
         )
+
+
+async def _end_shares(conn, access: BandAccess) -> None:
+    """A band changing hands: every share and organisation care ends (and its consent)."""
+    band_id, me = access.band_id, access.who.account_id
+    await conn.execute(
+        "UPDATE shares SET revoked_at = now() WHERE band_id = %s AND revoked_at IS NULL",
+        (band_id,),
+    )
+    await conn.execute(
+        "UPDATE consents SET revoked_at = now(), revoked_by = %s"
+        " WHERE band_id = %s AND revoked_at IS NULL",
+        (me, band_id),
+    )
+    await conn.execute("UPDATE bands SET org_id = NULL WHERE band_id = %s", (band_id,))
+
+
+@router.delete(
+    "/{band_id}/owner",
+    status_code=204,
+    summary="Give the band away: it becomes unclaimed; shares, care and contacts end",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def unclaim(access: Annotated[BandAccess, Depends(OnBand(Scope.OWNER))], conn: DbConn):
+    await _end_shares(conn, access)
+    await conn.execute("DELETE FROM contacts WHERE band_id = %s", (access.band_id,))
+    await conn.execute(
+        "UPDATE bands SET owner_id = NULL, claimed_at = NULL WHERE band_id = %s",
+        (access.band_id,),
+    )
+
+
+@router.post(
+    "/{band_id}/transfer",
+    response_model=ClaimResult,
+    summary="Hand the band to another account (shares and care end; contacts stay)",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def transfer(
+    body: TransferIn,
+    access: Annotated[BandAccess, Depends(OnBand(Scope.OWNER))],
+    conn: DbConn,
+) -> dict:
+    target = await fetch_one(
+        conn,
+        "SELECT id FROM accounts WHERE lower(email) = lower(%s) AND email_verified_at IS NOT NULL",
+        (body.email,),
+    )
+    if target is None:
+        raise ApiError(404, "unknown_account", f"no account with a confirmed address {body.email}")
+    await _end_shares(conn, access)
+    return await fetch_one(
+        conn,
+        "UPDATE bands SET owner_id = %s, claimed_at = now() WHERE band_id = %s"
+        " RETURNING band_id, name, owner_id, claimed_at",
+        (target["id"], access.band_id),
+    )
 
 
 @router.patch(
     "/{band_id}",
     response_model=BandSettings,
-    summary="A wearer's settings (fall countdown)",
-    responses=error_responses(404, 422),
+    summary="A wearer's settings (name, fall countdown)",
+    responses=error_responses(401, 403, 404, 422),
 )
-async def band_settings(band: KnownBand, body: BandSettingsIn, conn: DbConn) -> dict:
+async def band_settings(
+    body: BandSettingsIn,
+    access: Annotated[BandAccess, Depends(OnBand(Scope.SETTINGS))],
+    conn: DbConn,
+) -> dict:
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    if changes.get("name", "") is None:
+        changes.pop("name")
+    assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "name = name"
     return await fetch_one(
         conn,
-        "UPDATE bands SET fall_countdown_s = %s WHERE band_id = %s"
+        f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s"
         " RETURNING band_id, name, fall_countdown_s",
-        (body.fall_countdown_s, band["band_id"]),
+        {**changes, "band_id": access.band_id},
     )
 
 
 @router.get(
     "/{band_id}/diagnostics",
     response_model=Diagnostics,
-    summary="Connection, battery and clock, for support",
-    responses=error_responses(404, 422),
+    summary="Connection, battery and clock, for support (no health data)",
+    responses=error_responses(401, 403, 404, 422),
 )
 async def diagnostics(
-    band: KnownBand, conn: DbConn, days: Annotated[int, Query(ge=1, le=90)] = 7
+    access: Annotated[BandAccess, Depends(OnBand(Scope.DIAGNOSTICS))],
+    conn: DbConn,
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
 ) -> Diagnostics:
-    band_id = band["band_id"]
+    band, band_id = access.band, access.band_id
     status = await fetch_one(
         conn,
         "SELECT gateway_id, status, updated_at FROM band_status WHERE band_id = %s",

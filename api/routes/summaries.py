@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.db import fetch_all
-from api.deps import DbConn, KnownBand
+from api.deps import DbConn
 from api.errors import ApiError, error_responses
 from api.schemas import DailySummary, HrSeries
+from api.security.access import Scope
+from api.security.policy import BandAccess, OnBand
+from api.security.throttle import Expensive
 from api.summary import daily_summary
 
-router = APIRouter(prefix="/bands/{band_id}", tags=["summaries"])
+router = APIRouter(prefix="/bands/{band_id}", tags=["summaries"], dependencies=[Expensive])
+Reader = Annotated[BandAccess, Depends(OnBand(Scope.SUMMARIES))]
 
 _RESOLUTIONS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 _MAX_SERIES = dt.timedelta(days=31)
@@ -23,12 +27,12 @@ _MAX_SERIES = dt.timedelta(days=31)
     "/summary",
     response_model=DailySummary,
     summary="Daily summary for one UTC day",
-    responses=error_responses(404, 422),
+    responses=error_responses(401, 403, 404, 422, 429),
 )
-async def summary(band: KnownBand, date: dt.date, conn: DbConn) -> dict:
+async def summary(band: Reader, date: dt.date, conn: DbConn) -> dict:
     if date == dt.date.max:  # its end, the next midnight, is past what a date can be
         raise ApiError(422, "invalid_request", f"date: at most {date.max - dt.timedelta(1)}")
-    return await daily_summary(conn, band["band_id"], date)
+    return await daily_summary(conn, band.band_id, date)
 
 
 def _as_utc(t: dt.datetime) -> dt.datetime:
@@ -40,10 +44,10 @@ def _as_utc(t: dt.datetime) -> dt.datetime:
     "/hr",
     response_model=HrSeries,
     summary="Heart-rate series, averaged per resolution bucket",
-    responses=error_responses(404, 422),
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def hr_series(
-    band: KnownBand,
+    band: Reader,
     start: dt.datetime,
     end: dt.datetime,
     conn: DbConn,
@@ -59,6 +63,6 @@ async def hr_series(
         "SELECT date_bin(make_interval(secs => %s), t, TIMESTAMPTZ '2000-01-01') AS t,"
         " round(avg(bpm)::numeric, 1)::float AS bpm, min(bpm) AS min, max(bpm) AS max"
         " FROM hr WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1 ORDER BY 1",
-        (_RESOLUTIONS[resolution], band["band_id"], start, end),
+        (_RESOLUTIONS[resolution], band.band_id, start, end),
     )
-    return {"band_id": band["band_id"], "resolution": resolution, "points": rows}
+    return {"band_id": band.band_id, "resolution": resolution, "points": rows}

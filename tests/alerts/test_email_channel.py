@@ -37,16 +37,19 @@ def smtp():
     controller.stop()
 
 
-async def test_fall_alert_reaches_an_email_contact(settings, api, smtp):
+async def test_fall_alert_reaches_an_email_contact(settings, owner, smtp):
     port, inbox = smtp
     settings.smtp_port = port
-    await api.post("/bands", json={"band_id": "BH-0001", "name": "Ann"})
-    r = await api.post(
+    owner.own(settings.database_url, "BH-0001")
+    await owner.client.patch("/bands/BH-0001", json={"name": "Ann"})
+    r = await owner.client.post(
         "/bands/BH-0001/contacts",
         json={"name": "Bo", "channel": "email", "email": "bo@example.org"},
     )
     assert r.status_code == 201, r.text
-    bad = await api.post("/bands/BH-0001/contacts", json={"name": "Cy", "channel": "email"})
+    bad = await owner.client.post(
+        "/bands/BH-0001/contacts", json={"name": "Cy", "channel": "email"}
+    )
     assert bad.status_code == 422 and "email" in bad.json()["error"]["message"]
 
     ax, ay, az, pre = fall_window(np.random.default_rng(3))
@@ -59,11 +62,17 @@ async def test_fall_alert_reaches_an_email_contact(settings, api, smtp):
     stop = asyncio.Event()
     task = asyncio.create_task(Dispatcher(settings).run(stop))
     try:
-        await eventually(lambda: inbox.mails, 15, "the e-mail")
+        await eventually(lambda: len(inbox.mails) == 2, 15, "the notice and the alert")
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
-    [(_sender, rcpt, raw)] = inbox.mails
+    notice, (_sender, rcpt, raw) = inbox.mails
+    added = message_from_bytes(notice[2])
+    assert added["Subject"] == "You are Ann's emergency contact"
+    assert (
+        "ann@example.com added you" in added.get_payload()
+        and "/opt-out?sig=" in added.get_payload()
+    )
     mail = message_from_bytes(raw)
     assert rcpt == ["bo@example.org"]
     assert mail["Subject"] == "FALL ALERT: Ann may need help"

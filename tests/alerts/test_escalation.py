@@ -78,8 +78,9 @@ def _button(url: str, seq: int, press: str, countdown_s: float = 30.0) -> None:
 
 
 async def test_the_help_button_alerts_at_once_and_escalates_like_a_fall(
-    clean_db, two_contacts, api
+    clean_db, two_contacts, owner
 ):
+    owner.own(clean_db, "BH-0001")
     first, second = two_contacts
     _button(clean_db, seq=7, press="help")  # a 30 s fall countdown does not apply to SOS
     await eventually(lambda: first.deliveries, 5, "the first contact, without a countdown")
@@ -90,17 +91,18 @@ async def test_the_help_button_alerts_at_once_and_escalates_like_a_fall(
     _button(clean_db, seq=8, press="im_ok")  # "I'm OK" does not cancel a call for help
     await eventually(lambda: second.deliveries, 15, "the escalation to contact 2")
     assert second.deliveries[0].received_at - sos.received_at >= ESCALATION_S - 0.5
-    alerts = (await api.get("/alerts")).json()
+    alerts = (await owner.client.get("/alerts")).json()
     assert [(a["kind"], a["state"]) for a in alerts] == [("sos", "dispatched")]
 
 
 async def test_contacts_already_alerted_hear_that_someone_is_handling_it(
-    clean_db, two_contacts, api
+    clean_db, two_contacts, owner
 ):
+    owner.own(clean_db, "BH-0001")
     first, second = two_contacts
     _fall(clean_db)
     await eventually(lambda: first.deliveries and second.deliveries, 15, "both contacts")
-    r = await api.post("/alerts/1/ack", json={"contact_id": 2})
+    r = await owner.client.post("/alerts/1/ack", json={"contact_id": 2})
     assert r.status_code == 200
     await eventually(lambda: len(first.deliveries) == 2, 10, "the handled message")
     handled = first.deliveries[1]
@@ -110,11 +112,12 @@ async def test_contacts_already_alerted_hear_that_someone_is_handling_it(
     assert len(second.deliveries) == 1  # the one who acknowledged is not told
 
 
-async def test_first_acknowledgement_stops_escalation(clean_db, two_contacts, api):
+async def test_first_acknowledgement_stops_escalation(clean_db, two_contacts, owner):
+    owner.own(clean_db, "BH-0001")
     first, second = two_contacts
     _fall(clean_db)
     await eventually(lambda: first.deliveries, 10, "the first contact")
-    r = await api.post("/alerts/1/ack", json={"contact_id": 1})
+    r = await owner.client.post("/alerts/1/ack", json={"contact_id": 1})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["state"] == "acknowledged" and body["acknowledged_by"] == 1
@@ -122,27 +125,31 @@ async def test_first_acknowledgement_stops_escalation(clean_db, two_contacts, ap
     await asyncio.sleep(ESCALATION_S + 1.5)
     assert second.deliveries == []
     # a later acknowledgement changes nothing: the first one stands
-    assert (await api.post("/alerts/1/ack", json={"contact_id": 2})).json()["acknowledged_by"] == 1
+    assert (await owner.client.post("/alerts/1/ack", json={"contact_id": 2})).json()[
+        "acknowledged_by"
+    ] == 1
 
-    r = await api.post("/alerts/1/resolve", json={"outcome": "false_alarm"})
+    r = await owner.client.post("/alerts/1/resolve", json={"outcome": "false_alarm"})
     assert r.json()["state"] == "resolved" and r.json()["outcome"] == "false_alarm"
-    r = await api.post("/alerts/1/resolve", json={"outcome": "ok"})
+    r = await owner.client.post("/alerts/1/resolve", json={"outcome": "ok"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_resolved"
 
 
-async def test_acknowledging_requires_a_known_alert_and_contact(clean_db, two_contacts, api):
-    assert (await api.post("/alerts/9/ack", json={"contact_id": 1})).status_code == 404
+async def test_acknowledging_requires_a_known_alert_and_contact(clean_db, two_contacts, owner):
+    owner.own(clean_db, "BH-0001")
+    assert (await owner.client.post("/alerts/9/ack", json={"contact_id": 1})).status_code == 404
     _fall(clean_db)
     await eventually(lambda: two_contacts[0].deliveries, 10, "the first contact")
-    r = await api.post("/alerts/1/ack", json={"contact_id": 77})
+    r = await owner.client.post("/alerts/1/ack", json={"contact_id": 77})
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_contact"
-    r = await api.post("/alerts/1/resolve", json={"outcome": "maybe"})
+    r = await owner.client.post("/alerts/1/resolve", json={"outcome": "maybe"})
     assert r.status_code == 422 and "outcome" in r.json()["error"]["message"]
 
 
 async def test_unacknowledged_alert_repeats_to_everyone_until_acknowledged(
-    clean_db, two_contacts, api
+    clean_db, two_contacts, owner
 ):
+    owner.own(clean_db, "BH-0001")
     first, second = two_contacts
     _fall(clean_db, repeat_s=1.0)  # all again 1 s after the last contact was alerted
     await eventually(lambda: len(first.deliveries) == 2, 15, "the first repeat")
@@ -150,38 +157,44 @@ async def test_unacknowledged_alert_repeats_to_everyone_until_acknowledged(
     repeat = first.deliveries[1]
     assert repeat.payload["repeat"] is True and repeat.webhook_id == "msg_1_1_r1"
     assert repeat.valid_signature
-    r = await api.post("/alerts/1/ack", json={"contact_id": 2})
+    r = await owner.client.post("/alerts/1/ack", json={"contact_id": 2})
     assert r.status_code == 200
     await eventually(lambda: len(first.deliveries) == 3, 10, "the handled message")
     assert first.deliveries[2].payload["type"] == "alert_handled"
-    events = [e["event"] for e in (await api.get("/alerts/1")).json()["timeline"]]
+    events = [e["event"] for e in (await owner.client.get("/alerts/1")).json()["timeline"]]
     assert (
         events[0] == "opened" and "repeat" in events and events[-1] in ("acknowledged", "delivery")
     )
     assert events.count("delivery") >= 4
 
 
-async def test_one_click_link_acknowledges_and_a_forged_one_does_not(clean_db, two_contacts, api):
+async def test_one_click_link_acknowledges_and_a_forged_one_does_not(clean_db, two_contacts, owner):
+    owner.own(clean_db, "BH-0001")
     first, _second = two_contacts
     _fall(clean_db)
     await eventually(lambda: first.deliveries, 10, "the first contact")
     link = httpx.URL(first.deliveries[0].payload["ack_url"])
     assert link.path == "/alerts/1/ack-link" and link.params["contact"] == "1"
-    forged = await api.get(link.path, params={"contact": "2", "sig": link.params["sig"]})
+    forged = await owner.client.get(link.path, params={"contact": "2", "sig": link.params["sig"]})
     assert forged.status_code == 403 and forged.json()["error"]["code"] == "bad_signature"
-    r = await api.get(link.path, params=dict(link.params))
+    r = await owner.client.get(link.path, params=dict(link.params))
     assert r.status_code == 200 and r.json()["state"] == "acknowledged"
-    alert = (await api.get("/alerts/1")).json()
+    alert = (await owner.client.get("/alerts/1")).json()
     assert alert["acknowledged_by"] == 1
 
 
-async def test_each_wearer_has_their_own_countdown(clean_db, two_contacts, api):
-    r = await api.patch("/bands/BH-0001", json={"fall_countdown_s": 3})
+async def test_each_wearer_has_their_own_countdown(clean_db, two_contacts, owner):
+    owner.own(clean_db, "BH-0001")
+    r = await owner.client.patch("/bands/BH-0001", json={"fall_countdown_s": 3})
     assert r.status_code == 200 and r.json()["fall_countdown_s"] == 3
-    assert (await api.patch("/bands/BH-0001", json={"fall_countdown_s": -1})).status_code == 422
-    assert (await api.patch("/bands/BH-9", json={"fall_countdown_s": 5})).status_code == 404
+    assert (
+        await owner.client.patch("/bands/BH-0001", json={"fall_countdown_s": -1})
+    ).status_code == 422
+    assert (
+        await owner.client.patch("/bands/BH-9", json={"fall_countdown_s": 5})
+    ).status_code == 404
     _fall(clean_db)  # the server default (countdown_s=0) would alert at once
-    alert = (await api.get("/alerts/1")).json()
+    alert = (await owner.client.get("/alerts/1")).json()
     opened = dt.datetime.fromisoformat(alert["created_at"])
     assert 2.5 <= (dt.datetime.fromisoformat(alert["dispatch_at"]) - opened).total_seconds() <= 3.5
     await asyncio.sleep(1.5)

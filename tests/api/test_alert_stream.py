@@ -24,11 +24,13 @@ def _fall(url: str, band_id: str, seq: int) -> None:
         )
 
 
-async def test_new_and_changed_alerts_stream_to_the_app(settings, api):
+async def test_new_and_changed_alerts_stream_to_the_app_and_only_the_callers(settings, owner):
+    """Ann's stream carries her band's alerts, never another wearer's."""
+    owner.own(settings.database_url, "BH-0001")
     events: list[dict] = []
 
     async def listen() -> None:
-        async with api.stream("GET", "/alerts/stream", params={"band_id": "BH-0001"}) as resp:
+        async with owner.client.stream("GET", "/alerts/stream") as resp:
             assert resp.headers["content-type"].startswith("text/event-stream")
             async for line in resp.aiter_lines():
                 if line.startswith("data: "):
@@ -38,7 +40,7 @@ async def test_new_and_changed_alerts_stream_to_the_app(settings, api):
 
     task = asyncio.create_task(listen())
     await asyncio.sleep(0.5)  # the stream is listening
-    _fall(settings.database_url, "BH-0002", 1)  # another wearer's: filtered out
+    _fall(settings.database_url, "BH-0002", 1)  # another wearer's: not Ann's to see
     _fall(settings.database_url, "BH-0001", 2)
     with psycopg.connect(settings.database_url) as conn:
         conn.execute("UPDATE alerts SET state = 'cancelled_by_wearer' WHERE band_id = 'BH-0001'")
@@ -47,3 +49,8 @@ async def test_new_and_changed_alerts_stream_to_the_app(settings, api):
         ("BH-0001", "fall", "pending"),
         ("BH-0001", "fall", "cancelled_by_wearer"),
     ]
+
+
+async def test_the_stream_needs_a_signed_in_caller(api):
+    r = await api.get("/alerts/stream")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"

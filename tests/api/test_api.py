@@ -11,10 +11,14 @@ DAY = dt.date(2026, 11, 23)
 MIDNIGHT = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
 
 
-def _seed(url: str) -> None:
-    """Two hours of known data: 10:00-11:00 walking, 11:00-12:00 sitting."""
+def _seed(url: str, owner_id: int) -> None:
+    """Two hours of known data: 10:00-11:00 walking, 11:00-12:00 sitting; the band is
+    ``owner_id``'s."""
     with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO bands (band_id, name) VALUES ('BH-0001', 'Ann')")
+        conn.execute(
+            "INSERT INTO bands (band_id, name, owner_id) VALUES ('BH-0001', 'Ann', %s)",
+            (owner_id,),
+        )
         for minute in range(120):
             t = MIDNIGHT + dt.timedelta(hours=10, minutes=minute)
             walking = minute < 60
@@ -35,9 +39,9 @@ def _seed(url: str) -> None:
             )
 
 
-async def test_daily_summary_figures(api, settings):
-    _seed(settings.database_url)
-    r = await api.get("/bands/BH-0001/summary", params={"date": str(DAY)})
+async def test_daily_summary_figures(owner, settings):
+    _seed(settings.database_url, owner.account_id)
+    r = await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})
     assert r.status_code == 200
     s = r.json()
     assert s["steps"] == 6000
@@ -49,13 +53,15 @@ async def test_daily_summary_figures(api, settings):
     assert s["sleep"]["minutes"] == s["sleep_minutes"] == 0
     assert s["sleep"]["start"] is None
     assert s["hrv"] is None  # no RR intervals that day
-    empty = await api.get("/bands/BH-0001/summary", params={"date": str(DAY - dt.timedelta(1))})
+    empty = await owner.client.get(
+        "/bands/BH-0001/summary", params={"date": str(DAY - dt.timedelta(1))}
+    )
     assert empty.status_code == 200
     e = empty.json()
     assert (e["steps"], e["sleep"]["minutes"], e["hrv"], e["coverage"]) == (0, 0, None, 0)
 
 
-def _seed_night(url: str) -> None:
+def _seed_night(url: str, owner_id: int) -> None:
     """00:00-06:00 asleep (still, 55 bpm, RR 1000/1060 ms alternating), then 06:00-08:00
     walking (RR 600/700 ms, which must stay out of the night's HRV)."""
     epochs, hr = [], []
@@ -68,7 +74,10 @@ def _seed_night(url: str) -> None:
         epochs.append((minute, t, steps, count, enmo, bpm))
         hr.append((minute, t, bpm, rr))
     with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO bands (band_id, name) VALUES ('BH-0001', 'Ann')")
+        conn.execute(
+            "INSERT INTO bands (band_id, name, owner_id) VALUES ('BH-0001', 'Ann', %s)",
+            (owner_id,),
+        )
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO epochs VALUES ('BH-0001', %s, %s, %s, %s, %s, %s, true, now())",
@@ -77,9 +86,9 @@ def _seed_night(url: str) -> None:
             cur.executemany("INSERT INTO hr VALUES ('BH-0001', %s, %s, %s, %s, true, now())", hr)
 
 
-async def test_daily_summary_sleep_and_nightly_hrv_from_the_bands_rr(api, settings):
-    _seed_night(settings.database_url)
-    s = (await api.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
+async def test_daily_summary_sleep_and_nightly_hrv_from_the_bands_rr(owner, settings):
+    _seed_night(settings.database_url, owner.account_id)
+    s = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
     sleep = s["sleep"]
     assert abs(sleep["minutes"] - 360) <= 10
     start, end = (dt.datetime.fromisoformat(sleep[k]) for k in ("start", "end"))
@@ -96,10 +105,10 @@ async def test_daily_summary_sleep_and_nightly_hrv_from_the_bands_rr(api, settin
 
 
 @pytest.mark.parametrize("start", ["2026-11-23T10:00:00Z", "2026-11-23T10:00:00"])
-async def test_heart_rate_series_by_resolution(api, settings, start):
+async def test_heart_rate_series_by_resolution(owner, settings, start):
     """A time without an offset is UTC, as every time in the API."""
-    _seed(settings.database_url)
-    r = await api.get(
+    _seed(settings.database_url, owner.account_id)
+    r = await owner.client.get(
         "/bands/BH-0001/hr",
         params={"start": start, "end": "2026-11-23T12:00:00Z", "resolution": "1h"},
     )
@@ -134,32 +143,31 @@ async def test_heart_rate_series_by_resolution(api, settings, start):
     ],
 )
 async def test_errors_are_json_with_a_clear_message(
-    api, settings, path, params, status, code, words
+    owner, settings, path, params, status, code, words
 ):
-    _seed(settings.database_url)
-    r = await api.get(path, params=params)
+    _seed(settings.database_url, owner.account_id)
+    r = await owner.client.get(path, params=params)
     assert r.status_code == status
     body = r.json()["error"]
     assert body["code"] == code
     assert words in body["message"]
 
 
-async def test_registering_bands_and_contacts_validates_input(api, settings):
-    assert (await api.post("/bands", json={"band_id": "bad id!"})).status_code == 422
-    assert (await api.post("/bands", json={"band_id": "BH-0007", "name": "Bo"})).status_code == 201
-    r = await api.post(
+async def test_adding_contacts_validates_input(owner, settings):
+    owner.own(settings.database_url, "BH-0007")
+    r = await owner.client.post(
         "/bands/BH-0007/contacts", json={"name": "Al", "url": "not a url", "secret": "x" * 20}
     )
     assert r.status_code == 422 and "url" in r.json()["error"]["message"]
-    r = await api.post(
+    r = await owner.client.post(
         "/bands/BH-0404/contacts",
         json={"name": "Al", "url": "http://127.0.0.1:9/hook", "secret": "x" * 20},
     )
     assert r.status_code == 404
-    assert [b["band_id"] for b in (await api.get("/bands")).json()] == ["BH-0007"]
+    assert [b["band_id"] for b in (await owner.client.get("/bands")).json()] == ["BH-0007"]
 
 
-async def test_diagnostics_show_the_link_and_the_battery_curve(api, clean_db):
+async def test_diagnostics_show_the_link_and_the_battery_curve(owner, clean_db):
     import datetime as dt
 
     import psycopg
@@ -181,47 +189,55 @@ async def test_diagnostics_show_the_link_and_the_battery_curve(api, clean_db):
             " ('BH-0007', 2, now() - interval '1 hour', 74, now())"
         )
         conn.commit()
+        owner.own(clean_db, "BH-0007")
         RecordWriter(conn, auto_register=False, countdown_s=0).band_status(
             status.model_dump_json().encode()
         )
-    d = (await api.get("/bands/BH-0007/diagnostics")).json()
+    d = (await owner.client.get("/bands/BH-0007/diagnostics")).json()
     assert d["gateway"] == "gw-1"
     assert d["link"]["reconnects"] == 3 and d["link"]["last_error"].startswith("TimeoutError")
     assert [e["event"] for e in d["link"]["history"]] == ["connected", "failed"]
     assert [p["level"] for p in d["battery_hourly"]] == [80, 74]
-    assert (await api.get("/bands/BH-0404/diagnostics")).status_code == 404
+    assert (await owner.client.get("/bands/BH-0404/diagnostics")).status_code == 404
 
 
-async def test_a_band_is_claimed_only_with_the_code_from_its_box(api, settings):
+async def test_a_band_is_claimed_only_with_the_code_from_its_box(api, owner, settings):
     from bandhub.claims import claim_code
+    from tests.people import person
 
+    claim = owner.client.post
     code = claim_code(settings.claim_secret, "BH-0042")
-    wrong = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": "AAAA-AAAA"})
+    wrong = await claim("/bands/BH-0042/claim", json={"claim_code": "AAAA-AAAA"})
     assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "bad_claim_code"
     other = claim_code(settings.claim_secret, "BH-0043")  # a real code, for another band
-    r = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": other})
-    assert r.status_code == 403
-    r = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": code.lower()})
-    assert r.status_code == 200 and r.json()["owner"] == "ann"
-    again = await api.post("/bands/BH-0042/claim", json={"owner": "ann", "claim_code": code})
-    assert again.status_code == 200  # the same owner again: nothing changes
-    theft = await api.post("/bands/BH-0042/claim", json={"owner": "eve", "claim_code": code})
+    assert (await claim("/bands/BH-0042/claim", json={"claim_code": other})).status_code == 403
+    anonymous = await api.post("/bands/BH-0042/claim", json={"claim_code": code})
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    r = await claim("/bands/BH-0042/claim", json={"claim_code": code.lower(), "name": "Gran"})
+    assert r.status_code == 200 and r.json()["owner_id"] == owner.account_id
+    assert r.json()["name"] == "Gran"
+    again = await claim("/bands/BH-0042/claim", json={"claim_code": code})
+    assert again.status_code == 200 and again.json()["name"] == "Gran"  # nothing changes
+    eve = await person(str(api.base_url), settings.database_url, "eve@example.com")
+    theft = await eve.client.post("/bands/BH-0042/claim", json={"claim_code": code})
     assert theft.status_code == 409 and theft.json()["error"]["code"] == "claimed"
+    assert (await eve.client.get("/bands")).json() == []
+    await eve.aclose()
 
 
-async def test_bad_input_is_a_clear_4xx_never_a_500(api, settings):
+async def test_bad_input_is_a_clear_4xx_never_a_500(owner, settings):
     """What a schema-based fuzzer found (or would): each once answered 500."""
-    _seed(settings.database_url)
+    _seed(settings.database_url, owner.account_id)
     day = {"date": "2026-11-23"}
     cases = [  # method, path, query, body, status, code
         ("GET", "/alerts", {"limit": -1}, None, 422, "invalid_request"),
         ("GET", "/alerts", {"limit": 0}, None, 422, "invalid_request"),
-        ("GET", "/dead-letters", {"limit": -5}, None, 422, "invalid_request"),
+        ("GET", "/bands/BH-0001/dead-letters", {"limit": -5}, None, 422, "invalid_request"),
         ("GET", "/alerts", {"band_id": "BH\x00"}, None, 422, "invalid_request"),
         ("GET", "/bands/BH%00/summary", day, None, 404, "unknown_band"),
         ("PATCH", "/bands/BH%00", None, {"fall_countdown_s": 5}, 404, "unknown_band"),
         ("GET", "/bands/BH-0001/summary", {"date": "9999-12-31"}, None, 422, "invalid_request"),
-        ("POST", "/bands", None, {"band_id": "BH-0002", "name": "A\x00"}, 422, "invalid_request"),
+        ("PATCH", "/bands/BH-0001", None, {"name": "A\x00"}, 422, "invalid_request"),
         (
             "POST",
             "/bands/BH-0001/contacts",
@@ -234,30 +250,35 @@ async def test_bad_input_is_a_clear_4xx_never_a_500(api, settings):
             "POST",
             "/bands/BH-0042/claim",
             None,
-            {"owner": "ann", "claim_code": "ÄÄÄÄ-ÄÄÄÄ"},
+            {"claim_code": "ÄÄÄÄ-ÄÄÄÄ"},
             422,
             "invalid_request",
         ),
         ("GET", "/alerts/1/ack-link", {"contact": 1, "sig": "é"}, None, 403, "bad_signature"),
     ]
     for method, path, query, body, status, code in cases:
-        r = await api.request(method, path, params=query, json=body)
+        r = await owner.client.request(method, path, params=query, json=body)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), (path, query, body)
         assert r.json()["error"]["message"]
 
 
-async def test_a_body_that_is_not_json_is_a_422_and_a_wrong_method_says_what_is_allowed(api):
+async def test_a_body_that_is_not_json_is_a_422_and_a_wrong_method_says_what_is_allowed(
+    owner, settings
+):
+    owner.own(settings.database_url, "BH-0001")
     for body in (b"\xff\xfe{", b"{not json"):
-        r = await api.post("/bands", content=body, headers={"content-type": "application/json"})
+        r = await owner.client.patch(
+            "/bands/BH-0001", content=body, headers={"content-type": "application/json"}
+        )
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request", body
-    r = await api.request("TRACE", "/bands")
+    r = await owner.client.request("TRACE", "/bands")
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
     assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
 
 
-async def test_an_alert_shows_every_column_and_keeps_its_timestamp_formats(api, settings):
+async def test_an_alert_shows_every_column_and_keeps_its_timestamp_formats(owner, settings):
     """Response models must not hide what clients saw before they existed."""
-    _seed(settings.database_url)
+    _seed(settings.database_url, owner.account_id)
     with psycopg.connect(settings.database_url) as conn:
         conn.execute(
             "INSERT INTO alerts (band_id, kind, state, event_t, dispatch_at)"
@@ -265,16 +286,20 @@ async def test_an_alert_shows_every_column_and_keeps_its_timestamp_formats(api, 
             (MIDNIGHT, MIDNIGHT),
         )
         columns = [c.name for c in conn.execute("SELECT * FROM alerts").description]
-    detail = (await api.get("/alerts/1")).json()
+    detail = (await owner.client.get("/alerts/1")).json()
     assert set(detail) == {*columns, "deliveries", "timeline"}
     assert detail["event_t"] == "2026-11-23T00:00:00Z"
-    [listed] = (await api.get("/alerts")).json()
+    [listed] = (await owner.client.get("/alerts")).json()
     assert listed["event_t"] == "2026-11-23T00:00:00+00:00"  # as GET /alerts always wrote it
 
 
-async def test_what_a_201_created_is_there_in_the_next_request(api):
+async def test_what_a_201_created_is_there_in_the_next_request(owner, settings):
     """The transaction commits before the response leaves (it once committed after,
-    and about one read in twenty right after a 201 did not find the new band)."""
+    and about one read in twenty right after a 201 did not find the new contact)."""
+    owner.own(settings.database_url, "BH-0001")
+    contact = {"name": "Al", "channel": "email", "email": "al@example.org"}
     for i in range(100):
-        assert (await api.post("/bands", json={"band_id": f"BH-{i:04d}"})).status_code == 201
-        assert (await api.get(f"/bands/BH-{i:04d}/contacts")).status_code == 200, i
+        r = await owner.client.post("/bands/BH-0001/contacts", json=contact)
+        assert r.status_code == 201
+        listed = (await owner.client.get("/bands/BH-0001/contacts")).json()
+        assert len(listed) == i + 1, i

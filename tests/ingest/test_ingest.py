@@ -69,7 +69,7 @@ async def test_duplicates_are_stored_once(settings, ingest, publisher):
     assert _rows(settings.database_url, "SELECT band_id FROM bands") == [("BH-0001",)]
 
 
-async def test_the_band_lists_record_counts_equal_a_recount(settings, ingest, publisher, api):
+async def test_the_band_lists_record_counts_equal_a_recount(settings, ingest, publisher, owner):
     """Counts are kept as records are stored: re-sent records are not counted twice."""
     topics = Topics()
     publisher(topics.records("BH-0001", "hr"), _hr_batch())
@@ -87,7 +87,8 @@ async def test_the_band_lists_record_counts_equal_a_recount(settings, ingest, pu
             " UNION ALL SELECT band_id FROM battery) r GROUP BY band_id",
         )
     )
-    listed = {b["band_id"]: b["records"] for b in (await api.get("/bands")).json()}
+    owner.own(settings.database_url, "BH-0001", "BH-0002")
+    listed = {b["band_id"]: b["records"] for b in (await owner.client.get("/bands")).json()}
     assert listed == recount == {"BH-0001": 6, "BH-0002": 7}
 
 
