@@ -70,8 +70,8 @@ async def test_fall_alert_reaches_an_email_contact(settings, owner, smtp):
     added = message_from_bytes(notice[2])
     assert added["Subject"] == "You are Ann's emergency contact"
     assert (
-        "ann@example.com added you" in added.get_payload()
-        and "/opt-out?sig=" in added.get_payload()
+        "ann@example.com added you" in added.get_payload(decode=True).decode()
+        and "/opt-out?sig=" in added.get_payload(decode=True).decode()
     )
     mail = message_from_bytes(raw)
     assert rcpt == ["bo@example.org"]

@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import httpx
 import pytest
 from bumble.link import LocalLink
 
+from bandhub.claims import claim_code
 from firmware_sim.runner import FleetOptions, start_fleet, truth_report
 from gateway.backend import local_link_backend
 from stack.services import SystemServices
 from stack.webhook_receiver import WebhookReceiver
 from tests.e2e.helpers import eventually, produced_counts, stored_counts
+from tests.people import person
 
 pytestmark = [pytest.mark.e2e]
 
@@ -39,9 +40,12 @@ async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_cont
         await system.start_pipeline(
             gateway_backend=await local_link_backend(link), set_band_clock=False
         )
-        async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as http:
+        ann = await person(system.api_url, settings.database_url, "ann@example.com")
+        async with ann.client as http:
             for band in ("BH-0001", "BH-0002"):
-                assert (await http.post("/bands", json={"band_id": band})).status_code == 201
+                code = claim_code(settings.claim_secret, band)
+                r = await http.post(f"/bands/{band}/claim", json={"claim_code": code})
+                assert r.status_code == 200, r.text
             r = await http.post(
                 "/bands/BH-0001/contacts",
                 json={"name": "Daughter", "url": receiver.url, "secret": SECRET},
@@ -69,8 +73,9 @@ async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_cont
                 assert abs(s["hrv"]["rmssd_ms"] - t["rmssd_ms"]) <= 0.05 * t["rmssd_ms"]
                 assert 0.08 < s["coverage"] <= 2 / 24 + 0.001  # two hours of a day
 
-            await asyncio.wait_for(receiver.arrived.wait(), 30)
-            [delivery] = receiver.deliveries
+            await eventually(lambda: len(receiver.deliveries) == 2, 30, "the fall alert")
+            notice, delivery = receiver.deliveries
+            assert notice.payload["type"] == "contact_added" and notice.valid_signature
             assert delivery.valid_signature
             assert delivery.payload["band_id"] == "BH-0001"
             assert delivery.payload["kind"] == "fall"
@@ -108,8 +113,10 @@ async def test_im_ok_within_the_countdown_cancels_the_alert_and_nobody_is_distur
         await system.start_pipeline(
             gateway_backend=await local_link_backend(link), set_band_clock=False
         )
-        async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as http:
-            await http.post("/bands", json={"band_id": "BH-0001"})
+        ann = await person(system.api_url, settings.database_url, "ann@example.com")
+        async with ann.client as http:
+            code = claim_code(settings.claim_secret, "BH-0001")
+            await http.post("/bands/BH-0001/claim", json={"claim_code": code})
             await http.post(
                 "/bands/BH-0001/contacts",
                 json={"name": "Daughter", "url": receiver.url, "secret": SECRET},
@@ -126,7 +133,7 @@ async def test_im_ok_within_the_countdown_cancels_the_alert_and_nobody_is_distur
             kinds = [e.kind for e in band.events]
             assert kinds.index("impact") < kinds.index("countdown") < kinds.index("button")
             await asyncio.sleep(settings.fall_countdown_s + 2)  # past the countdown's end
-            assert receiver.deliveries == []
+            assert [d.payload["type"] for d in receiver.deliveries] == ["contact_added"]
             [alert] = (await http.get("/alerts")).json()
             detail = (await http.get(f"/alerts/{alert['id']}")).json()
             assert [d["state"] for d in detail["deliveries"]] == ["cancelled"]
