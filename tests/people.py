@@ -39,14 +39,17 @@ class Person:
 
 
 def add_account(
-    database_url: str, email: str, *, support: bool = False, verified: bool = True
+    db: str | psycopg.Connection, email: str, *, support: bool = False, verified: bool = True
 ) -> int:
-    with psycopg.connect(database_url) as conn:
-        return conn.execute(
-            "INSERT INTO accounts (email, password_hash, display_name, email_verified_at,"
-            " is_support) VALUES (%s, %s, %s, CASE WHEN %s THEN now() END, %s) RETURNING id",
-            (email, _HASH, email.split("@")[0], verified, support),
-        ).fetchone()[0]
+    """An account with ``PASSWORD``; ``db`` is a URL or an open connection."""
+    if isinstance(db, str):
+        with psycopg.connect(db) as conn:
+            return add_account(conn, email, support=support, verified=verified)
+    return db.execute(
+        "INSERT INTO accounts (email, password_hash, display_name, email_verified_at,"
+        " is_support) VALUES (%s, %s, %s, CASE WHEN %s THEN now() END, %s) RETURNING id",
+        (email, _HASH, email.split("@")[0], verified, support),
+    ).fetchone()[0]
 
 
 async def sign_in(base_url: str, email: str, password: str = PASSWORD) -> dict:

@@ -24,6 +24,17 @@ AppCommand = Literal[
 # the fall countdown and its cancellation belong to the alert flow, not to the app
 
 
+# Reaching the wearer (find the band, a reminder) is for whoever looks after them;
+# changing how the band works is a setting; raw streaming is live data.
+_NEEDS = {
+    "find_band": (Scope.ALERTS, Scope.SETTINGS),
+    "vibrate": (Scope.ALERTS, Scope.SETTINGS),
+    "message": (Scope.ALERTS, Scope.SETTINGS),
+    "call": (Scope.ALERTS, Scope.SETTINGS),
+    "raw_stream": (Scope.LIVE,),
+}
+
+
 class CommandIn(BaseModel):
     cmd: AppCommand
     args: dict = Field(default_factory=dict, description="as docs/mqtt.md lists per command")
@@ -47,11 +58,12 @@ class CommandSent(BaseModel):
 async def send_command(
     body: CommandIn,
     request: Request,
-    access: Annotated[BandAccess, Depends(OnBand(Scope.SETTINGS, Scope.LIVE))],
+    access: Annotated[BandAccess, Depends(OnBand(Scope.SETTINGS, Scope.ALERTS, Scope.LIVE))],
 ) -> dict:
-    needed = Scope.LIVE if body.cmd == "raw_stream" else Scope.SETTINGS
-    if needed not in access.roles.scopes():
-        raise ApiError(403, "forbidden", f"{body.cmd} needs the {needed} right")
+    needed = _NEEDS.get(body.cmd, (Scope.SETTINGS,))
+    if not access.roles.scopes() & set(needed):
+        rights = " or ".join(needed)
+        raise ApiError(403, "forbidden", f"{body.cmd} needs the {rights} right")
     command = CommandRequest(
         v=1,
         id=f"app-{access.who.account_id}-{time.time_ns()}",

@@ -242,6 +242,7 @@ class RoutePolicy:
     methods: frozenset[str]
     path: str
     policy: Policy | None
+    status_code: int  # on success
 
 
 def route_policies(app: FastAPI) -> list[RoutePolicy]:
@@ -259,5 +260,6 @@ def route_policies(app: FastAPI) -> list[RoutePolicy]:
             dep = stack.pop()
             policy = dep.call if isinstance(dep.call, Policy) else None
             stack.extend(dep.dependencies)
-        found.append(RoutePolicy(frozenset(route.methods), context.path, policy))
+        status = getattr(route, "status_code", None) or 200
+        found.append(RoutePolicy(frozenset(route.methods), context.path, policy, status))
     return found
