@@ -6,10 +6,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from api.schemas import _NO_NUL
 
+
+def _email(value: str) -> str:
+    """An address as people type it, normalised (the domain in lower case); reserved
+    domains such as ``.test`` are fine (no deliverability check: the mail tells)."""
+    try:
+        return validate_email(
+            value, check_deliverability=False, globally_deliverable=False, test_environment=True
+        ).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not an e-mail address: {exc}") from exc
+
+
+EmailStr = Annotated[
+    str,
+    Field(max_length=254),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
 Password = Annotated[
     str,
     Field(
@@ -127,7 +146,7 @@ class Member(BaseModel):
 
 
 class CareIn(BaseModel):
-    org_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    org_id: Annotated[int, Field(ge=1, le=2**53 - 1)]
 
 
 class Care(BaseModel):

@@ -3,8 +3,6 @@ single-use e-mail tokens. Shared by the API routes and the ``bandhub accounts`` 
 
 from __future__ import annotations
 
-import datetime as dt
-
 from psycopg import AsyncConnection
 
 from api.db import fetch_one
@@ -131,7 +129,7 @@ async def issue_email_token(
 
 
 async def use_email_token(conn: AsyncConnection, token: str, purpose: str) -> int:
-    """Spend a token; the account it was for. 400 for a used, expired or unknown one."""
+    """Spend a token; the account it was for. 404 for a used, expired or unknown one."""
     row = await fetch_one(
         conn,
         "UPDATE email_tokens SET used_at = now() WHERE token_hash = %s AND purpose = %s"
@@ -139,9 +137,5 @@ async def use_email_token(conn: AsyncConnection, token: str, purpose: str) -> in
         (tokens.digest(token), purpose),
     )
     if row is None:
-        raise ApiError(400, "invalid_token", "this link is unknown, used or expired")
+        raise ApiError(404, "invalid_token", "this link or code is unknown, used or expired")
     return row["account_id"]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from psycopg import AsyncConnection
 
 from bandhub.contracts.messages import BAND_ID_PATTERN
@@ -29,5 +29,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbConn = Annotated[AsyncConnection, Depends(get_db, scope="function")]
 
 
+MAX_ID = 2**53 - 1  # ids fit a bigint and survive a JSON number (a double) unchanged
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="how many rows at most")]
 BandIdFilter = Annotated[str | None, Query(pattern=BAND_ID_PATTERN, description="only this band's")]

@@ -15,10 +15,9 @@ from alerts.store import AlertError, WrongState
 from api.schemas import ErrorResponse
 
 _MEANINGS = {
-    400: "The request cannot be carried out as asked (e.g. a used or expired token)",
     401: "Not signed in, or the access token is invalid or expired (WWW-Authenticate: Bearer)",
     403: "Signed in but not allowed: a scope your share lacks, a wrong claim code or link",
-    404: "No such band, alert, contact or invitation, or none you may see",
+    404: "No such band, alert, contact, invitation or token, or none you may see",
     409: "The state change cannot happen (claimed by someone else, not acknowledgeable,"
     " already resolved)",
     422: "Invalid request: the message names the parameter or field",

@@ -4,15 +4,52 @@ companion app) is built from. Response models list every field clients see today
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, HttpUrl, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from alerts.store import Outcome
 from bandhub.contracts.messages import BAND_ID_PATTERN
 
-_NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as bad input, not a 500
+_NO_NUL = r"^[^\x00]*$"
+_HH_MM = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"
+
+
+def _wall_clock(value: object) -> object:
+    """A time of day as people write it (HH:MM or HH:MM:SS), nothing else: no offset,
+    no seconds-since-midnight number."""
+    if isinstance(value, str) and not re.fullmatch(_HH_MM, value):
+        raise ValueError("a time of day is HH:MM or HH:MM:SS")
+    if not isinstance(value, str | dt.time):
+        raise ValueError("a time of day is a string HH:MM or HH:MM:SS")
+    return value
+
+
+WallClock = Annotated[
+    dt.time,
+    BeforeValidator(_wall_clock),
+    WithJsonSchema({"type": "string", "pattern": _HH_MM, "examples": ["22:00"]}),
+]  # PostgreSQL text cannot hold NUL: refused as bad input, not a 500
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+
+def _iso_date(value: object) -> object:
+    """A day as YYYY-MM-DD only (pydantic would also take a number of seconds)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date is YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 # ``GET /alerts`` and the summary's sleep period have always written "+00:00" (the
 # other timestamps "Z"): kept so that no client sees a changed value.
@@ -112,8 +149,8 @@ class ContactIn(BaseModel):
     email: Annotated[str, Field(pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")] | None = None
     secret: Annotated[str, Field(min_length=16, max_length=200, pattern=_NO_NUL)] | None = None
     position: Int32 = 0
-    quiet_start: dt.time | None = Field(None, description="UTC; delays non-fall alerts only")
-    quiet_end: dt.time | None = None
+    quiet_start: WallClock | None = Field(None, description="UTC; delays non-fall alerts only")
+    quiet_end: WallClock | None = None
 
     @model_validator(mode="after")
     def _address_fits_channel(self) -> ContactIn:
@@ -135,8 +172,8 @@ class ContactPatch(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=_NO_NUL)] | None = None
     position: Int32 | None = None
-    quiet_start: dt.time | None = None
-    quiet_end: dt.time | None = None
+    quiet_start: WallClock | None = None
+    quiet_end: WallClock | None = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> ContactPatch:
@@ -159,8 +196,8 @@ class ContactPublic(BaseModel):
     channel: Literal["webhook", "email"]
     address: str = Field(description="the webhook URL or the e-mail address")
     position: int
-    quiet_start: dt.time | None
-    quiet_end: dt.time | None
+    quiet_start: WallClock | None
+    quiet_end: WallClock | None
     opted_out_at: dt.datetime | None = Field(description="set when the contact opted out")
 
 

@@ -58,13 +58,14 @@ async def pair_band(
     backend: BleBackend,
     address: str,
     *,
-    owner: str | None = None,
+    api_token: str | None = None,
     claim_code: str | None = None,
     scan_seconds: float = 5.0,
     passkey: Callable[[], Awaitable[int]] | None = None,
 ) -> str:
-    """Bond with the band at ``address``, remember it, and claim it on the server when
-    an owner and claim code are given. Returns the band id.
+    """Bond with the band at ``address``, remember it, and claim it on the server for
+    the account whose access token (``api_token``) is given, with the claim code from
+    the box. Returns the band id.
 
     ``passkey`` is asked for the six digits a band with a display shows (passkey
     entry); without it the bond is Just Works. On the native backend the operating
@@ -91,8 +92,8 @@ async def pair_band(
         ) from exc
     finally:
         await client.disconnect()
-    if owner and claim_code:
-        await claim(settings, band_id, owner, claim_code)
+    if api_token and claim_code:
+        await claim(settings, band_id, api_token, claim_code)
     state = state_for(settings)
     try:
         state.add_paired(target.address, band_id, target.name)
@@ -101,13 +102,14 @@ async def pair_band(
     return band_id
 
 
-async def claim(settings: Settings, band_id: str, owner: str, claim_code: str) -> None:
+async def claim(settings: Settings, band_id: str, api_token: str, claim_code: str) -> None:
+    """Claim the band for the account the token belongs to (the owner signs in with the
+    companion app or ``POST /auth/token`` and hands the gateway the access token)."""
     base = settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}"
+    headers = {"Authorization": f"Bearer {api_token}"}
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            r = await http.post(
-                f"/bands/{band_id}/claim", json={"owner": owner, "claim_code": claim_code}
-            )
+        async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as http:
+            r = await http.post(f"/bands/{band_id}/claim", json={"claim_code": claim_code})
     except httpx.HTTPError as exc:
         raise PairingError(f"could not reach the bandhub API at {base}: {exc}") from exc
     if r.status_code != 200:

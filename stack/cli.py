@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from bandhub.logging_setup import setup_logging
+from stack.accounts_cli import accounts_app
 from stack.cli_support import fail as _fail
 from stack.cli_support import run_until_signal
 from stack.gateway_cli import gateway_app
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(accounts_app, name="accounts")
 
 
 @app.command()

@@ -3,8 +3,9 @@
 Starts (or uses, when URLs are configured) PostgreSQL and a broker, runs simulated
 bands in their own process on a virtual BLE radio exposed over an HCI transport, and
 in this process the gateway, ingest, the alert dispatcher, the API and a webhook
-receiver registered as band 1's emergency contact. ``--exit`` runs a finite day and
-prints each band's daily summary next to the simulator's truth.
+receiver registered as band 1's emergency contact. A demo owner claims the bands and
+invites a caregiver (stack/demo_people.py); their sign-in is printed. ``--exit`` runs a
+finite day and prints each band's daily summary next to the simulator's truth.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from bandhub.settings import Settings
+from stack.demo_people import SignedIn, set_up_people
 from stack.ports import free_port, wait_port_blocking
 from stack.webhook_receiver import WebhookReceiver
 
@@ -77,8 +79,15 @@ async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -
                 )
                 api = system.api_url
                 say(f"API:      {api}  (OpenAPI docs: {api}/docs)")
-                async with httpx.AsyncClient(base_url=api, timeout=10) as http:
-                    await _register(http, opts.bands, receiver)
+                owner, caregiver = await set_up_people(
+                    system.settings, api, opts.bands, receiver.url, receiver.secret
+                )
+                say(f"sign in at {api}/docs (Authorize) as the owner of the bands:")
+                say(f"  {owner.email} / {owner.password}")
+                say("  or as a caregiver with summaries and alerts of BH-0001:")
+                say(f"  {caregiver.email} / {caregiver.password}")
+                auth = SignedIn(owner)
+                async with httpx.AsyncClient(base_url=api, timeout=10, auth=auth) as http:
                     say(
                         f"{opts.bands} simulated bands, day {day0} at {opts.speed:g}x real "
                         f"time; band 1's wearer falls at {opts.fall_at}"
@@ -121,20 +130,6 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> 
     if proc.poll() is not None:
         raise RuntimeError(f"band simulator exited with {proc.returncode}; see sim.log")
     raise RuntimeError("band simulator did not open its HCI port in time")
-
-
-async def _register(http: httpx.AsyncClient, n: int, receiver: WebhookReceiver) -> None:
-    for i in range(n):
-        band_id = f"BH-{i + 1:04d}"
-        r = await http.post("/bands", json={"band_id": band_id, "name": f"Wearer {i + 1}"})
-        if r.status_code not in (200, 201, 409):
-            raise RuntimeError(f"registering {band_id}: {r.status_code} {r.text}")
-    r = await http.post(
-        "/bands/BH-0001/contacts",
-        json={"name": "Demo contact", "url": receiver.url, "secret": receiver.secret},
-    )
-    if r.status_code not in (200, 201):
-        raise RuntimeError(f"adding the demo contact: {r.status_code} {r.text}")
 
 
 async def _stored_counts(http: httpx.AsyncClient) -> dict[str, int]:
@@ -197,8 +192,11 @@ async def _finish(http, opts, day0, truth_file, receiver, stop, started) -> int:
                 f"(truth {t.get(truth_key)}), SDNN {hrv['sdnn_ms']} ms, "
                 f"from {hrv['intervals']} RR intervals"
             )
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(receiver.arrived.wait(), 30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        d.payload.get("kind") == "fall" for d in receiver.deliveries
+    ):
+        await asyncio.sleep(0.5)
     await asyncio.sleep(1)  # let the dispatcher record the delivery it just made
     for a in (await http.get("/alerts")).json():
         detail = (await http.get(f"/alerts/{a['id']}")).json()
@@ -219,7 +217,8 @@ async def _finish(http, opts, day0, truth_file, receiver, stop, started) -> int:
             f"on {p.get('band_id')}"
         )
     say(f"done in {time.monotonic() - started:.0f} s")
-    return 0 if receiver.deliveries and all(d.valid_signature for d in receiver.deliveries) else 1
+    falls = [d for d in receiver.deliveries if d.payload.get("kind") == "fall"]
+    return 0 if falls and all(d.valid_signature for d in receiver.deliveries) else 1
 
 
 def _b64(raw: bytes) -> str:

@@ -119,7 +119,13 @@ def gateway_scan(seconds: Annotated[float, typer.Option(help="How long to listen
 @gateway_app.command("pair")
 def gateway_pair(
     address: Annotated[str, typer.Argument(help="The band's address (see `gateway scan`)")],
-    owner: Annotated[str | None, typer.Option(help="Register the band to this user")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BANDHUB_API_TOKEN",
+            help="The owner's access token (POST /auth/token): claim the band for them",
+        ),
+    ] = None,
     claim_code: Annotated[str | None, typer.Option(help="The code printed on the box")] = None,
     passkey: Annotated[
         bool, typer.Option(help="The band shows a passkey: ask for it while pairing")
@@ -128,8 +134,8 @@ def gateway_pair(
     """Bond with a band, remember it, and claim it on the server for its owner."""
     from gateway.pairing import PairingError, pair_band
 
-    if (owner is None) != (claim_code is None):
-        _fail("--owner and --claim-code go together")
+    if (token is None) != (claim_code is None):
+        _fail("--token and --claim-code go together")
 
     async def ask_passkey() -> int:
         while True:  # the band waits while the user reads its screen
@@ -143,7 +149,7 @@ def gateway_pair(
         backend = await opening
         try:
             return await pair_band(
-                settings, backend, address, owner=owner, claim_code=claim_code,
+                settings, backend, address, api_token=token, claim_code=claim_code,
                 passkey=ask_passkey if passkey else None,
             )  # fmt: skip
         finally:
@@ -153,7 +159,7 @@ def gateway_pair(
         band_id = asyncio.run(main())
     except PairingError as exc:
         _fail(str(exc))
-    claimed = f", registered to {owner}" if owner else ""
+    claimed = ", claimed for the signed-in owner" if token else ""
     typer.echo(f"paired {band_id} ({address}){claimed}")
 
 

@@ -7,14 +7,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from psycopg import AsyncConnection
 
 from alerts import links
 from alerts import store as alert_store
 from api.db import fetch_all, fetch_one
-from api.deps import BandIdFilter, DbConn, Limit, SettingsDep
+from api.deps import MAX_ID, BandIdFilter, DbConn, IdPath, Limit, SettingsDep
 from api.errors import ApiError, error_responses
 from api.schemas import AckIn, AckLinkResult, AlertDetail, AlertListItem, ResolveIn
 from api.security.access import Principal, Scope, band_roles, visible_bands_sql
@@ -110,7 +110,7 @@ async def _alert_detail(conn: AsyncConnection, alert_id: int) -> dict:
     summary="One alert with its delivery log and timeline",
     responses=error_responses(401, 403, 404, 422),
 )
-async def get_alert(alert_id: int, _: Handler, conn: DbConn) -> dict:
+async def get_alert(alert_id: IdPath, _: Handler, conn: DbConn) -> dict:
     return await _alert_detail(conn, alert_id)
 
 
@@ -120,7 +120,7 @@ async def get_alert(alert_id: int, _: Handler, conn: DbConn) -> dict:
     summary="Take charge (as yourself, or for a contact); escalation stops",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def ack_alert(alert_id: int, ack: AckIn, access: Handler, conn: DbConn) -> dict:
+async def ack_alert(alert_id: IdPath, ack: AckIn, access: Handler, conn: DbConn) -> dict:
     await alert_store.acknowledge(conn, alert_id, ack.contact_id, account_id=access.who.account_id)
     return await _alert_detail(conn, alert_id)
 
@@ -132,7 +132,12 @@ async def ack_alert(alert_id: int, ack: AckIn, access: Handler, conn: DbConn) ->
     dependencies=[Depends(Anyone())],
     responses=error_responses(403, 404, 409, 422),
 )
-async def ack_link(alert_id: int, contact: int, sig: str, conn: DbConn) -> dict:
+async def ack_link(
+    alert_id: IdPath,
+    contact: Annotated[int, Query(ge=1, le=MAX_ID)],
+    sig: Annotated[str, Query(max_length=100)],
+    conn: DbConn,
+) -> dict:
     key = await fetch_one(conn, "SELECT value FROM server_keys WHERE name = 'ack_link'")
     # a signature is hex: anything else (hmac cannot compare non-ASCII text) is forged
     if not (sig.isascii() and links.valid(key["value"], alert_id, contact, sig)):
@@ -152,6 +157,6 @@ async def ack_link(alert_id: int, contact: int, sig: str, conn: DbConn) -> dict:
     summary="Close an alert with its outcome",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def resolve_alert(alert_id: int, body: ResolveIn, _: Handler, conn: DbConn) -> dict:
+async def resolve_alert(alert_id: IdPath, body: ResolveIn, _: Handler, conn: DbConn) -> dict:
     await alert_store.resolve(conn, alert_id, body.outcome)
     return await _alert_detail(conn, alert_id)

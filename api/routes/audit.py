@@ -26,7 +26,7 @@ async def audit_log(
     access: Annotated[BandAccess, Depends(OnBand(Scope.OWNER))],
     conn: DbConn,
     limit: Limit = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="older pages")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**53 - 1, description="older pages")] = None,
 ) -> list[dict]:
     return await fetch_all(
         conn,

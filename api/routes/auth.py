@@ -73,7 +73,7 @@ async def _send_verification(conn, settings, tasks: BackgroundTasks, account_id:
     response_model=Message,
     summary="The link from the verification e-mail",
     dependencies=[Depends(Anyone())],
-    responses=error_responses(400, 422),
+    responses=error_responses(404, 422),
 )
 async def verify_email(token: Annotated[str, Query(max_length=200)], conn: DbConn) -> dict:
     account_id = await accounts.use_email_token(conn, token, "verify")
@@ -221,7 +221,7 @@ async def request_reset(
     status_code=204,
     summary="Set a new password with the code from the reset e-mail",
     dependencies=[Depends(Anyone())],
-    responses=error_responses(400, 422),
+    responses=error_responses(404, 422),
 )
 async def confirm_reset(body: PasswordResetConfirmIn, conn: DbConn) -> None:
     account_id = await accounts.use_email_token(conn, body.token, "reset")

@@ -3,10 +3,9 @@ transferring, the wearer's settings, and the support view (diagnostics)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.account_schemas import TransferIn
 from api.db import fetch_all, fetch_one
@@ -87,11 +86,13 @@ async def add_band(
     responses=error_responses(401, 403, 409, 422),
 )
 async def claim_band(
-    band_id: str, body: ClaimIn, me: Me, conn: DbConn, settings: SettingsDep
+    band_id: Annotated[str, Path(pattern=BAND_ID_PATTERN, description="e.g. BH-0001")],
+    body: ClaimIn,
+    me: Me,
+    conn: DbConn,
+    settings: SettingsDep,
 ) -> dict:
     """The band need not be known yet: the code from its box is the proof."""
-    if not re.fullmatch(BAND_ID_PATTERN, band_id):
-        raise ApiError(422, "bad_band_id", f"{band_id!r} is not a band id")
     if not claims.valid(settings.claim_secret, band_id, body.claim_code):
         raise ApiError(403, "bad_claim_code", "the claim code does not match this band")
     async with conn.transaction():

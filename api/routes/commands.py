@@ -35,9 +35,17 @@ _NEEDS = {
 }
 
 
+ArgValue = Annotated[
+    str | int | float | bool | list[Annotated[str, Field(max_length=16)]] | None,
+    Field(description="a number, a short text, a flag, or a list of day names"),
+]
+
+
 class CommandIn(BaseModel):
     cmd: AppCommand
-    args: dict = Field(default_factory=dict, description="as docs/mqtt.md lists per command")
+    args: dict[str, ArgValue] = Field(
+        default_factory=dict, max_length=8, description="as docs/mqtt.md lists per command"
+    )
     ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 300.0
 
 

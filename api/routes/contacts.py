@@ -13,7 +13,7 @@ from alerts import store as alert_store
 from api.account_schemas import Message
 from api.contact_notice import send_contact_notice
 from api.db import fetch_all, fetch_one
-from api.deps import DbConn, SettingsDep
+from api.deps import DbConn, IdPath, SettingsDep
 from api.errors import ApiError, error_responses
 from api.mail import public_url
 from api.schemas import AlertListItem, ContactIn, ContactPatch, ContactPublic
@@ -102,7 +102,9 @@ async def _own_contact(conn, access: BandAccess, contact_id: int) -> None:
     summary="Edit a contact or move it in the order (position)",
     responses=error_responses(401, 403, 404, 422),
 )
-async def edit_contact(contact_id: int, body: ContactPatch, access: Manager, conn: DbConn) -> dict:
+async def edit_contact(
+    contact_id: IdPath, body: ContactPatch, access: Manager, conn: DbConn
+) -> dict:
     await _own_contact(conn, access, contact_id)
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "name = name"
@@ -119,7 +121,7 @@ async def edit_contact(contact_id: int, body: ContactPatch, access: Manager, con
     summary="Remove a contact (messages still due to them are not sent)",
     responses=error_responses(401, 403, 404, 422),
 )
-async def delete_contact(contact_id: int, access: Manager, conn: DbConn) -> None:
+async def delete_contact(contact_id: IdPath, access: Manager, conn: DbConn) -> None:
     await _own_contact(conn, access, contact_id)
     await conn.execute("DELETE FROM contacts WHERE id = %s", (contact_id,))
 
@@ -149,7 +151,7 @@ async def test_alert(access: Manager, conn: DbConn) -> dict:
     responses=error_responses(403, 422),
 )
 async def opt_out(
-    contact_id: int, sig: Annotated[str, Query(max_length=100)], conn: DbConn
+    contact_id: IdPath, sig: Annotated[str, Query(max_length=100)], conn: DbConn
 ) -> dict:
     if not links.valid_opt_out(await _ack_key(conn), contact_id, sig):
         raise ApiError(403, "bad_signature", "this opt-out link is not valid")

@@ -18,7 +18,7 @@ from api.account_schemas import (
     Wearer,
 )
 from api.db import fetch_all, fetch_one
-from api.deps import DbConn, Limit
+from api.deps import DbConn, IdPath, Limit
 from api.errors import ApiError, error_responses
 from api.security.access import STAFF_SCOPES, Principal, Scope
 from api.security.policy import BandAccess, InOrganisation, OnBand, SignedIn
@@ -68,7 +68,7 @@ async def mine(me: Me, conn: DbConn) -> list[dict]:
     summary="The organisation's staff",
     responses=error_responses(401, 403, 404, 422),
 )
-async def members(org_id: int, _: MemberOf, conn: DbConn) -> list[dict]:
+async def members(org_id: IdPath, _: MemberOf, conn: DbConn) -> list[dict]:
     return await fetch_all(
         conn,
         "SELECT a.id AS account_id, a.email, a.display_name, m.role FROM org_members m"
@@ -84,7 +84,7 @@ async def members(org_id: int, _: MemberOf, conn: DbConn) -> list[dict]:
     summary="Add a staff member (or admin) by the e-mail of their account",
     responses=error_responses(401, 403, 404, 422),
 )
-async def add_member(org_id: int, body: MemberIn, _: Admin, conn: DbConn) -> dict:
+async def add_member(org_id: IdPath, body: MemberIn, _: Admin, conn: DbConn) -> dict:
     account = await fetch_one(
         conn,
         "SELECT id, email, display_name FROM accounts WHERE lower(email) = lower(%s)"
@@ -106,11 +106,18 @@ async def add_member(org_id: int, body: MemberIn, _: Admin, conn: DbConn) -> dic
     "/organisations/{org_id}/members/{account_id}",
     status_code=204,
     summary="Remove a member (they lose access to the organisation's wearers at once)",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
-async def remove_member(org_id: int, account_id: int, me: Admin, conn: DbConn) -> None:
-    if account_id == me.account_id:
-        raise ApiError(422, "invalid_request", "an admin cannot remove themselves")
+async def remove_member(org_id: IdPath, account_id: IdPath, _: Admin, conn: DbConn) -> None:
+    admins = await fetch_one(
+        conn,
+        "SELECT count(*) FILTER (WHERE role = 'admin') AS admins,"
+        " bool_or(account_id = %s AND role = 'admin') AS is_admin"
+        " FROM org_members WHERE org_id = %s",
+        (account_id, org_id),
+    )
+    if admins["is_admin"] and admins["admins"] == 1:
+        raise ApiError(409, "last_admin", "the organisation's last admin cannot leave it")
     await conn.execute(
         "DELETE FROM org_members WHERE org_id = %s AND account_id = %s", (org_id, account_id)
     )
@@ -122,7 +129,7 @@ async def remove_member(org_id: int, account_id: int, me: Admin, conn: DbConn) -
     summary="The wearers in the organisation's care, with open alerts",
     responses=error_responses(401, 403, 404, 422),
 )
-async def wearers(org_id: int, _: MemberOf, conn: DbConn, limit: Limit = 1000) -> list[dict]:
+async def wearers(org_id: IdPath, _: MemberOf, conn: DbConn, limit: Limit = 1000) -> list[dict]:
     return await fetch_all(
         conn,
         "SELECT b.band_id, b.name, b.last_seen, (SELECT count(*) FROM alerts a"

@@ -10,12 +10,13 @@ from fastapi import APIRouter, BackgroundTasks, Depends
 
 from api.account_schemas import Consent, Share, ShareIn, TokenIn
 from api.db import fetch_all, fetch_one
-from api.deps import DbConn, SettingsDep
+from api.deps import DbConn, IdPath, SettingsDep
 from api.errors import ApiError, error_responses
 from api.mail import public_url, send_mail
 from api.security import tokens
 from api.security.access import Principal, Scope
 from api.security.policy import BandAccess, OnBand, SignedIn
+from api.sharing import create_invitation
 
 router = APIRouter(tags=["sharing"])
 Owner = Annotated[BandAccess, Depends(OnBand(Scope.OWNER))]
@@ -39,27 +40,16 @@ SELECT id, band_id, email, role, scopes, invited_at, accepted_at, revoked_at,
 async def invite(
     body: ShareIn, access: Owner, conn: DbConn, settings: SettingsDep, tasks: BackgroundTasks
 ) -> dict:
-    token = tokens.new_secret()
-    scopes = sorted(set(body.scopes))
-    row = await fetch_one(
+    share_id, token = await create_invitation(
         conn,
-        "INSERT INTO shares (band_id, email, role, scopes, token_hash, invited_by, expires_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
-        (
-            access.band_id,
-            body.email,
-            body.role,
-            scopes,
-            tokens.digest(token),
-            access.who.account_id,
-            settings.auth_invitation_days * 86400,
-        ),
+        access.band_id,
+        body.email,
+        body.role,
+        body.scopes,
+        access.who.account_id,
+        settings.auth_invitation_days,
     )
-    await conn.execute(
-        "INSERT INTO consents (band_id, grantee, scopes, share_id, given_by)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (access.band_id, body.email, scopes, row["id"], access.who.account_id),
-    )
+    scopes = sorted(set(body.scopes))
     wearer = access.band["name"] or access.band_id
     tasks.add_task(
         send_mail,
@@ -70,7 +60,7 @@ async def invite(
         f" ({', '.join(scopes)}). Sign in (or sign up with this address) and accept with"
         f" this code:\n\n{token}\n\nPOST {public_url(settings)}/invitations/accept",
     )
-    return await fetch_one(conn, _SHARE + " WHERE id = %s", (row["id"],))
+    return await fetch_one(conn, _SHARE + " WHERE id = %s", (share_id,))
 
 
 @router.get(
@@ -89,7 +79,7 @@ async def list_shares(access: Owner, conn: DbConn) -> list[dict]:
     summary="Revoke a share or an invitation (at once)",
     responses=error_responses(401, 403, 404, 422),
 )
-async def revoke(share_id: int, access: Owner, conn: DbConn) -> None:
+async def revoke(share_id: IdPath, access: Owner, conn: DbConn) -> None:
     row = await fetch_one(
         conn,
         "UPDATE shares SET revoked_at = COALESCE(revoked_at, now()), token_hash = NULL"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from api.db import fetch_all
 from api.deps import DbConn
 from api.errors import ApiError, error_responses
-from api.schemas import DailySummary, HrSeries
+from api.schemas import DailySummary, HrSeries, IsoDate
 from api.security.access import Scope
 from api.security.policy import BandAccess, OnBand
 from api.security.throttle import Expensive
@@ -29,7 +29,7 @@ _MAX_SERIES = dt.timedelta(days=31)
     summary="Daily summary for one UTC day",
     responses=error_responses(401, 403, 404, 422, 429),
 )
-async def summary(band: Reader, date: dt.date, conn: DbConn) -> dict:
+async def summary(band: Reader, date: IsoDate, conn: DbConn) -> dict:
     if date == dt.date.max:  # its end, the next midnight, is past what a date can be
         raise ApiError(422, "invalid_request", f"date: at most {date.max - dt.timedelta(1)}")
     return await daily_summary(conn, band.band_id, date)

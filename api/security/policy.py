@@ -19,7 +19,7 @@ from fastapi.security import OAuth2PasswordBearer
 from psycopg import AsyncConnection
 
 from api.db import fetch_one
-from api.deps import DbConn
+from api.deps import DbConn, IdPath
 from api.errors import ApiError
 from api.security.access import BandRoles, Principal, Scope, band_roles
 from api.security.tokens import read_access
@@ -202,7 +202,7 @@ class OnAlert(Policy):
         self.describe = "alert's band: " + " or ".join(scopes)
 
     async def __call__(
-        self, request: Request, alert_id: int, conn: DbConn, who: CallerDep
+        self, request: Request, alert_id: IdPath, conn: DbConn, who: CallerDep
     ) -> BandAccess:
         alert = await fetch_one(conn, "SELECT band_id FROM alerts WHERE id = %s", (alert_id,))
         access = None
@@ -222,7 +222,7 @@ class InOrganisation(Policy):
         self.role = role
         self.describe = f"organisation {role}"
 
-    async def __call__(self, org_id: int, conn: DbConn, who: CallerDep) -> Principal:
+    async def __call__(self, org_id: IdPath, conn: DbConn, who: CallerDep) -> Principal:
         if who is None:
             raise _not_signed_in()
         row = await fetch_one(

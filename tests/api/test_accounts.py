@@ -60,7 +60,7 @@ async def test_sign_up_confirm_sign_in_renew_and_sign_out(api, inbox):
     token = _link_token(text)
     assert (await api.get("/auth/verify-email", params={"token": token})).status_code == 200
     used = await api.get("/auth/verify-email", params={"token": token})
-    assert used.status_code == 400 and used.json()["error"]["code"] == "invalid_token"
+    assert used.status_code == 404 and used.json()["error"]["code"] == "invalid_token"
 
     wrong = await api.post("/auth/token", data={"username": "li.wei@example.com", "password": "x"})
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"

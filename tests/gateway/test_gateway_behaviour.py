@@ -233,7 +233,7 @@ async def test_the_watchdog_resets_a_radio_gone_quiet_without_exiting(settings, 
         await band.close()
 
 
-async def test_pairing_lists_bands_bonds_claims_and_limits_the_gateway(settings, broker, api):
+async def test_pairing_lists_bands_bonds_claims_and_limits_the_gateway(settings, broker, owner):
     from bandhub.claims import claim_code
     from gateway.pairing import PairingError, pair_band, scan_nearby, state_for, unpair
 
@@ -249,17 +249,19 @@ async def test_pairing_lists_bands_bonds_claims_and_limits_the_gateway(settings,
         assert all(n.kind == "band" and n.rssi is not None for n in nearby)
         second = bands[1].config
         with pytest.raises(PairingError, match="refused the claim"):
-            await pair_band(settings, backend, second.address, owner="ann", claim_code="AAAA-AAAA")
+            await pair_band(
+                settings, backend, second.address, api_token=owner.token, claim_code="AAAA-AAAA"
+            )
         band_id = await pair_band(
-            settings, backend, second.address, owner="ann",
+            settings, backend, second.address, api_token=owner.token,
             claim_code=claim_code(settings.claim_secret, second.serial),
         )  # fmt: skip
         assert band_id == second.serial
         with psycopg.connect(settings.database_url) as conn:
-            owner = conn.execute(
-                "SELECT owner FROM bands WHERE band_id = %s", (second.serial,)
+            owner_id = conn.execute(
+                "SELECT owner_id FROM bands WHERE band_id = %s", (second.serial,)
             ).fetchone()
-        assert owner == ("ann",)
+        assert owner_id == (owner.account_id,)
         state = state_for(settings)
         assert [p[1] for p in state.paired()] == [second.serial]  # survives: it is on disk
         state.close()
