@@ -146,7 +146,7 @@ class Member(BaseModel):
 
 
 class CareIn(BaseModel):
-    org_id: Annotated[int, Field(ge=1, le=2**53 - 1)]
+    org_id: Annotated[int, Field(strict=True, ge=1, le=2**53 - 1)]
 
 
 class Care(BaseModel):

@@ -39,7 +39,8 @@ WallClock = Annotated[
     BeforeValidator(_wall_clock),
     WithJsonSchema({"type": "string", "pattern": _HH_MM, "examples": ["22:00"]}),
 ]  # PostgreSQL text cannot hold NUL: refused as bad input, not a 500
-Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+# Request numbers are strict: JSON true is not 1, and 1.5 is not an integer.
+Int32 = Annotated[int, Field(strict=True, ge=-(2**31), le=2**31 - 1)]
 
 
 def _iso_date(value: object) -> object:
@@ -112,7 +113,7 @@ class BandSettingsIn(BaseModel):
     name: Annotated[str, Field(max_length=200, pattern=_NO_NUL)] | None = Field(
         None, description="what to call the wearer (unchanged if omitted)"
     )
-    fall_countdown_s: Annotated[float, Field(ge=0, le=600)] | None = Field(
+    fall_countdown_s: Annotated[float, Field(strict=True, ge=0, le=600)] | None = Field(
         None, description="This wearer's fall countdown; null: the server default"
     )
 
@@ -261,7 +262,7 @@ class HrSeries(BaseModel):
 
 
 class AckIn(BaseModel):
-    contact_id: int | None = Field(
+    contact_id: Annotated[int, Field(strict=True, ge=1, le=2**53 - 1)] | None = Field(
         None, description="acknowledge for this contact; omitted: as yourself (your account)"
     )
 

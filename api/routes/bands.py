@@ -160,7 +160,7 @@ async def transfer(
         (body.email,),
     )
     if target is None:
-        raise ApiError(404, "unknown_account", f"no account with a confirmed address {body.email}")
+        raise ApiError(422, "unknown_account", f"no account with a confirmed address {body.email}")
     await _end_shares(conn, access)
     return await fetch_one(
         conn,

@@ -46,7 +46,7 @@ class CommandIn(BaseModel):
     args: dict[str, ArgValue] = Field(
         default_factory=dict, max_length=8, description="as docs/mqtt.md lists per command"
     )
-    ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 300.0
+    ttl_s: Annotated[float, Field(strict=True, gt=0, le=7 * 86400)] = 300.0
 
 
 class CommandSent(BaseModel):

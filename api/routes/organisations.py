@@ -92,7 +92,7 @@ async def add_member(org_id: IdPath, body: MemberIn, _: Admin, conn: DbConn) -> 
         (body.email,),
     )
     if account is None:
-        raise ApiError(404, "unknown_account", f"no account with a confirmed address {body.email}")
+        raise ApiError(422, "unknown_account", f"no account with a confirmed address {body.email}")
     await conn.execute(
         "INSERT INTO org_members (org_id, account_id, role) VALUES (%s, %s, %s)"
         " ON CONFLICT (org_id, account_id) DO UPDATE SET role = EXCLUDED.role",

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import psycopg
 
-# What the fuzzer must not call: it would end its own sign-in halfway through the run
-# (the routes are covered by the matrix and the account tests).
-_SKIP = ("/auth/logout", "/auth/password")
+# What the fuzzer must not call: the first two would end its own sign-in halfway through
+# the run, the third is an endless event stream (all three are covered by the matrix
+# and the account and stream tests).
+_SKIP = ("/auth/logout", "/auth/password", "/alerts/stream")
 
 
 async def test_the_fuzzer_finds_no_server_error_and_no_undocumented_answer(
@@ -34,10 +35,10 @@ async def test_the_fuzzer_finds_no_server_error_and_no_undocumented_answer(
     st = shutil.which("st", path=str(Path(sys.executable).parent))
     assert st, "schemathesis is a test dependency (pyproject.toml)"
     base = str(owner.client.base_url).rstrip("/")
+    config = Path(__file__).with_name("schemathesis.toml")  # its exceptions, with reasons
     args = [
-        st, "run", f"{base}/openapi.json",
+        st, "--config-file", str(config), "run", f"{base}/openapi.json",
         "--header", f"Authorization: Bearer {owner.token}",
-        "--checks", "all",
         "--max-examples", "25",
         "--seed", "20261202",
         "--workers", "2",
@@ -52,10 +53,10 @@ async def test_the_fuzzer_finds_no_server_error_and_no_undocumented_answer(
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 200)
+    out, _ = await asyncio.wait_for(proc.communicate(), 220)
     text = out.decode(errors="replace")
     summary = text[text.rfind("SUMMARY") :] if "SUMMARY" in text else text[-3000:]
     print(summary)
     assert proc.returncode == 0, text[-8000:]
     events = [json.loads(line) for line in (tmp_path / "events.ndjson").read_text().splitlines()]
-    assert len(events) > 48, "the fuzzer ran every operation"
+    assert len(events) > 45, "the fuzzer ran every operation"
