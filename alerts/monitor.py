@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import psycopg
 from alerts import commands, store
 from analytics.hrv import persistently_irregular
 from bandhub.contracts.messages import Topics
+from bandhub.db import retention
 from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
 
@@ -196,9 +198,13 @@ class MonitorService:
 
     def _loop(self) -> None:
         monitor = HealthMonitor(self.settings, send_move=self.send_move)
+        next_retention = 0.0
         while not self._stop.wait(self.settings.monitor_interval_s):
             try:
                 with psycopg.connect(self.settings.database_url) as conn:
                     monitor.check(conn)
+                    if time.monotonic() >= next_retention:  # the retention job rides along
+                        retention.enforce(conn, self.settings)
+                        next_retention = time.monotonic() + self.settings.retention_interval_s
             except psycopg.Error as exc:
                 log.warning("alert rules skipped this round: %s", exc)

@@ -1,5 +1,6 @@
 """Commands from the app to a band, published by the server over MQTT (the app never
-holds broker credentials). One paho connection per API process, opened on first use."""
+holds broker credentials), and the erasure of a band's retained status. One paho
+connection per API process, opened on first use."""
 
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ class CommandPublisher:
 
     async def publish(self, band_id: str, request: CommandRequest) -> None:
         await asyncio.to_thread(self._publish, band_id, request)
+
+    def _clear(self, topic: str) -> None:
+        info = self._connected().publish(topic, b"", qos=1, retain=True)
+        info.wait_for_publish(timeout=5)
+
+    async def clear_retained(self, topic: str) -> None:
+        """An empty retained message: the broker forgets what it kept on ``topic``."""
+        await asyncio.to_thread(self._clear, topic)
 
     def close(self) -> None:
         if self._client is not None:

@@ -21,6 +21,7 @@ from api.routes import (
     contacts,
     dead_letters,
     organisations,
+    privacy,
     shares,
     summaries,
 )
@@ -50,6 +51,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.commands = CommandPublisher(settings)
     install(app)
     routers = (auth, bands, shares, organisations, contacts, commands, summaries, alerts)
-    for resource in (*routers, audit, dead_letters):
+    for resource in (*routers, audit, privacy, dead_letters):
         app.include_router(resource.router)
     return app

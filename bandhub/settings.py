@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         default=120, ge=1, description="Data-heavy requests (series, summaries) per account"
     )
 
+    # Retention, days per kind of data (0: keep forever); enforced hourly by the monitor
+    retention_hr_days: float = Field(default=0.0, ge=0, description="raw heart rate")
+    retention_epochs_days: float = Field(default=0.0, ge=0, description="minute epochs")
+    retention_falls_days: float = Field(default=0.0, ge=0, description="raw fall windows")
+    retention_dead_letters_days: float = Field(default=90.0, ge=0)
+    retention_audit_days: float = Field(default=730.0, ge=0, description="the audit log")
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+
     claim_secret: str = Field(
         default="bandhub-simulated-bands",
         description="Shared with the manufacturer: claim codes on band boxes are derived from it"

@@ -1,0 +1,1 @@
+"""The wearer's own data: export (JSON and FHIR), erasure."""
