@@ -53,6 +53,7 @@ class Gateway:
             self.topics,
             publish=self._publish,
             connected=lambda band_id: self.sessions().get(band_id),
+            store=self.state,
         )
         self.metrics = GatewayMetrics(
             connected=lambda: len(self.sessions()),

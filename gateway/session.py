@@ -26,6 +26,7 @@ class SessionStats:
     records_spooled: int = 0
     alive_at: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
     rejected: int = 0
+    claim_mismatches: int = 0  # pages whose response named another last seq than was sent
     clock_offset_s: float = 0.0
     battery: int | None = None
     connected_at: float = field(default_factory=time.time)
@@ -39,6 +40,7 @@ class SessionOptions:
     set_clock: bool = True
     pair: bool = True
     spool_max_bytes: int = 256 * 1024 * 1024
+    stall_s: float = 6.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionOptions:
@@ -49,6 +51,7 @@ class SessionOptions:
             set_clock=settings.gateway_set_band_clock,
             pair=settings.gateway_pair,
             spool_max_bytes=int(settings.gateway_spool_max_mb * 1024 * 1024),
+            stall_s=settings.gateway_stall_s,
         )
 
 

@@ -1,0 +1,127 @@
+"""Conformance: the gateway against bands it did not write (docs/gatt.md, Conformance).
+
+Each test puts one quirky third-party band (tests/gateway/conformance/band.py, built
+from the document alone) next to a well-behaved one on the real bumble stack, with
+the real gateway, broker, ingest and PostgreSQL, and checks that every record the
+quirky band made is stored exactly once with its true time (or, if it cannot be
+decoded, kept raw and reported byte for byte) and that the neighbour is still served.
+Run with ``-s`` to see a CONFORMANCE line per quirk: records made and stored, time
+to sync.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.helpers import eventually
+from tests.gateway.conformance.band import Quirks
+from tests.gateway.conformance.rig import Outcome, Rig
+
+pytestmark = [pytest.mark.e2e]
+HISTORY = 60  # records each band holds when the gateway first meets it
+
+
+@pytest.fixture
+async def rig(settings, broker):
+    r = Rig(settings, broker.port)
+    yield r
+    await r.close()
+
+
+async def _pair(rig: Rig, quirks: Quirks, history: int = HISTORY, **gateway):
+    neighbour = await rig.band(HISTORY)
+    quirky = await rig.band(history, quirks)
+    await rig.start_gateway(**gateway)
+    return neighbour, quirky
+
+
+def _report(outcome: Outcome) -> None:
+    print(outcome.line())
+
+
+async def test_a_band_by_the_book(rig):
+    neighbour, band = await _pair(rig, Quirks())
+    _report(await rig.synced(band, 30, "none (by the book)"))
+    await rig.neighbour_still_served(neighbour)
+    assert band.held == 0  # the gateway let it forget everything it stored
+
+
+@pytest.mark.parametrize("skew", [+1, -1])
+async def test_last_seq_off_by_one(rig, skew):
+    """A band whose REPORT_FROM response names last_seq one too high (or low): the
+    gateway acknowledges only what it holds, so nothing unsent is deleted."""
+    neighbour, band = await _pair(rig, Quirks(last_seq_skew=skew))
+    outcome = await rig.synced(band, 30, f"last_seq {skew:+d}")
+    assert rig.gateway is not None
+    _report(outcome)
+    await rig.neighbour_still_served(neighbour)
+    band.make(5)  # and it goes on syncing, with no record left behind
+    await eventually(lambda: rig.all_kept(band), 20, "the later records")
+    assert band.held == 0
+
+
+async def test_slow_link_mtu_23(rig):
+    """ATT MTU 23 and 10 notifications/s: about 200 B/s. Pages shrink to what the link
+    carries in a few seconds, so progress is acknowledged page by page."""
+    quirks = Quirks(mtu=23, notifications_per_s=10)
+    neighbour, band = await _pair(rig, quirks, history=150)
+    outcome = await rig.synced(band, 60, "MTU 23, 200 B/s")
+    link_bps = 20 * quirks.notifications_per_s
+    total = sum(len(m.frame) for m in band.made)
+    outcome.notes = {"link_Bps": link_bps, "sync_Bps": round(total / outcome.sync_s),
+                     "pages": [c for _f, c in band.requests]}  # fmt: skip
+    _report(outcome)
+    later = [count for _from, count in band.requests[1:]]
+    assert len(band.requests) >= 3 and max(later) * 16 <= link_bps * 10  # ~5 s pages
+    await rig.neighbour_still_served(neighbour)
+
+
+async def test_clock_never_set(rig):
+    """The band's clock starts in 1970: the gateway measures the offset before setting
+    the clock and stores the old records at their true time; new ones need nothing."""
+    neighbour, band = await _pair(rig, Quirks(clock_unset=True))
+    await rig.synced(band, 30, "clock unset")
+    assert "clock_set" in band.events
+    band.make(5)
+    _report(await rig.synced(band, 20, "clock unset"))
+    await rig.neighbour_still_served(neighbour)
+
+
+@pytest.mark.parametrize(
+    "quirk, quirks",
+    [("unknown record types", Quirks(unknown_type_every=7)),
+     ("wrong-size frames", Quirks(wrong_size_every=9))],
+)  # fmt: skip
+async def test_undecodable_frames_are_kept_raw(rig, quirk, quirks):
+    """Frames the gateway cannot decode are archived raw (gateway state) and reported
+    on …/rejected byte for byte in the same transaction as the page; only then may the
+    band forget them."""
+    neighbour, band = await _pair(rig, quirks)
+    outcome = await rig.synced(band, 30, quirk)
+    _report(outcome)
+    assert outcome.raw_kept == sum(not m.decodable for m in band.made) > 0
+    assert rig.gateway is not None
+    archived = {f.seq: f.raw for f in rig.gateway.state.raw_frames(band.serial)}
+    assert archived == {m.seq: m.frame for m in band.made if not m.decodable}
+    assert band.held == 0
+    await rig.neighbour_still_served(neighbour)
+
+
+async def test_vanishing_while_connected(rig):
+    """The band's radio goes away mid-transfer without a goodbye: the gateway notices
+    from the stalled transfer (before the band is back 10 s later), keeps serving the
+    neighbour meanwhile, and syncs the rest when the band returns."""
+    neighbour, band = await _pair(rig, Quirks(vanish_after_notifications=3), history=150)
+    gateway = rig.gateway
+    assert gateway is not None
+    await eventually(lambda: "vanished" in band.events, 30, "the band to vanish")
+    gone_at = time.monotonic()
+    band.quirks.vanish_after_notifications = None
+    await eventually(lambda: band.serial not in gateway.sessions(), 9, "the gateway to notice")
+    noticed_s = time.monotonic() - gone_at
+    await rig.neighbour_still_served(neighbour)
+    outcome = await rig.synced(band, 60, "vanishing while connected")
+    outcome.notes = {"noticed_s": round(noticed_s, 1)}
+    _report(outcome)
