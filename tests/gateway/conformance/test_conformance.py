@@ -78,6 +78,25 @@ async def test_slow_link_mtu_23(rig):
     await rig.neighbour_still_served(neighbour)
 
 
+async def test_uuid_in_scan_response_only(rig):
+    """The vendor UUID only in the scan response, which a passively scanning gateway
+    (and the virtual radio) never sees: not a conforming band, but one served when the
+    gateway is told its name prefix (BANDHUB_GATEWAY_NAME_PREFIX)."""
+    neighbour, band = await _pair(rig, Quirks(uuid_in_scan_response=True),
+                                  gateway_name_prefix="ACME-")  # fmt: skip
+    _report(await rig.synced(band, 30, "UUID in scan response"))
+    await rig.neighbour_still_served(neighbour)
+
+
+async def test_no_log_status_notifications(rig):
+    """Log Status read-only: the gateway polls it, so new records still arrive."""
+    neighbour, band = await _pair(rig, Quirks(log_status_notify=False))
+    await rig.synced(band, 30, "no Log Status notify")
+    band.make(5)
+    _report(await rig.synced(band, 20, "no Log Status notify"))
+    await rig.neighbour_still_served(neighbour)
+
+
 async def test_clock_never_set(rig):
     """The band's clock starts in 1970: the gateway measures the offset before setting
     the clock and stores the old records at their true time; new ones need nothing."""
@@ -86,6 +105,21 @@ async def test_clock_never_set(rig):
     assert "clock_set" in band.events
     band.make(5)
     _report(await rig.synced(band, 20, "clock unset"))
+    await rig.neighbour_still_served(neighbour)
+
+
+async def test_optional_services_missing(rig):
+    """Only the mandatory characteristics: records sync; commands that need a missing
+    service answer `unsupported`."""
+    neighbour, band = await _pair(rig, Quirks(optional_services=False))
+    _report(await rig.synced(band, 30, "optional services missing"))
+    for cmd_id, cmd in [("msg", "message"), ("find", "find_band")]:
+        rig.listener.send(f"bandhub/v1/band/{band.serial}/cmd",
+                          {"v": 1, "id": cmd_id, "cmd": cmd, "args": {"text": "hi"}})  # fmt: skip
+    await eventually(lambda: len(rig.listener.on("/cmd/result")) == 2, 20, "two results")
+    results = {r["id"]: (r["status"], r["detail"]) for r in rig.listener.on("/cmd/result")}
+    assert results == {"msg": ("unsupported", "band has no Alert Notification service"),
+                       "find": ("unsupported", "band has no Control Point")}  # fmt: skip
     await rig.neighbour_still_served(neighbour)
 
 
@@ -106,6 +140,13 @@ async def test_undecodable_frames_are_kept_raw(rig, quirk, quirks):
     archived = {f.seq: f.raw for f in rig.gateway.state.raw_frames(band.serial)}
     assert archived == {m.seq: m.frame for m in band.made if not m.decodable}
     assert band.held == 0
+    await rig.neighbour_still_served(neighbour)
+
+
+async def test_reboot_mid_transfer(rig):
+    neighbour, band = await _pair(rig, Quirks(reboot_after_notifications=3))
+    _report(await rig.synced(band, 40, "reboot mid-transfer"))
+    assert "reboot" in band.events
     await rig.neighbour_still_served(neighbour)
 
 
