@@ -216,7 +216,10 @@ class BandSession:
             await self.client.write_gatt_char(
                 g.LOG_CONTROL, g.encode_delete_through(held), response=True
             )
-            await self._log_response(g.LogOp.DELETE_THROUGH, self.pacer.stall_s)
+            deleted = await self._log_response(g.LogOp.DELETE_THROUGH, self.pacer.stall_s)
+            if deleted.status != g.LogStatusCode.SUCCESS:  # it sends them again: stored once
+                log.warning("band %s: delete through %d refused: %s",
+                            self.band_id, held, deleted.status.name)  # fmt: skip
             self._log_status = g.LogStatus(held + 1, max(held + 1, self._log_status.next_seq))
             return len(records) + len(raws)
 

@@ -77,6 +77,7 @@ class ConformanceBand:
         self.next_seq = 1000  # a band need not start at 0
         self.events: list[str] = []
         self.requests: list[tuple[int, int]] = []  # (from_seq, max_count) of each REPORT_FROM
+        self.transfers: list[tuple[float, float, int]] = []  # (start, end, bytes), complete ones
         self.connection: Connection | None = None
         self._transfer: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -204,6 +205,9 @@ class ConformanceBand:
                 self._transfer = asyncio.create_task(self._report(conn, from_seq, max_count))
         elif value[:1] == b"\x02" and len(value) == 5:
             (through,) = struct.unpack("<I", value[1:])
+            if through >= self.next_seq:  # beyond what exists: refuse, delete nothing
+                self._respond(conn, 0x02, 0x02, 0, 0)
+                return
             gone = [s for s in self.log if s <= through]
             for s in gone:
                 del self.log[s]
@@ -217,6 +221,7 @@ class ConformanceBand:
             await self._indicate(conn, 0x01, 0x01, 0, 0)
             return
         stream = b"".join(self.log[s] for s in seqs)
+        started = time.monotonic()
         size = conn.att_mtu - 3
         for i in range(0, len(stream), size):
             await self.device.notify_subscriber(conn, self.log_data, stream[i : i + size])
@@ -231,6 +236,7 @@ class ConformanceBand:
                 await asyncio.sleep(1 / self.quirks.notifications_per_s)
         last = seqs[-1] + self.quirks.last_seq_skew
         await self._indicate(conn, 0x01, 0x00, last, len(seqs))
+        self.transfers.append((started, time.monotonic(), len(stream)))
 
     def _on_cmd(self, conn: Connection, value: bytes) -> None:
         op = bytes(value)[0]

@@ -70,7 +70,8 @@ async def test_slow_link_mtu_23(rig):
     outcome = await rig.synced(band, 60, "MTU 23, 200 B/s")
     link_bps = 20 * quirks.notifications_per_s
     total = sum(len(m.frame) for m in band.made)
-    outcome.notes = {"link_Bps": link_bps, "sync_Bps": round(total / outcome.sync_s),
+    first, last = band.transfers[0][0], band.transfers[-1][1]  # first request to last page
+    outcome.notes = {"link_Bps": link_bps, "sync_Bps": round(total / (last - first)),
                      "pages": [c for _f, c in band.requests]}  # fmt: skip
     _report(outcome)
     later = [count for _from, count in band.requests[1:]]
@@ -105,6 +106,17 @@ async def test_clock_never_set(rig):
     assert "clock_set" in band.events
     band.make(5)
     _report(await rig.synced(band, 20, "clock unset"))
+    await rig.neighbour_still_served(neighbour)
+
+
+async def test_clock_never_set_and_link_drops_before_sync(rig):
+    """The clock is set, then the link drops before the old records are synced: on the
+    next connection the band's clock is right, and the old records still carry the
+    offset measured before it was set (kept in the gateway's state)."""
+    quirks = Quirks(clock_unset=True, reboot_after_notifications=2)
+    neighbour, band = await _pair(rig, quirks)
+    _report(await rig.synced(band, 40, "clock unset, then reboot"))
+    assert band.events.count("connected") >= 2 and band.events.count("clock_set") >= 2
     await rig.neighbour_still_served(neighbour)
 
 
