@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg
-from bumble.link import LocalLink
 
+from bandhub.bumble_radio import VirtualLink
 from bandhub.contracts.messages import Topics
 from bandhub.settings import Settings
 from gateway.backend import local_link_backend
@@ -44,7 +44,7 @@ class Outcome:
 class Rig:
     def __init__(self, settings: Settings, broker_port: int) -> None:
         self.settings = settings.model_copy(update={"gateway_set_band_clock": True})
-        self.link = LocalLink()
+        self.link = VirtualLink()  # a band that vanished is off the air
         self.bands: list[ConformanceBand] = []
         self.listener = Listener(broker_port)
         self.ingest = Ingest(self.settings)

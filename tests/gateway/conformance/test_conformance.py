@@ -156,9 +156,18 @@ async def test_undecodable_frames_are_kept_raw(rig, quirk, quirks):
 
 
 async def test_reboot_mid_transfer(rig):
+    """The link drops mid-transfer (the band says goodbye): the gateway notices at once,
+    drops the partial frame and asks again from its cursor after reconnecting."""
     neighbour, band = await _pair(rig, Quirks(reboot_after_notifications=3))
-    _report(await rig.synced(band, 40, "reboot mid-transfer"))
-    assert "reboot" in band.events
+    gateway = rig.gateway
+    assert gateway is not None
+    await eventually(lambda: "reboot" in band.events, 30, "the band to reboot")
+    rebooted_at = time.monotonic()
+    await eventually(lambda: band.serial not in gateway.sessions(), 3, "the gateway to notice")
+    noticed_s = time.monotonic() - rebooted_at
+    outcome = await rig.synced(band, 40, "reboot mid-transfer")
+    outcome.notes = {"noticed_s": round(noticed_s, 1)}
+    _report(outcome)
     await rig.neighbour_still_served(neighbour)
 
 
