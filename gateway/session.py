@@ -26,7 +26,6 @@ class SessionStats:
     records_spooled: int = 0
     alive_at: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
     rejected: int = 0
-    claim_mismatches: int = 0  # pages whose response named another last seq than was sent
     clock_offset_s: float = 0.0
     battery: int | None = None
     connected_at: float = field(default_factory=time.time)
