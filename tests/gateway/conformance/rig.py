@@ -110,7 +110,7 @@ class Rig:
         started = time.monotonic()
         await eventually(lambda: self.all_kept(band), timeout, f"{band.serial} synced")
         elapsed = time.monotonic() - started
-        await asyncio.sleep(1.0)  # anything repeated late would show now
+        await asyncio.sleep(0.5)  # anything repeated late would show now
         rows = self.stored(band)
         seqs = [s for s, _t in rows]
         good = [m for m in band.made if m.decodable]

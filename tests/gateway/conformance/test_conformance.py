@@ -66,7 +66,7 @@ async def test_slow_link_mtu_23(rig):
     """ATT MTU 23 and 10 notifications/s: about 200 B/s. Pages shrink to what the link
     carries in a few seconds, so progress is acknowledged page by page."""
     quirks = Quirks(mtu=23, notifications_per_s=10)
-    neighbour, band = await _pair(rig, quirks, history=150)
+    neighbour, band = await _pair(rig, quirks, history=120)
     outcome = await rig.synced(band, 60, "MTU 23, 200 B/s")
     link_bps = 20 * quirks.notifications_per_s
     total = sum(len(m.frame) for m in band.made)
@@ -137,8 +137,8 @@ async def test_optional_services_missing(rig):
 
 @pytest.mark.parametrize(
     "quirk, quirks",
-    [("unknown record types", Quirks(unknown_type_every=7)),
-     ("wrong-size frames", Quirks(wrong_size_every=9))],
+    [pytest.param("unknown record types", Quirks(unknown_type_every=7), id="unknown record types"),
+     pytest.param("wrong-size frames", Quirks(wrong_size_every=9), id="wrong-size frames")],
 )  # fmt: skip
 async def test_undecodable_frames_are_kept_raw(rig, quirk, quirks):
     """Frames the gateway cannot decode are archived raw (gateway state) and reported
