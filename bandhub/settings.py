@@ -78,7 +78,19 @@ class Settings(BaseSettings):
     gateway_metrics_port: int = Field(
         default=0, ge=0, le=65535, description="Prometheus /metrics port (0: off)"
     )
-    gateway_page_size: int = Field(default=400, ge=1, le=5000)
+    gateway_page_size: int = Field(
+        default=400,
+        ge=1,
+        le=5000,
+        description="Most records asked of a band at once; pages are sized to the link's"
+        " measured throughput up to this",
+    )
+    gateway_stall_s: float = Field(
+        default=6.0,
+        gt=0,
+        description="A band transfer with no data this long means the link is gone"
+        " (noticed sooner when the radio reports the disconnect)",
+    )
     gateway_batch_max: int = Field(default=500, ge=1, le=10000)
 
     # Ingest

@@ -391,6 +391,9 @@ class SimulatedBand:
                 )
         elif op == g.LogOp.DELETE_THROUGH and len(value) == 5:
             seq = int.from_bytes(value[1:5], "little")
+            if seq >= self.log.status.next_seq:  # never sent: delete nothing (docs/gatt.md)
+                self._respond_log(conn, op, g.LogStatusCode.INVALID_OPERAND, 0, 0)
+                return
             removed = self.log.delete_through(seq)
             self._respond_log(conn, op, g.LogStatusCode.SUCCESS, seq, min(removed, 0xFFFF))
         elif op in (g.LogOp.REPORT_FROM, g.LogOp.DELETE_THROUGH):

@@ -5,7 +5,9 @@ speaking HCI H4 over the socket (open it with ``bumble:tcp-client:HOST:PORT``).
 bumble 0.0.236's controller has no supervision timeout and ignores HCI_Reset, so a
 killed gateway would leave bands "connected" forever: when a gateway's socket
 closes, its controller terminates every link it held, as a real radio's supervision
-timeout would, and leaves the link.
+timeout would, and leaves the link. The controllers are ``bandhub.bumble_radio``'s,
+whose pending connection attempts can be cancelled, and bands share a
+``VirtualLink`` (``firmware_sim.runner``), on which a controller that left is silent.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import itertools
 import logging
 
 from bumble import ll
-from bumble.controller import Controller
 from bumble.link import LocalLink
 from bumble.transport.common import StreamPacketSink, StreamPacketSource
+
+from bandhub.bumble_radio import VirtualController
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +34,12 @@ class _GatewayPort(asyncio.Protocol):
 
     def __init__(self, link: LocalLink) -> None:
         self.link = link
-        self.controller: Controller | None = None
+        self.controller: VirtualController | None = None
         self.source = StreamPacketSource()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         n = next(_ids)
-        self.controller = Controller(
+        self.controller = VirtualController(
             f"gw-port-{n}",
             host_source=self.source,
             host_sink=StreamPacketSink(transport),  # type: ignore[arg-type]

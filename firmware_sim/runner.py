@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bumble.link import LocalLink
 
+from bandhub.bumble_radio import VirtualLink
 from firmware_sim.band import BandConfig, SimulatedBand
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def band_configs(opts: FleetOptions) -> list[BandConfig]:
 
 
 async def start_fleet(opts: FleetOptions, link: LocalLink | None = None) -> list[SimulatedBand]:
-    link = link or LocalLink()
+    link = link or VirtualLink()
     bands = [SimulatedBand(cfg, link) for cfg in band_configs(opts)]
     for band in bands:
         await band.start()
@@ -106,7 +107,7 @@ async def serve_fleet(
     """Run bands exposed on ``hci_spec`` until ``stop``; write the truth when they finish."""
     from firmware_sim.link_server import serve_link
 
-    link = LocalLink()
+    link = VirtualLink()
     server = await serve_link(link, hci_spec)
     bands = await start_fleet(opts, link)
     log.info("%d bands advertising on %s", len(bands), hci_spec)

@@ -1,8 +1,10 @@
 """Commands from MQTT to bands, and their results back.
 
 A command for a band that is connected runs at once; one for an absent band waits
-until the band connects or its time to live runs out. Every command ends in exactly
-one result on ``…/cmd/result`` (docs/mqtt.md), also one that could not be read.
+until the band connects or its time to live runs out. Waiting commands are kept in
+the gateway's state file, so a restart neither loses them nor their ``expired``
+result. Every command ends in exactly one result on ``…/cmd/result``
+(docs/mqtt.md), also one that could not be read.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -26,6 +28,15 @@ log = logging.getLogger(__name__)
 class PendingCommand:
     request: CommandRequest
     expires_at: float  # unix time
+    row: int | None = None  # its row in the store, while it waits
+
+
+class PendingStore(Protocol):
+    """Where waiting commands survive a restart (gateway.state.GatewayState)."""
+
+    def add_pending_command(self, band_id: str, request: str, expires_at: float) -> int: ...
+    def pending_commands(self) -> list[tuple[int, str, str, float]]: ...
+    def remove_pending_command(self, row_id: int) -> None: ...
 
 
 class CommandRelay:
@@ -35,15 +46,20 @@ class CommandRelay:
         publish: Callable[[str, str], Any],
         connected: Callable[[str], DeviceSession | None],
         clock: Callable[[], float] = time.time,
+        store: PendingStore | None = None,
     ) -> None:
         """``publish(topic, payload)`` sends a result; ``connected(band_id)`` is the
-        band's session if it is connected now."""
+        band's session if it is connected now; ``store`` keeps waiting commands."""
         self.topics = topics
         self._publish = publish
         self._connected = connected
         self._clock = clock
+        self._store = store
         self.waiting: dict[str, list[PendingCommand]] = {}  # by band id
         self._running: set[asyncio.Task] = set()
+        for row, band_id, request, expires_at in store.pending_commands() if store else []:
+            req = CommandRequest.model_validate_json(request)
+            self.waiting.setdefault(band_id, []).append(PendingCommand(req, expires_at, row))
 
     def on_message(self, topic: str, payload: bytes) -> None:
         """A command arrived on ``{prefix}/band/{band_id}/cmd``: run it or queue it."""
@@ -63,12 +79,17 @@ class CommandRelay:
             task.add_done_callback(self._running.discard)
         else:
             log.info("band %s absent: command %s waits up to %.0f s", band_id, req.id, req.ttl_s)
+            if self._store is not None:
+                pending.row = self._store.add_pending_command(
+                    band_id, req.model_dump_json(), pending.expires_at
+                )
             self.waiting.setdefault(band_id, []).append(pending)
 
     async def deliver_waiting(self, session: DeviceSession) -> None:
         """The band just connected: run what waited for it, in arrival order."""
         for pending in self.waiting.pop(session.band_id, []):
             await self._run(session, pending)
+            self._forget(pending)
 
     def expire(self) -> None:
         """Answer ``expired`` for waiting commands whose time to live has passed."""
@@ -77,6 +98,12 @@ class CommandRelay:
             for pending in [p for p in waiting if now > p.expires_at]:
                 waiting.remove(pending)
                 self._publish_result(band_id, pending.request.id, "expired", "band not reached")
+                self._forget(pending)
+
+    def _forget(self, pending: PendingCommand) -> None:
+        """Answered: drop it from the store (a crash before this answers it twice at worst)."""
+        if self._store is not None and pending.row is not None:
+            self._store.remove_pending_command(pending.row)
 
     async def _run(self, session: DeviceSession, pending: PendingCommand) -> None:
         req = pending.request

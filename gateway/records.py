@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from bandhub.contracts import gatt as g
 from bandhub.contracts.messages import SCHEMA_VERSION, Stream, Topics
@@ -100,19 +101,30 @@ def spool_messages(
     topics: Topics,
     band_id: str,
     gateway_id: str,
-    clock_offset_s: float,
+    clock_offset_s: float | Callable[[g.Record], tuple[g.Record, float]],
     max_records: int,
 ) -> list[tuple[int, str, str]]:
-    """(priority, topic, JSON payload) of the record batches, ready for the spool."""
+    """(priority, topic, JSON payload) of the record batches, ready for the spool.
+
+    ``clock_offset_s`` is one offset for all, or a function giving each record as
+    published and its own offset (records made before the band's clock was set carry
+    the offset it had then); a batch holds records of one offset."""
+    restamp = clock_offset_s if callable(clock_offset_s) else lambda r: (r, clock_offset_s)
+    by_offset: dict[float, list[g.Record]] = defaultdict(list)
+    for rec in records:
+        published, offset = restamp(rec)
+        by_offset[offset].append(published)
+    received_at = time.time()
     return [
         (PRIORITY.get(stream, 2), topics.records(band_id, stream),
          json.dumps(payload, separators=(",", ":")))
+        for offset, group in by_offset.items()
         for stream, payload in batches(
-            records,
+            group,
             band_id=band_id,
             gateway_id=gateway_id,
-            received_at=time.time(),
-            clock_offset_s=clock_offset_s,
+            received_at=received_at,
+            clock_offset_s=offset,
             max_records=max_records,
         )
     ]  # fmt: skip

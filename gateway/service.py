@@ -53,6 +53,7 @@ class Gateway:
             self.topics,
             publish=self._publish,
             connected=lambda band_id: self.sessions().get(band_id),
+            store=self.state,
         )
         self.metrics = GatewayMetrics(
             connected=lambda: len(self.sessions()),
@@ -122,20 +123,24 @@ class Gateway:
         if not self.links:
             return
         alive = [s.stats.alive_at for s in self.sessions().values()]
-        if (quiet := self.watchdog.quiet_for(alive)) is None:
+        if (quiet := self.watchdog.quiet_for(alive)) is not None:
+            why = f"radio quiet for {quiet:.0f} s"
+        elif self.watchdog.wedged(len(alive)):
+            why = f"radio refused {self.watchdog.refusals} connection attempts in a row"
+        else:
             return
         self.watchdog_resets += 1
         self.metrics.watchdog_resets.inc()
         log.warning(
-            "watchdog: radio quiet for %.0f s; resetting %d band link(s) (reset %d)",
-            quiet, len(self.links), self.watchdog_resets,
+            "watchdog: %s; resetting %d band link(s) (reset %d)",
+            why, len(self.links), self.watchdog_resets,
         )  # fmt: skip
         await self._stop_link_tasks()
         for link in self.links.values():
             link.retry_now()
         if self.backend.reset is not None:
             await self.backend.reset()
-        self.watchdog.heard()
+        self.watchdog.was_reset()
 
     def _on_spooled(self, band_id: str, records: int) -> None:
         self.metrics.records.labels(band_id).inc(records)
@@ -173,7 +178,7 @@ class Gateway:
                 client = BleakClient(
                     device, timeout=_CONNECT_TIMEOUT_S, **self.backend.client_kwargs()
                 )
-                await client.connect()
+                await self._connect(client, link.address)
             try:
                 context = SessionContext(
                     self.publisher, self.state, self.topics, self.options, self._on_spooled
@@ -204,6 +209,18 @@ class Gateway:
                 "band %s: %s: %s (retry in %.1f s)",
                 link.band_id or link.address, type(exc).__name__, exc, delay,
             )  # fmt: skip
+
+    async def _connect(self, client: BleakClient, address: str) -> None:
+        """Connect, telling the watchdog whether the radio refused (failed before the
+        timeout) rather than found no device (ran into it)."""
+        started = time.monotonic()
+        try:
+            await client.connect()
+        except Exception:
+            if time.monotonic() - started < _CONNECT_TIMEOUT_S * 0.9:
+                self.watchdog.refused(address)
+            raise
+        self.watchdog.connected()
 
     def _update_band_list(self) -> None:
         self.publisher.bands = sorted(self.sessions())

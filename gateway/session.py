@@ -39,6 +39,7 @@ class SessionOptions:
     set_clock: bool = True
     pair: bool = True
     spool_max_bytes: int = 256 * 1024 * 1024
+    stall_s: float = 6.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionOptions:
@@ -49,6 +50,7 @@ class SessionOptions:
             set_clock=settings.gateway_set_band_clock,
             pair=settings.gateway_pair,
             spool_max_bytes=int(settings.gateway_spool_max_mb * 1024 * 1024),
+            stall_s=settings.gateway_stall_s,
         )
 
 

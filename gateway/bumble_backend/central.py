@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bumble.controller import Controller
 from bumble.device import Device
 from bumble.hci import Address
 from bumble.host import Host
@@ -18,6 +17,7 @@ from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 
 from bandhub.bumble_keys import BlindJsonKeyStore, BlindMemoryKeyStore
+from bandhub.bumble_radio import VirtualController
 
 _CENTRAL_ADDRESS = "C0:FF:EE:00:00:01"
 
@@ -74,7 +74,7 @@ class BumbleCentral:
     @classmethod
     def local(cls, link: LocalLink, address: str = _CENTRAL_ADDRESS) -> BumbleCentral:
         def build() -> Device:
-            controller = Controller("gateway", link=link, public_address=address)
+            controller = VirtualController("gateway", link=link, public_address=address)
             controller.le_acl_data_packet_length = 251
             controller.acl_data_packet_length = 251
             host = Host(controller, AsyncPipeSink(controller))

@@ -14,6 +14,7 @@ from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
+from bumble import hci
 from bumble.device import Connection, Peer
 from bumble.gatt import Characteristic
 from bumble.hci import Address
@@ -75,10 +76,15 @@ class BumbleClient(BaseBleakClient):
         device = self.central.device
         async with self.central.connect_lock:
             try:
-                # bumble's controller ignores LE_Create_Connection_Cancel, so a connect to
-                # an absent band would hang; bound it here and raise bleak's error.
+                # bounded here: a band that vanished never answers, and bumble's own
+                # timeout waits for a cancel confirmation some controllers never send
                 conn = await asyncio.wait_for(device.connect(self._peer_address), timeout)
             except TimeoutError:
+                # cancel in the controller too, or it refuses every later connection
+                # attempt (COMMAND_DISALLOWED) while this one stays pending
+                with contextlib.suppress(Exception):
+                    cancel = hci.HCI_LE_Create_Connection_Cancel_Command()
+                    await asyncio.wait_for(device.send_command(cancel), 2.0)
                 device.le_connecting = False
                 raise BleakError(f"Device with address {self.address} was not found") from None
         self._connection = conn
