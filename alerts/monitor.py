@@ -10,19 +10,20 @@ falls). Every kind fires at most once per band per ``alert_rate_limit_s``:
   without steps, and with mean heart rate above ``hr_high_bpm`` / below ``hr_low_bpm``;
 * ``irregular_rhythm`` — RR intervals persistently irregular over the last
   ``irregular_rhythm_min`` minutes (analytics.hrv.persistently_irregular);
-* ``sedentary`` — no steps for ``sedentary_min`` minutes while worn during waking
+* ``sedentary`` — no steps for ``sedentary_min`` minutes while worn during the wearer's
+  local waking
   hours: not a contact alert but a "move" vibration sent to the band.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -59,8 +60,11 @@ class HealthMonitor:
             *self._irregular_rhythm(conn),
         ]
         fired = [f for f in findings if self._open_alert(conn, f)]
+        zones = dict(conn.execute("SELECT band_id, time_zone FROM bands").fetchall())
         reminders = [
-            f for f in self._sedentary(epochs) if self._open_alert(conn, f, notify_contacts=False)
+            f
+            for f in self._sedentary(epochs, zones)
+            if self._open_alert(conn, f, notify_contacts=False)
         ]
         conn.commit()  # recorded first, so a reminder is sent once even if the monitor restarts
         for f in reminders:
@@ -141,13 +145,14 @@ class HealthMonitor:
             if persistently_irregular(chunks)
         ]
 
-    def _sedentary(self, epochs: dict[str, list[tuple]]) -> list[Finding]:
-        first, last = self.s.waking_hours_utc
+    def _sedentary(self, epochs: dict[str, list[tuple]], zones: dict[str, str]) -> list[Finding]:
+        first, last = self.s.waking_hours
         n = self.s.sedentary_min
         out = []
         for band_id, t, _hr, steps, worn in self._last(epochs, n):
-            # band time of the last epoch, in waking hours
-            if sum(steps) == 0 and all(worn) and first <= t[-1].astimezone(dt.UTC).hour < last:
+            # the last epoch's band time, in the wearer's waking hours (their local time)
+            local = t[-1].astimezone(ZoneInfo(zones.get(band_id, "UTC")))
+            if sum(steps) == 0 and all(worn) and first <= local.hour < last:
                 out.append(Finding(band_id, "sedentary", {"minutes": n}))
         return out
 

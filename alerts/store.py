@@ -40,18 +40,19 @@ def webhook_id_sql(alert: str, contact: str, suffix: str = "") -> str:
 _HANDLED_ID = webhook_id_sql("alert_id", "contact_id", "'handled'")
 _REPEAT_ID = webhook_id_sql("%s", "id", "'r' || %s")  # params: alert id, round
 
-# the next end of a contact's quiet window (UTC times, the window may wrap midnight)
-_QUIET_HOURS_END = """
+# the next end of a contact's quiet window, in the wearer's local time (the window may
+# wrap midnight; a daylight-saving change moves it with the clocks)
+_ZONE = "(SELECT b.time_zone FROM bands b WHERE b.band_id = c.band_id)"
+_LOCAL_NOW = f"(now() AT TIME ZONE {_ZONE})"
+_QUIET_HOURS_END = f"""
 CASE WHEN c.quiet_start IS NULL OR NOT (CASE
     WHEN c.quiet_start <= c.quiet_end
-    THEN (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
-         AND (now() AT TIME ZONE 'UTC')::time < c.quiet_end
-    ELSE (now() AT TIME ZONE 'UTC')::time >= c.quiet_start
-         OR (now() AT TIME ZONE 'UTC')::time < c.quiet_end END)
+    THEN {_LOCAL_NOW}::time >= c.quiet_start AND {_LOCAL_NOW}::time < c.quiet_end
+    ELSE {_LOCAL_NOW}::time >= c.quiet_start OR {_LOCAL_NOW}::time < c.quiet_end END)
   THEN now()
-  ELSE ((date_trunc('day', now() AT TIME ZONE 'UTC') + c.quiet_end) AT TIME ZONE 'UTC')
-       + CASE WHEN c.quiet_end <= (now() AT TIME ZONE 'UTC')::time
-              THEN interval '1 day' ELSE interval '0' END
+  ELSE ((date_trunc('day', {_LOCAL_NOW}) + c.quiet_end
+         + CASE WHEN c.quiet_end <= {_LOCAL_NOW}::time
+                THEN interval '1 day' ELSE interval '0' END) AT TIME ZONE {_ZONE})
 END
 """
 

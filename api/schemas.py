@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -109,9 +111,29 @@ class ClaimResult(BaseModel):
     claimed_at: dt.datetime
 
 
+def _iana_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Shanghai") from exc
+    return value
+
+
+TimeZoneName = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$", examples=["Asia/Shanghai"]),
+    AfterValidator(_iana_zone),
+]
+
+
 class BandSettingsIn(BaseModel):
     name: Annotated[str, Field(max_length=200, pattern=_NO_NUL)] | None = Field(
         None, description="what to call the wearer (unchanged if omitted)"
+    )
+    time_zone: TimeZoneName | None = Field(
+        None,
+        description="the wearer's IANA time zone: quiet hours, waking hours and alarms are"
+        " local times in it (unchanged if omitted)",
     )
     fall_countdown_s: Annotated[float, Field(strict=True, ge=0, le=600)] | None = Field(
         None, description="This wearer's fall countdown; null: the server default"
@@ -121,6 +143,7 @@ class BandSettingsIn(BaseModel):
 class BandSettings(BaseModel):
     band_id: str
     name: str
+    time_zone: str
     fall_countdown_s: float | None
 
 
@@ -150,7 +173,9 @@ class ContactIn(BaseModel):
     email: Annotated[str, Field(pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")] | None = None
     secret: Annotated[str, Field(min_length=16, max_length=200, pattern=_NO_NUL)] | None = None
     position: Int32 = 0
-    quiet_start: WallClock | None = Field(None, description="UTC; delays non-fall alerts only")
+    quiet_start: WallClock | None = Field(
+        None, description="the wearer's local time; delays non-fall alerts only"
+    )
     quiet_end: WallClock | None = None
 
     @model_validator(mode="after")

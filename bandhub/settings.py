@@ -168,7 +168,9 @@ class Settings(BaseSettings):
     hr_sustained_min: int = Field(default=10, ge=1)
     irregular_rhythm_min: int = Field(default=30, ge=5)
     sedentary_min: int = Field(default=60, ge=1)
-    waking_hours_utc: tuple[int, int] = (8, 21)
+    waking_hours: tuple[int, int] = Field(
+        default=(8, 21), description="the wearer's local hours when a sedentary reminder may come"
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "bandhub alerts <alerts@bandhub.invalid>"

@@ -173,7 +173,7 @@ async def transfer(
 @router.patch(
     "/{band_id}",
     response_model=BandSettings,
-    summary="A wearer's settings (name, fall countdown)",
+    summary="A wearer's settings (name, time zone, fall countdown)",
     responses=error_responses(401, 403, 404, 422),
 )
 async def band_settings(
@@ -182,13 +182,14 @@ async def band_settings(
     conn: DbConn,
 ) -> dict:
     changes = {k: getattr(body, k) for k in body.model_fields_set}
-    if changes.get("name", "") is None:
-        changes.pop("name")
+    for column in ("name", "time_zone"):  # null: unchanged (they cannot be empty)
+        if column in changes and changes[column] is None:
+            changes.pop(column)
     assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "name = name"
     return await fetch_one(
         conn,
         f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s"
-        " RETURNING band_id, name, fall_countdown_s",
+        " RETURNING band_id, name, time_zone, fall_countdown_s",
         {**changes, "band_id": access.band_id},
     )
 

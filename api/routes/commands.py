@@ -4,8 +4,11 @@ over MQTT by the server; the gateway reports each result on ``…/cmd/result``."
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -56,6 +59,29 @@ class CommandSent(BaseModel):
     status: Literal["sent"] = "sent"
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def band_clock_alarm(args: dict, zone: str) -> dict:
+    """An alarm set in the wearer's local time, as the band keeps it (its clock runs in
+    UTC): the time moves by today's offset, and the days with it when that crosses
+    midnight. A daylight-saving change needs the alarm set again (docs/accounts.md)."""
+    local = args["time"]
+    if not isinstance(local, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", local):
+        raise ApiError(422, "invalid_request", "args.time: an alarm time is HH:MM")
+    today = dt.datetime.now(ZoneInfo(zone)).date()
+    at = dt.datetime.combine(today, dt.time.fromisoformat(local), tzinfo=ZoneInfo(zone))
+    utc = at.astimezone(dt.UTC)
+    shift = (utc.date() - today).days
+    out: dict = {"time": utc.strftime("%H:%M")}
+    days = args.get("days")
+    if isinstance(days, list) and shift:
+        if not all(d in _DAYS for d in days):
+            raise ApiError(422, "invalid_request", f"args.days: day names are {', '.join(_DAYS)}")
+        out["days"] = [_DAYS[(_DAYS.index(d) + shift) % 7] for d in days]
+    return out
+
+
 @router.post(
     "/bands/{band_id}/commands",
     status_code=202,
@@ -72,11 +98,14 @@ async def send_command(
     if not access.roles.scopes() & set(needed):
         rights = " or ".join(needed)
         raise ApiError(403, "forbidden", f"{body.cmd} needs the {rights} right")
+    args = dict(body.args)
+    if body.cmd == "set_alarm" and "time" in args:
+        args.update(band_clock_alarm(args, access.band["time_zone"]))
     command = CommandRequest(
         v=1,
         id=f"app-{access.who.account_id}-{time.time_ns()}",
         cmd=body.cmd,
-        args=body.args,
+        args=args,
         ttl_s=body.ttl_s,
         issued_at=time.time(),
     )
