@@ -16,6 +16,7 @@ from typing import Protocol
 import httpx
 
 from alerts.signing import sign
+from bandhub import smtp
 from bandhub.settings import Settings
 
 SUBJECTS = {
@@ -77,7 +78,6 @@ class EmailChannel:
         s = self.settings
         p = message.payload
         mail = EmailMessage()
-        mail["From"] = s.smtp_from
         mail["To"] = message.address
         mail["Message-ID"] = f"<{message.message_id}@bandhub>"
         who = p["wearer"] or p["band_id"]
@@ -93,12 +93,7 @@ class EmailChannel:
             + (f"\n\nI am handling it (one click): {ack}\n" if ack else "\n")
         )
         try:
-            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=10) as smtp:
-                if s.smtp_starttls:
-                    smtp.starttls()
-                if s.smtp_user:
-                    smtp.login(s.smtp_user, s.smtp_password)
-                smtp.send_message(mail)
+            smtp.send(s, mail)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
 

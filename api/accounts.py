@@ -139,3 +139,17 @@ async def use_email_token(conn: AsyncConnection, token: str, purpose: str) -> in
     if row is None:
         raise ApiError(404, "invalid_token", "this link or code is unknown, used or expired")
     return row["account_id"]
+
+
+async def confirmed_account(conn: AsyncConnection, email: str) -> dict:
+    """The account with this confirmed address (someone to hand a band or a role to);
+    422 when there is none."""
+    row = await fetch_one(
+        conn,
+        "SELECT id, email, display_name FROM accounts WHERE lower(email) = lower(%s)"
+        " AND email_verified_at IS NOT NULL",
+        (email,),
+    )
+    if row is None:
+        raise ApiError(422, "unknown_account", f"no account with a confirmed address {email}")
+    return row

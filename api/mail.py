@@ -9,6 +9,7 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
+from bandhub import smtp
 from bandhub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,17 +23,11 @@ def public_url(settings: Settings) -> str:
 
 def send_mail(settings: Settings, to: str, subject: str, body: str) -> bool:
     mail = EmailMessage()
-    mail["From"] = settings.smtp_from
     mail["To"] = to
     mail["Subject"] = subject
     mail.set_content(body)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password)
-            smtp.send_message(mail)
+        smtp.send(settings, mail)
         return True
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("could not send %r to %s: %s", subject, to, exc)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.account_schemas import TransferIn
+from api.accounts import confirmed_account
 from api.db import fetch_all, fetch_one
 from api.deps import DbConn, SettingsDep
 from api.errors import ApiError, error_responses
@@ -154,13 +155,7 @@ async def transfer(
     access: Annotated[BandAccess, Depends(OnBand(Scope.OWNER))],
     conn: DbConn,
 ) -> dict:
-    target = await fetch_one(
-        conn,
-        "SELECT id FROM accounts WHERE lower(email) = lower(%s) AND email_verified_at IS NOT NULL",
-        (body.email,),
-    )
-    if target is None:
-        raise ApiError(422, "unknown_account", f"no account with a confirmed address {body.email}")
+    target = await confirmed_account(conn, body.email)
     await _end_shares(conn, access)
     return await fetch_one(
         conn,

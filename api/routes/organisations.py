@@ -17,6 +17,7 @@ from api.account_schemas import (
     OrganisationIn,
     Wearer,
 )
+from api.accounts import confirmed_account
 from api.db import fetch_all, fetch_one
 from api.deps import DbConn, IdPath, Limit
 from api.errors import ApiError, error_responses
@@ -85,14 +86,7 @@ async def members(org_id: IdPath, _: MemberOf, conn: DbConn) -> list[dict]:
     responses=error_responses(401, 403, 404, 422),
 )
 async def add_member(org_id: IdPath, body: MemberIn, _: Admin, conn: DbConn) -> dict:
-    account = await fetch_one(
-        conn,
-        "SELECT id, email, display_name FROM accounts WHERE lower(email) = lower(%s)"
-        " AND email_verified_at IS NOT NULL",
-        (body.email,),
-    )
-    if account is None:
-        raise ApiError(422, "unknown_account", f"no account with a confirmed address {body.email}")
+    account = await confirmed_account(conn, body.email)
     await conn.execute(
         "INSERT INTO org_members (org_id, account_id, role) VALUES (%s, %s, %s)"
         " ON CONFLICT (org_id, account_id) DO UPDATE SET role = EXCLUDED.role",

@@ -10,7 +10,6 @@ import json
 
 import psycopg
 
-from bandhub.mqtt import broker_address, mqtt_client
 from tests.people import person
 
 DAY = {"date": "2026-11-23"}
@@ -149,7 +148,9 @@ async def test_a_contact_can_opt_out_and_gets_no_more_alerts(api, owner, setting
     assert detail["deliveries"] == []  # Bo opted out: nothing is sent to him
 
 
-async def test_a_test_alert_and_a_command_reach_their_destinations(api, owner, settings, broker):
+async def test_a_test_alert_and_a_command_reach_their_destinations(
+    api, owner, settings, band_commands
+):
     owner.own(settings.database_url, "BH-0001")
     hook = {"name": "Bo", "url": "http://127.0.0.1:9/hook", "secret": "s" * 20}
     await owner.client.post("/bands/BH-0001/contacts", json=hook)
@@ -158,28 +159,14 @@ async def test_a_test_alert_and_a_command_reach_their_destinations(api, owner, s
     assert [d["contact"] for d in detail["deliveries"]] == ["Bo"]
     assert detail["state"] == "dispatched" and detail["next_repeat_at"] is None
 
-    received: asyncio.Queue = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    gateway = mqtt_client(broker.url, "a-gateway")
-    gateway.on_message = lambda _c, _u, m: loop.call_soon_threadsafe(received.put_nowait, m)
-    gateway.on_connect = lambda c, *_: c.subscribe("bandhub/v1/band/+/cmd", qos=1)
-    gateway.connect(*broker_address(broker.url))
-    gateway.loop_start()
-    try:
-        await asyncio.sleep(0.5)
-        r = await owner.client.post("/bands/BH-0001/commands", json={"cmd": "find_band"})
-        assert r.status_code == 202
-        message = await asyncio.wait_for(received.get(), 10)
-        assert message.topic == "bandhub/v1/band/BH-0001/cmd"
-        sent = json.loads(message.payload)
-        assert (sent["cmd"], sent["id"]) == ("find_band", r.json()["id"])
-        countdown = await owner.client.post(
-            "/bands/BH-0001/commands", json={"cmd": "fall_countdown"}
-        )
-        assert countdown.status_code == 422  # the alert flow's own command
-    finally:
-        gateway.loop_stop()
-        gateway.disconnect()
+    r = await owner.client.post("/bands/BH-0001/commands", json={"cmd": "find_band"})
+    assert r.status_code == 202
+    message = await asyncio.wait_for(band_commands.get(), 10)
+    assert message.topic == "bandhub/v1/band/BH-0001/cmd"
+    sent = json.loads(message.payload)
+    assert (sent["cmd"], sent["id"]) == ("find_band", r.json()["id"])
+    countdown = await owner.client.post("/bands/BH-0001/commands", json={"cmd": "fall_countdown"})
+    assert countdown.status_code == 422  # the alert flow's own command
 
 
 async def test_acknowledging_as_oneself_is_recorded(api, owner, settings):
