@@ -63,7 +63,8 @@ async def alert_stream(
     me: Me, settings: SettingsDep, band_id: BandIdFilter = None
 ) -> StreamingResponse:
     """Only the caller's alerts: each event's band is checked when it happens, so a share
-    granted or revoked while the stream is open counts at once."""
+    granted or revoked while the stream is open counts at once; a stream whose session
+    ended (sign-out, password change) closes at its next keep-alive."""
 
     async def events() -> AsyncIterator[str]:
         async with (
@@ -80,6 +81,13 @@ async def alert_stream(
                     roles = await band_roles(checker, me, event_band)
                     if roles is not None and Scope.ALERTS in roles.scopes():
                         yield f"event: alert\ndata: {note.payload}\n\n"
+                cur = await checker.execute(
+                    "SELECT 1 FROM sessions WHERE id = %s AND revoked_at IS NULL"
+                    " AND expires_at > now()",
+                    (me.session_id,),
+                )
+                if await cur.fetchone() is None:  # signed out meanwhile: the stream ends
+                    return
                 yield ": keep-alive\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
