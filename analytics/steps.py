@@ -25,7 +25,8 @@ Walking with the arm still (a rail, a walker, a trolley, a bag, a pocket) has th
 step rhythm at a fraction of the amplitude and no swing, and the pass above counts
 nothing. A second, quiet pass (``_quiet_bouts``) runs the same chain rules on the step
 band with its quiet stretches lifted to a walking level, with stricter rules of its
-own; where the two passes' bouts overlap the larger count wins (``_merge``), so the
+own (among them that its steps repeat one waveform, ``_alike``); where the two passes'
+bouts overlap the larger count wins (``_merge``), so the
 quiet pass adds steps but never erases a walk. Parameters are fitted by
 ``bench/fit_steps.py`` and shipped in ``analytics/params/steps.json``.
 """
@@ -269,7 +270,10 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     are alike, bar the odd hard one; lifted desk work is not) and quiet (step-band RMS
     below QUIET_REF_G: a loud chain the first pass rejected is arm work; on steps-rieck
     dressing, shoe-laces and dishes are 0.085-0.26 g RMS, walks without a swing
-    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``.
+    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``. Its steps must look alike
+    (``_alike`` at least ``quiet_min_alike``: typing and desk knocks do not repeat one
+    shape); it may bridge a missed heel strike (``quiet_max_interval_s``) and, with
+    ``quiet_fill``, counts its span divided by its median interval.
     """
     keep = c.quiet_prominences >= p["prominence_g"]
     raw, prom = c.quiet_peaks[keep], c.quiet_prominences[keep]

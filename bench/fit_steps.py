@@ -4,11 +4,12 @@
 
 steps-rieck has one wearer in four recording sets (rates, norms, filters), so the
 cross-validation leaves one *set* out: parameters chosen on three sets are scored
-on the fourth (about 10 min). The loss is the mean relative count error on walking recordings
+on the fourth. The loss is the mean relative count error on walking recordings
 plus the excess steps per second on non-walking ones. A second stage then fits the quiet
 pass (walks without an arm swing, ``QUIET_GRID``) with the first stage's parameters
 fixed, adding the mean count error on the walks of ``bench/steps_eval.py`` built from the
-same training sets to the loss.
+same training sets to the loss, and ten times any error the quiet pass adds on the
+training sets' swinging walks (about 20-25 min in all).
 """
 
 from __future__ import annotations
