@@ -261,4 +261,4 @@ def confirm_fall(acc: np.ndarray, fs: float, impact_index: int) -> FallEvent:
         return FallEvent(round(t_impact, 2), 0.0, False)
     best = max(near, key=lambda k: probs[k] - cuts[k])
     conf = float(probs[best])
-    return FallEvent(round(times[best], 2), round(conf, 3), conf >= cuts[best])
+    return FallEvent(round(times[best], 2), round(conf, 3), bool(conf >= cuts[best]))
