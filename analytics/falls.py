@@ -13,6 +13,12 @@ Every feature is independent of how the device's axes sit on the wrist. Boosted
 depth-2 trees over these features, fitted on two fall sets from two labs and devices
 by ``bench/fit_falls.py``, give the confidence; the trees and threshold live in
 ``analytics/params/falls.json``.
+
+When a candidate has LATE_S (4 s) of data after it, as the band's fall window does by
+the time ingest confirms it, a second model (``late`` in the params) scores it instead:
+the same features plus seven from 2-4 s after the impact (still or not, lying or
+getting up, how far the forearm has turned by then). Later data may so raise or
+lower the confidence; with less than 4 s after the impact the 2-s model decides.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ CANDIDATE_G = 1.4
 CANDIDATE_SPACING_S = 2.0
 BEFORE_S = 2.0  # the features see this much before the impact...
 AFTER_S = 2.0  # ...and this much after it: the band can decide that soon
+LATE_S = 4.0  # with this much after the impact, the late model confirms
+# the late features read up to 3.96 s after the candidate; a band window of 4 s after
+# the impact sample holds 3.98 s of it
+LATE_ROOM_S = LATE_S - 0.1
 
 FEATURES = (
     "log_peak", "log_jerk", "peak_ratio", "min_before", "mean_before",
@@ -38,6 +48,10 @@ FEATURES = (
     "deviation_after", "motion_after", "motion_before", "log_std_impact", "periodicity",
     "log_still_after", "vertical_after", "log_std_rebound", "kth_peak_ratio", "impact_energy",
     "time_light_before",
+)  # fmt: skip
+LATE_FEATURES = (
+    "late_log_std", "late_log_still", "late_deviation", "late_motion",
+    "late_orientation_change", "late_vertical", "late_max",
 )  # fmt: skip
 
 
@@ -139,14 +153,47 @@ def features(acc: np.ndarray, i: int) -> list[float]:
     ]
 
 
-def candidate_features(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
-    """Times (s) of all candidates of a recording and their features (also for fitting)."""
+def late_features(acc: np.ndarray, i: int) -> list[float]:
+    """The order of LATE_FEATURES: 2 to LATE_S s after the candidate at internal sample ``i``.
+
+    A fallen wearer lies still with the forearm turned; after a jump, a slap on the table
+    or a sit-down the wearer moves on or the arm comes back.
+    """
+    m = magnitude(acc)
+
+    def seg(a: float, b: float) -> slice:
+        return slice(i + round(a * RATE_HZ), i + round(b * RATE_HZ))
+
+    up = acc[seg(-2, -1.2)].mean(0)
+    late, m_late = acc[seg(3, LATE_S)].mean(0), m[seg(2, LATE_S)]
+    part = acc[seg(2, LATE_S)]
+    return [
+        float(np.log(m_late.std() + 0.01)),
+        float(np.log(_moving_std(m_late, 0.5).min() + 0.01)),
+        float(abs(m_late.mean() - 1)),
+        float(np.linalg.norm(part - part.mean(0), axis=1).mean()),
+        _angle(up, late),
+        float(late @ up / (np.linalg.norm(up) + 1e-9)),
+        float(m_late.max()),
+    ]
+
+
+def candidate_features(
+    acc: np.ndarray, fs: float, late: bool = False
+) -> tuple[list[float], np.ndarray]:
+    """Times (s) of all candidates of a recording and their features (also for fitting).
+
+    With ``late`` the LATE_FEATURES follow the FEATURES in each row.
+    """
     sig = internal_signal(acc, fs)
-    pad = round(max(BEFORE_S, AFTER_S) * RATE_HZ) + 2
+    pad = round(max(BEFORE_S, AFTER_S, LATE_S if late else 0.0) * RATE_HZ) + 2
     padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
     idx = candidates(magnitude(sig))
-    feats = [features(padded, i + pad) for i in idx]
-    return [i / RATE_HZ for i in idx], np.array(feats).reshape(len(idx), len(FEATURES))
+    feats = [
+        features(padded, i + pad) + (late_features(padded, i + pad) if late else []) for i in idx
+    ]
+    width = len(FEATURES) + (len(LATE_FEATURES) if late else 0)
+    return [i / RATE_HZ for i in idx], np.array(feats).reshape(len(idx), width)
 
 
 def tree_scores(params: dict, feats: np.ndarray) -> np.ndarray:
@@ -172,29 +219,46 @@ def threshold() -> float:
     return float(load("falls")["threshold"])
 
 
+def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Times, probabilities and each one's threshold for every candidate of a recording.
+
+    A candidate with LATE_S of data after it is scored by the late model when the params
+    have one, any other by the 2-s model.
+    """
+    params = load("falls")
+    late = params.get("late")
+    times, feats = candidate_features(acc, fs, late=late is not None)
+    probs = tree_scores(params, feats[:, : len(FEATURES)])
+    cuts = np.full(len(times), float(params["threshold"]))
+    if late is not None and times:
+        use = np.array(times) <= (len(acc) - 1) / fs - LATE_ROOM_S
+        probs[use] = tree_scores(late, feats[use])
+        cuts[use] = float(late["threshold"])
+    return times, probs, cuts
+
+
 def detect_falls(acc: np.ndarray, fs: float) -> list[FallEvent]:
     """Every fall in a recording, in time order."""
-    times, feats = candidate_features(acc, fs)
-    if not times:
-        return []
-    probs = probability(feats)
-    cut = threshold()
+    times, probs, cuts = scored_candidates(acc, fs)
     events = [
         FallEvent(round(t, 2), round(float(p), 3), True)
-        for t, p in zip(times, probs, strict=True)
-        if p >= cut
+        for t, p, c in zip(times, probs, cuts, strict=True)
+        if p >= c
     ]
     return sorted(events, key=lambda e: e.t)
 
 
 def confirm_fall(acc: np.ndarray, fs: float, impact_index: int) -> FallEvent:
-    """Confirm or reject a band-reported impact at ``impact_index`` (±1 s tolerance)."""
-    times, feats = candidate_features(acc, fs)
+    """Confirm or reject a band-reported impact at ``impact_index`` (±1 s tolerance).
+
+    With LATE_S of the window after the impact the late model decides (the band's window
+    runs 4 s on); with less, the 2-s model the band itself could use.
+    """
+    times, probs, cuts = scored_candidates(acc, fs)
     t_impact = impact_index / fs
     near = [k for k, t in enumerate(times) if abs(t - t_impact) <= 1.0]
     if not near:
         return FallEvent(round(t_impact, 2), 0.0, False)
-    probs = probability(feats[near])
-    best = int(np.argmax(probs))
+    best = max(near, key=lambda k: probs[k] - cuts[k])
     conf = float(probs[best])
-    return FallEvent(round(times[near[best]], 2), round(conf, 3), conf >= threshold())
+    return FallEvent(round(times[best], 2), round(conf, 3), bool(conf >= cuts[best]))

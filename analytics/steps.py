@@ -25,7 +25,8 @@ Walking with the arm still (a rail, a walker, a trolley, a bag, a pocket) has th
 step rhythm at a fraction of the amplitude and no swing, and the pass above counts
 nothing. A second, quiet pass (``_quiet_bouts``) runs the same chain rules on the step
 band with its quiet stretches lifted to a walking level, with stricter rules of its
-own; where the two passes' bouts overlap the larger count wins (``_merge``), so the
+own (among them that its steps repeat one waveform, ``_alike``); where the two passes'
+bouts overlap the larger count wins (``_merge``), so the
 quiet pass adds steps but never erases a walk. Parameters are fitted by
 ``bench/fit_steps.py`` and shipped in ``analytics/params/steps.json``.
 """
@@ -107,6 +108,25 @@ class _Peaks:
     arm_energy: np.ndarray | None  # cumulative 3-6 Hz energy; None below 12.5 Hz
     quiet_peaks: np.ndarray  # peaks of the step band with quiet stretches lifted
     quiet_prominences: np.ndarray
+    shape: np.ndarray  # 0.5-6 Hz (or up to Nyquist): each step's waveform, for _alike
+
+
+def _alike(c: _Peaks, peaks: np.ndarray, median: float) -> float:
+    """How alike a chain's steps look: median correlation of each step with their median shape.
+
+    Heel strikes repeat one waveform step after step; typing, mouse work and desk knocks
+    make peaks at a walking rhythm with a different shape each time. Each step is the
+    0.5-6 Hz signal from half a median interval before its peak to half after.
+    """
+    h = max(2, round(0.5 * median * c.fs))
+    inside = peaks[(peaks >= h) & (peaks + h < c.shape.size)]
+    if inside.size < 3:
+        return 0.0
+    segs = c.shape[inside[:, None] + np.arange(-h, h + 1)]
+    segs = segs - segs.mean(1, keepdims=True)
+    segs /= np.linalg.norm(segs, axis=1, keepdims=True) + 1e-12
+    template = np.median(segs, 0)
+    return float(np.median(segs @ (template / (np.linalg.norm(template) + 1e-12))))
 
 
 def _quiet_gain(x: np.ndarray, fs: float) -> np.ndarray:
@@ -150,6 +170,7 @@ def _candidates(acc: np.ndarray, fs: float) -> _Peaks | None:
         None if arm is None else np.r_[0.0, np.cumsum(arm * arm)],
         quiet,
         _prominences(x * gain, quiet),
+        x if arm is None else x + arm,
     )
 
 
@@ -167,11 +188,13 @@ def _regular(bout: np.ndarray) -> tuple[float, float]:
     return median, float(folded.std() / folded.mean())
 
 
-def _chains(peaks: np.ndarray, fs: float, p: dict) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def _chains(
+    peaks: np.ndarray, fs: float, p: dict, max_interval: float = MAX_STEP_INTERVAL_S
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Intervals (s) between peaks and the runs of them that link into a chain."""
     intervals = np.diff(peaks) / fs
     ratio = np.maximum(intervals[1:] / intervals[:-1], intervals[:-1] / intervals[1:])
-    link = (intervals <= MAX_STEP_INTERVAL_S) & np.r_[True, ratio <= p["max_ratio"]]
+    link = (intervals <= max_interval) & np.r_[True, ratio <= p["max_ratio"]]
     return intervals, [(a, b) for a, b in _bouts(link) if b - a + 1 >= p["min_run"]]
 
 
@@ -247,7 +270,10 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     are alike, bar the odd hard one; lifted desk work is not) and quiet (step-band RMS
     below QUIET_REF_G: a loud chain the first pass rejected is arm work; on steps-rieck
     dressing, shoe-laces and dishes are 0.085-0.26 g RMS, walks without a swing
-    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``.
+    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``. Its steps must look alike
+    (``_alike`` at least ``quiet_min_alike``: typing and desk knocks do not repeat one
+    shape); it may bridge a missed heel strike (``quiet_max_interval_s``) and, with
+    ``quiet_fill``, counts its span divided by its median interval.
     """
     keep = c.quiet_prominences >= p["prominence_g"]
     raw, prom = c.quiet_peaks[keep], c.quiet_prominences[keep]
@@ -256,7 +282,10 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     rules = {"max_ratio": p["max_ratio"], "min_run": p["quiet_min_run"]}
     if peaks.size < rules["min_run"]:
         return []
-    intervals, chains = _chains(peaks, c.fs, rules)
+    intervals, chains = _chains(
+        peaks, c.fs, rules, p.get("quiet_max_interval_s", MAX_STEP_INTERVAL_S)
+    )
+    fill = p.get("quiet_fill", p["fill_missed"])
     out = []
     for a, b in chains:
         bout, heights = intervals[a:b], prom[a : b + 1]
@@ -267,7 +296,10 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
             continue  # not quiet: the first pass's to count or reject (arm work is loud)
         if _arm_work(c, peaks[a], peaks[b], median, cv, p, quiet=True):
             continue
-        out.append(_bout(peaks[a : b + 1], c.fs, bout, median, p["fill_missed"]))
+        alike = p.get("quiet_min_alike", 0.0)
+        if alike and _alike(c, peaks[a : b + 1], median) < alike:
+            continue
+        out.append(_bout(peaks[a : b + 1], c.fs, bout, median, fill))
     return out
 
 

@@ -17,6 +17,13 @@ a CV over three groups of them (leave-one-subject-out inside would take an hour)
 - trained on one set, tested on the other (nothing of the test set seen);
 - the shipped recipe (both sets), on the full, cropped and resampled trials.
 The cross-dataset figures are the ones that predict a new device.
+
+Then the same validations for the late model (``late`` in the params: the 20 features
+plus LATE_FEATURES from 2-4 s after the impact, fitted on the as-recorded and 20 Hz
+trials' candidates that have those 4 s), scored as the detector uses it: the late model
+where a candidate has LATE_ROOM_S after it, the 2-s model elsewhere. Fits are cached
+per training mask, so the late validations reuse the 2-s fits (22 min in all on a
+busy 2-core machine).
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import falls
-from analytics.falls import FEATURES, candidate_features, tree_scores
+from analytics.falls import (
+    FEATURES,
+    LATE_FEATURES,
+    LATE_ROOM_S,
+    LATE_S,
+    candidate_features,
+    tree_scores,
+)
 from bench.boosting import fit_trees
 from bench.falls_eval import SETS, Trial, load_trials, variant
 
@@ -41,16 +55,21 @@ ADL_CLEAN_TARGET = 0.975
 INNER_FOLDS = 3  # subject groups for choosing a fold's threshold (LOSO inside is slow)
 TRAIN_VARIANTS = ("full", "20hz", "crop4-8")
 TEST_VARIANTS = ("full", "crop2", "crop4-8", "20hz", "32hz")
+LATE_TRAIN_VARIANTS = ("full", "20hz")  # the late model needs LATE_S after the impact
+LATE_TEST_VARIANTS = ("full", "20hz", "32hz")
+SHORT = len(FEATURES)
 OUT = Path(__file__).resolve().parents[1] / "analytics" / "params" / "falls.json"
 
 
 @dataclass
 class Table:
-    """Candidates of a list of trials: features, in-fall-window label, owning trial."""
+    """Candidates of a list of trials: features (FEATURES then LATE_FEATURES), in-fall-window
+    label, owning trial, and seconds of recording after the candidate."""
 
     x: np.ndarray
     y: np.ndarray
     trial: np.ndarray
+    room: np.ndarray
 
 
 def _source_key() -> str:
@@ -62,47 +81,67 @@ def candidate_table(trials: list[Trial], name: str) -> Table:
     cache = Path(f"/tmp/bandhub_falls_{name}_{_source_key()}_{len(trials)}.npz")
     if cache.exists():
         d = np.load(cache)
-        return Table(d["x"], d["y"], d["trial"])
-    xs, ys, owner = [], [], []
+        return Table(d["x"], d["y"], d["trial"], d["room"])
+    xs, ys, owner, room = [], [], [], []
     for k, t in enumerate(trials):
         v = variant(t, name)
-        times, feats = candidate_features(v.acc, v.fs)
+        times, feats = candidate_features(v.acc, v.fs, late=True)
         for s, f in zip(times, feats, strict=True):
             xs.append(f)
             ys.append(bool(v.window and v.window[0] <= s <= v.window[1]))
             owner.append(k)
-    table = Table(np.array(xs).reshape(-1, len(FEATURES)), np.array(ys), np.array(owner))
-    np.savez(cache, x=table.x, y=table.y, trial=table.trial)
+            room.append((len(v.acc) - 1) / v.fs - s)
+    width = len(FEATURES) + len(LATE_FEATURES)
+    table = Table(np.array(xs).reshape(-1, width), np.array(ys), np.array(owner), np.array(room))
+    np.savez(cache, x=table.x, y=table.y, trial=table.trial, room=table.room)
     return table
 
 
 class Data:
-    """All trials, their candidate tables per variant, and fitting/scoring on subsets."""
+    """All trials, their candidate tables per variant, and fitting/scoring on subsets.
 
-    def __init__(self) -> None:
+    With ``late`` a model is the 2-s model plus a ``late`` one for the candidates with
+    LATE_S of recording after them, as ``analytics.falls.scored_candidates`` uses them.
+    """
+
+    def __init__(self, late: bool = False) -> None:
         self.trials = load_trials()
         self.subject = np.array([t.subject for t in self.trials])
         self.dataset = np.array([t.dataset for t in self.trials])
         self.is_fall = np.array([t.is_fall for t in self.trials])
         self.tables = {v: candidate_table(self.trials, v) for v in TEST_VARIANTS}
+        self.late = late
+        self._fits: dict[tuple[bytes, bool], dict] = {}
 
     def fit(self, train: np.ndarray) -> dict:
+        """The model for the trials in mask ``train``; each fit is done once per mask."""
+        params = self._fit(train, late=False)
+        return {**params, "late": self._fit(train, late=True)} if self.late else params
+
+    def _fit(self, train: np.ndarray, late: bool) -> dict:
         """Fit on the trials in mask ``train`` (all training variants), sets weighted equally."""
+        key = (np.packbits(train).tobytes(), late)
+        if key in self._fits:
+            return self._fits[key]
         xs, ys, ws = [], [], []
-        for v in TRAIN_VARIANTS:
+        for v in LATE_TRAIN_VARIANTS if late else TRAIN_VARIANTS:
             tab = self.tables[v]
-            keep = train[tab.trial]
-            xs.append(tab.x[keep])
+            keep = train[tab.trial] & ((tab.room >= LATE_ROOM_S) if late else True)
+            xs.append(tab.x[keep] if late else tab.x[keep, :SHORT])
             ys.append(tab.y[keep])
             owner_set = self.dataset[tab.trial[keep]]
             ws.append(np.array([1.0 / np.sum(self.dataset[train] == s) for s in owner_set]))
-        return fit_trees(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws))
+        self._fits[key] = fit_trees(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws))
+        return self._fits[key]
 
     def trial_scores(self, params: dict, v: str, mask: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per trial in ``mask``: best in-window score and best false-alarm score."""
         tab = self.tables[v]
         keep = mask[tab.trial]
         p = tree_scores(params, tab.x[keep])
+        if "late" in params:
+            use = tab.room[keep] >= LATE_ROOM_S
+            p[use] = tree_scores(params["late"], tab.x[keep][use])
         hit, alarm = np.full(len(self.trials), -1.0), np.full(len(self.trials), -1.0)
         np.maximum.at(hit, tab.trial[keep][tab.y[keep]], p[tab.y[keep]])
         np.maximum.at(alarm, tab.trial[keep][~tab.y[keep]], p[~tab.y[keep]])
@@ -162,7 +201,7 @@ def nested(
             train = mask & ~test
             cut = cut_for(data, data.oof(train, INNER_FOLDS)[1], train)
             folds.append((data.fit(train), cut, test))
-    for v in TEST_VARIANTS:
+    for v in LATE_TEST_VARIANTS if data.late else TEST_VARIANTS:
         found = np.zeros(len(data.trials), bool)
         clean = np.ones(len(data.trials), bool)
         for params, cut, test in folds:
@@ -189,9 +228,17 @@ def missed(data: Data, found: np.ndarray, mask: np.ndarray) -> dict[str, int]:
 
 def to_json(params: dict) -> str:
     """The params as JSON with one tree per line, so a refit reads as a short diff."""
-    trees = [json.dumps([round(v, 6) for v in tree]) for tree in params["trees"]]
-    text = json.dumps({**params, "trees": "TREES"}, indent=1)
-    return text.replace('"TREES"', "[\n  " + ",\n  ".join(trees) + "\n ]") + "\n"
+
+    def lines(trees: list, indent: str) -> str:
+        rows = [json.dumps([round(v, 6) for v in tree]) for tree in trees]
+        return "[\n" + indent + f",\n{indent}".join(rows) + "\n" + indent[:-1] + "]"
+
+    late = params.get("late")
+    short = {**params, "trees": "TREES"}
+    if late is not None:
+        short["late"] = {**late, "trees": "LATE_TREES"}
+    text = json.dumps(short, indent=1).replace('"TREES"', lines(params["trees"], "  "))
+    return text.replace('"LATE_TREES"', lines(late["trees"], "   ") if late else "") + "\n"
 
 
 def report(name: str, table: dict[str, list[float]]) -> None:
@@ -199,29 +246,39 @@ def report(name: str, table: dict[str, list[float]]) -> None:
     print(f"{name:<34} {cells}", flush=True)
 
 
-def main() -> None:
-    data = Data()
+def validate(data: Data, results: dict[str, dict], prefix: str) -> float:
+    """Every validation of the current recipe into ``results``; returns the shipped cut."""
     both = np.ones(len(data.trials), bool)
     by_set = {s: data.dataset == s for s in SETS}
-    results: dict[str, dict] = {}
-    print("recall/ADL clean per test variant (found in the fall window / no alarm)")
     for s, m in by_set.items():
         res, _ = nested(data, m)
-        results[f"cv {s}"] = summary(data, res, m)
-        report(f"CV within {s}", results[f"cv {s}"])
+        results[f"{prefix}cv {s}"] = summary(data, res, m)
+        report(f"{prefix}CV within {s}", results[f"{prefix}cv {s}"])
         print(f"  missed (full): {missed(data, res['full']['found'], m)}")
     for s, m in by_set.items():
         (other,) = [o for o in SETS if o != s]
         res, _ = nested(data, m, by_set[other])
-        results[f"{s} -> {other}"] = summary(data, res, by_set[other])
-        report(f"trained {s} -> {other}", results[f"{s} -> {other}"])
+        results[f"{prefix}{s} -> {other}"] = summary(data, res, by_set[other])
+        report(f"{prefix}trained {s} -> {other}", results[f"{prefix}{s} -> {other}"])
     res, cuts = nested(data, both)
     for s, m in by_set.items():
-        results[f"cv both, {s}"] = summary(data, res, m)
-        report(f"CV on both sets, scored on {s}", results[f"cv both, {s}"])
+        results[f"{prefix}cv both, {s}"] = summary(data, res, m)
+        report(f"{prefix}CV on both sets, scored on {s}", results[f"{prefix}cv both, {s}"])
         print(f"  missed (full): {missed(data, res['full']['found'], m)}")
-    cut = float(np.median(cuts))  # each fold's cut was chosen on its training subjects
+    return float(np.median(cuts))  # each fold's cut was chosen on its training subjects
+
+
+def main() -> None:
+    data = Data()
+    both = np.ones(len(data.trials), bool)
+    results: dict[str, dict] = {}
+    print("recall/ADL clean per test variant (found in the fall window / no alarm)")
+    cut = validate(data, results, "")
+    print(f"late model: the 2-s one plus {len(LATE_FEATURES)} features to {LATE_S:g} s after")
+    data.late = True
+    late_cut = validate(data, results, "late ")
     params = data.fit(both)
+    params["late"].update(features=[*FEATURES, *LATE_FEATURES], threshold=late_cut)
     params.update(
         features=list(FEATURES),
         threshold=cut,
@@ -229,7 +286,7 @@ def main() -> None:
         validation=results,
     )
     OUT.write_text(to_json(params))
-    print(f"threshold {cut:.3f}; wrote {OUT}")
+    print(f"threshold {cut:.3f}, late {late_cut:.3f}; wrote {OUT}")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,12 @@
 
 steps-rieck has one wearer in four recording sets (rates, norms, filters), so the
 cross-validation leaves one *set* out: parameters chosen on three sets are scored
-on the fourth (about 10 min). The loss is the mean relative count error on walking recordings
+on the fourth. The loss is the mean relative count error on walking recordings
 plus the excess steps per second on non-walking ones. A second stage then fits the quiet
 pass (walks without an arm swing, ``QUIET_GRID``) with the first stage's parameters
 fixed, adding the mean count error on the walks of ``bench/steps_eval.py`` built from the
-same training sets to the loss.
+same training sets to the loss, and ten times any error the quiet pass adds on the
+training sets' swinging walks (about 20-25 min in all).
 """
 
 from __future__ import annotations
@@ -39,10 +40,13 @@ GRID = {
     "slow_hf_ratio": [0.0, 0.5, 0.6, 0.7],  # 0: slow walks get no laxer arm-work limit
 }
 QUIET_GRID = {
-    "quiet_min_run": [8, 12, 16],
-    "quiet_cv": [0.25, 0.3, 0.35],
-    "quiet_log_prom_sd": [0.4, 0.5, 0.6, 0.7],
-    "quiet_hf_ratio": [0.4, 0.5, 0.6],
+    "quiet_min_run": [6, 8, 12],
+    "quiet_cv": [0.3, 0.35, 0.4],
+    "quiet_log_prom_sd": [0.5, 0.6, 0.7],
+    "quiet_hf_ratio": [0.5, 0.6],
+    "quiet_max_interval_s": [2.0, 2.6],  # a missed heel strike in a slow walk: 2.2-2.6 s
+    "quiet_fill": [False, True],
+    "quiet_min_alike": [0.0, 0.65, 0.7],  # 0: no waveform check
 }
 NON_WALKING_LIMIT = 0.05  # target for excess steps/s: the loss rises steeply above it
 
@@ -74,12 +78,15 @@ def walk_error(walks, params) -> float:
 
 def best_quiet(recs, walks, first: dict) -> dict:
     """Quiet-pass parameters, the first stage's fixed: the loss adds non-swinging error,
-    and weighs non-walking excess above its 5 % target ten times."""
+    and weighs ten times non-walking excess above its 5 % target and any error the quiet
+    pass adds on the swinging walks (it is there for walks without a swing)."""
+    swing_only, _ = scores(recs, first)
     choice, lowest = {}, np.inf
     for values in itertools.product(*QUIET_GRID.values()):
         params = first | dict(zip(QUIET_GRID, values, strict=True))
         err, excess = scores(recs, params)
         loss = err + excess + walk_error(walks, params) + 10 * max(0.0, excess - NON_WALKING_LIMIT)
+        loss += 10 * max(0.0, err - swing_only)
         if loss < lowest:
             choice, lowest = params, loss
     return choice

@@ -114,7 +114,7 @@ def test_sleep_scores_restless_stretch_as_wake_and_summarises() -> None:
 
 def test_band_fall_window_is_confirmed_and_a_bump_is_not() -> None:
     ax, ay, az, pre = fall_window(np.random.default_rng(5), 50)
-    assert confirm_fall(np.column_stack([ax, ay, az]), 50, pre).is_fall
+    assert confirm_fall(np.column_stack([ax, ay, az]), 50, pre).is_fall is True  # stored by ingest
     bump = np.column_stack([np.zeros(400), np.zeros(400), np.ones(400)])
     bump[200:203, 2] = 2.5  # a knock on the table, nothing before or after
     verdict = confirm_fall(bump, 50, 200)
