@@ -69,7 +69,7 @@ def clean_db(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
-            " alerts, deliveries RESTART IDENTITY CASCADE"
+            " alerts, deliveries, ingest_sessions RESTART IDENTITY CASCADE"
         )
     return database_url
 
