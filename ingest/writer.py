@@ -16,7 +16,7 @@ import psycopg
 
 from alerts import store as alert_store
 from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
-from ingest import fall_check
+from ingest import fall_check, rollups
 from ingest.validate import Parsed, Rejection
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,10 @@ class RecordWriter:
                             )
                         )
                 rows[stream] = keep
+            if known:
+                rollups.lock_bands(self.conn, sorted(known))
             added: Counter[str] = Counter()  # new records per band, all streams
-            for stream, stream_rows in rows.items():
+            for stream, stream_rows in sorted(rows.items()):  # one lock order for all
                 if stream_rows:
                     new = self._copy_insert(stream, stream_rows)
                     inserted[stream.value] = len(new)
@@ -179,7 +181,8 @@ class RecordWriter:
         return {r[0] for r in found}
 
     def _copy_insert(self, stream: Stream, rows: list[tuple]) -> list[tuple]:
-        """COPY into staging, keep what is new; returns its (band_id, seq, t)."""
+        """COPY into staging, keep what is new (and add it to the rollups); returns its
+        (band_id, seq, t)."""
         table, cols = _COLUMNS[stream]
         all_cols = ("band_id", "seq", "t", *cols, "received_at")
         col_list = ", ".join(all_cols)
@@ -187,10 +190,7 @@ class RecordWriter:
             with cur.copy(f"COPY stage_{table} ({col_list}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cur.execute(
-                f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM stage_{table} "
-                f"ON CONFLICT DO NOTHING RETURNING band_id, seq, t"
-            )
+            cur.execute(rollups.insert_sql(stream, table, col_list))
             new = cur.fetchall()
         if stream == Stream.FALL and new:
             self._confirm_falls(new)

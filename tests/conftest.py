@@ -69,7 +69,8 @@ def clean_db(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
-            " alerts, deliveries, ingest_sessions RESTART IDENTITY CASCADE"
+            " alerts, deliveries, ingest_sessions, hr_1m, hr_1h, band_days, day_summaries"
+            " RESTART IDENTITY CASCADE"
         )
     return database_url
 
