@@ -1,8 +1,10 @@
 """The ingest service: MQTT in, PostgreSQL out, acknowledged only after commit.
 
-paho's network thread puts messages on a queue; one writer thread takes up to
-``ingest_batch_max`` records (or what arrived within ``ingest_batch_wait_s``), writes
-them in one transaction, and acks those messages only once it has committed. A
+paho's network thread puts messages on a queue; a parser thread takes up to
+``ingest_batch_max`` records (or what arrived within ``ingest_batch_wait_s``) and
+validates them while the writer thread stores the batch before (at most two wait
+between them); the writer stores each batch in one transaction and acks its
+messages only once it has committed. A
 crash before the commit leaves them unacknowledged, so the broker delivers them
 again (persistent session, QoS 1), and the idempotent writes ignore what was
 already stored.
@@ -32,12 +34,21 @@ from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
 from ingest.adopt import Delivery, drain_session
 from ingest.sessions import SessionRegistry
-from ingest.validate import parse_message
+from ingest.validate import Parsed, parse_message
 from ingest.writer import RecordWriter
 
 log = logging.getLogger(__name__)
 
 _STATUS_KINDS = (TopicKind.GATEWAY_STATUS, TopicKind.BAND_STATUS)
+
+
+@dataclass
+class _Batch:
+    """Messages validated by the parser thread, for the writer thread to store."""
+
+    batch: list[Delivery]
+    statuses: list[tuple[Delivery, TopicKind]]
+    parsed: list[tuple[str, Parsed]]
 
 
 @dataclass
@@ -60,7 +71,9 @@ class Ingest:
         self._registry: SessionRegistry | None = None
         self.client_id = client_id or ""
         self._client = self._make_client()
+        self._parsed: queue.Queue[_Batch] = queue.Queue(maxsize=2)
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._parser = threading.Thread(target=self._parse_loop, name="ingest-parser", daemon=True)
         self._watcher = threading.Thread(target=self._watch, name="ingest-watcher", daemon=True)
         self.connected = threading.Event()
         self.drained_sessions = 0
@@ -98,6 +111,7 @@ class Ingest:
             self.client_id = self._registry.client_id(self._registry.claim())
             self._client = self._make_client()
         self._thread.start()
+        self._parser.start()
         self._connect()
         if self._registry is not None:
             self._watcher.start()
@@ -113,6 +127,8 @@ class Ingest:
         its session, for this worker's next start or another worker to drain."""
         self._stop.set()
         self._thread.join(timeout=15)
+        if self._parser.is_alive():
+            self._parser.join(timeout=15)
         self._client.disconnect()
         self._client.loop_stop()
         if self._watcher.is_alive():
@@ -170,7 +186,22 @@ class Ingest:
     def _on_message(self, client, _u, msg: mqtt.MQTTMessage) -> None:
         self._queue.put(Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, client))
 
+    def _parse_loop(self) -> None:
+        """Validate the next batch while the writer stores the last one."""
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            item = self._parse(batch)
+            while not self._stop.is_set():
+                try:
+                    self._parsed.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+
     def _write_loop(self) -> None:
+        pending: _Batch | None = None  # kept across a lost connection, unacked
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.settings.database_url) as conn:
@@ -182,9 +213,13 @@ class Ingest:
                         repeat_s=self.settings.alert_repeat_s,
                     )
                     while not self._stop.is_set():
-                        batch = self._next_batch()
-                        if batch:
-                            self._write(writer, batch)
+                        if pending is None:
+                            try:
+                                pending = self._parsed.get(timeout=0.5)
+                            except queue.Empty:
+                                continue
+                        self._write(writer, pending)
+                        pending = None
             except psycopg.OperationalError as exc:
                 log.warning("database unavailable (%s); retrying, messages stay unacked", exc)
                 time.sleep(1.0)
@@ -224,7 +259,7 @@ class Ingest:
             size += msg.payload.count(b'"seq"')
         return batch
 
-    def _write(self, writer: RecordWriter, batch: list[Delivery]) -> None:
+    def _parse(self, batch: list[Delivery]) -> _Batch:
         kinds = [self._kind(m.topic) for m in batch]
         # a drained session's statuses reached every live worker already, newer ones too
         statuses = [
@@ -246,23 +281,21 @@ class Ingest:
             )
             for m in records
         ]
-        try:
-            for m, kind in statuses:
-                if kind == TopicKind.GATEWAY_STATUS:
-                    writer.gateway_status(m.payload)
-                else:
-                    writer.band_status(m.payload)
-            inserted = writer.write(parsed)
-        except psycopg.OperationalError:
-            for m in reversed(batch):  # keep them for the next connection, unacked
-                self._queue.queue.appendleft(m)
-            raise
+        return _Batch(batch, statuses, parsed)
+
+    def _write(self, writer: RecordWriter, item: _Batch) -> None:
+        for m, kind in item.statuses:
+            if kind == TopicKind.GATEWAY_STATUS:
+                writer.gateway_status(m.payload)
+            else:
+                writer.band_status(m.payload)
+        inserted = writer.write(item.parsed)
         # committed: now, and only now, the broker may forget these messages
-        for m in batch:
+        for m in item.batch:
             m.ack()
         for opened in writer.opened_alerts:
             self._start_countdown(opened)
-        self.stats.messages += len(batch)
+        self.stats.messages += len(item.batch)
         self.stats.rows += sum(inserted.values())
-        self.stats.dead_letters += sum(len(p.rejections) for _t, p in parsed)
+        self.stats.dead_letters += sum(len(p.rejections) for _t, p in item.parsed)
         self.stats.transactions += 1

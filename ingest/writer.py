@@ -35,6 +35,28 @@ def _ts(unix: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(unix, dt.UTC)
 
 
+def _real_array(values: list[float]) -> str:
+    """A real[] as COPY text: far cheaper than psycopg's list dumper, and the same
+    values (PostgreSQL parses the same decimal text either way)."""
+    return "{" + ",".join(map(repr, values)) + "}"
+
+
+def _hr_row(band_id: str, rec, received: dt.datetime) -> tuple:
+    return (band_id, rec.seq, _ts(rec.t), rec.bpm, _real_array(rec.rr_ms), rec.contact, received)
+
+
+def _generic_row(stream: Stream):
+    cols = _COLUMNS[stream][1]
+
+    def row(band_id: str, rec, received: dt.datetime) -> tuple:
+        return (band_id, rec.seq, _ts(rec.t), *(getattr(rec, c) for c in cols), received)
+
+    return row
+
+
+_ROW = {Stream.HR: _hr_row}  # the stream nearly every record is in
+
+
 class RecordWriter:
     def __init__(
         self,
@@ -72,18 +94,9 @@ class RecordWriter:
             bands.add(parsed.band_id)
             if parsed.gateway_id:
                 via[parsed.band_id] = parsed.gateway_id
-            cols = _COLUMNS[parsed.stream][1]
             received = _ts(parsed.received_at)
-            for rec in parsed.records:
-                rows[parsed.stream].append(
-                    (
-                        parsed.band_id,
-                        rec.seq,
-                        _ts(rec.t),
-                        *(getattr(rec, c) for c in cols),
-                        received,
-                    )
-                )
+            row = _ROW.get(parsed.stream, _generic_row(parsed.stream))
+            rows[parsed.stream] += [row(parsed.band_id, rec, received) for rec in parsed.records]
         inserted: dict[str, int] = {}
         self.opened_alerts = []
         with self.conn.transaction():
