@@ -98,8 +98,9 @@ class _Stored(threading.Thread):
 class _Workers:
     """``bandhub ingest`` processes; no adoption, so each drains its own session."""
 
-    def __init__(self, url: str, mqtt_url: str, n: int, logs: Path) -> None:
-        self.env = os.environ | {
+    def __init__(self, url: str, mqtt_url: str, n: int, logs: Path, src: str = "") -> None:
+        self.env = os.environ | {"PYTHONPATH": src} if src else dict(os.environ)
+        self.env |= {
             "BANDHUB_DATABASE_URL": url,
             "BANDHUB_MQTT_URL": mqtt_url,
             "BANDHUB_DATA_DIR": str(logs),
@@ -131,12 +132,13 @@ class _Workers:
         self.procs = []
 
 
-def _bandhub(throwaway_db, messages, total: int, workers: int) -> float:
+def _bandhub(throwaway_db, messages, total: int, workers: int, src: str = "") -> float:
+    """Records (or messages) per second; ``src``: run the workers from that checkout."""
     with throwaway_db() as url, tempfile.TemporaryDirectory() as tmp:
         broker = EmbeddedBroker(Path(tmp) / "broker")
         asyncio.run(broker.start())
         try:
-            w = _Workers(url, broker.url, workers, Path(tmp))
+            w = _Workers(url, broker.url, workers, Path(tmp), src)
             w.start()  # register the sessions and their subscriptions, then go away
             w.stop()
             _publish(broker.port, messages)
@@ -219,27 +221,37 @@ def _copy(throwaway_db, messages) -> tuple[float, int]:
 
 
 def run(args, throwaway_db) -> list[tuple[str, str, str]]:
+    src = args.baseline_src
     pages = _messages(args.records, PAGE)
     copy_rate, total = _copy(throwaway_db, pages)
     print(f"COPY: {copy_rate:,.0f} records/s", flush=True)
-    one = _bandhub(throwaway_db, pages, total, 1)
-    print(f"bandhub, 1 worker: {one:,.0f} records/s", flush=True)
-    two = _bandhub(throwaway_db, pages, total, 2)
-    print(f"bandhub, 2 workers: {two:,.0f} records/s", flush=True)
     naive_msgs = _messages(args.naive_records, PAGE)
     naive_total = sum(len(json.loads(b)["records"]) for _, b in naive_msgs)
     naive = _naive(throwaway_db, naive_msgs, naive_total)
     print(f"naive: {naive:,.0f} records/s", flush=True)
-    live_n = args.records // 5
-    live_msgs = _messages(live_n, 1)
-    live = _bandhub(throwaway_db, live_msgs, len(live_msgs), 1)
-    print(f"bandhub, live shape: {live:,.0f} messages/s", flush=True)
+    rates = {}
+    for label, n, source in (("before", 1, src), ("1", 1, ""), ("2", 2, "")):
+        if label == "before" and not src:
+            continue
+        rates[label] = _bandhub(throwaway_db, pages, total, n, source)
+        print(f"bandhub {label}: {rates[label]:,.0f} records/s", flush=True)
+    live_msgs = _messages(args.records // 5, 1)
+    live = {"after": _bandhub(throwaway_db, live_msgs, len(live_msgs), 1)}
+    if src:
+        live["before"] = _bandhub(throwaway_db, live_msgs, len(live_msgs), 1, src)
+    print(f"live shape: {live} messages/s", flush=True)
+    one, two = rates["1"], rates["2"]
+
+    def vs(rate: float) -> str:
+        return f"{rate:,.0f} ({rate / copy_rate:.2f} x COPY, {rate / naive:.0f} x naive)"
+
+    before = vs(rates["before"]) if "before" in rates else "-"
     return [
-        (f"ingest {total:,} records in pages of {PAGE}, records/s", "", ""),
+        (f"ingest {total:,} hr records, pages of {PAGE}, records/s", "", ""),
         ("  psycopg COPY of the same rows (hr's keys)", f"{copy_rate:,.0f}", ""),
         ("  naive consumer (INSERT per record)", f"{naive:,.0f}", ""),
-        ("  bandhub ingest, 1 worker", "", f"{one:,.0f} ({one / copy_rate:.2f} x COPY, "
-                                            f"{one / naive:.0f} x naive)"),
-        ("  bandhub ingest, 2 workers", "", f"{two:,.0f} ({two / one:.2f} x 1 worker)"),
-        (f"ingest live shape ({live_n:,} messages of 1 record), msg/s", "", f"{live:,.0f}"),
+        ("  bandhub ingest, 1 worker", before, vs(one)),
+        ("  bandhub ingest, 2 workers", "-", f"{two:,.0f} ({two / one:.2f} x 1 worker)"),
+        (f"ingest live shape ({len(live_msgs):,} messages of 1 record), msg/s",
+         f"{live['before']:,.0f}" if "before" in live else "-", f"{live['after']:,.0f}"),
     ]  # fmt: skip

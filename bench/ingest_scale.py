@@ -22,45 +22,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bandhub.db import migrate
 from bench import ingest_runs, scale_history
-
-SERVER = os.environ.get(
-    "BANDHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@contextmanager
-def throwaway_db(keep: bool = False) -> Iterator[str]:
-    """A fresh, migrated database on SERVER, dropped afterwards."""
-    name = f"bandhub_scale_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(SERVER, dbname=name)
-    try:
-        migrate(url)
-        yield url
-    finally:
-        if not keep:
-            with psycopg.connect(SERVER, autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+from bench.throwaway import throwaway_db
 
 
 def _ms(took: list[float]) -> tuple[float, float]:
@@ -182,6 +157,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--records", type=int, default=200_000, help="for the ingest runs")
     parser.add_argument("--naive-records", type=int, default=20_000)
+    parser.add_argument(
+        "--baseline-src",
+        default="",
+        help="a checkout whose `bandhub ingest` is the 'before' (e.g. the main branch)",
+    )
     parser.add_argument("--part", choices=("api", "ingest", "all"), default="all")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
@@ -191,9 +171,9 @@ def main() -> None:
     if args.part in ("ingest", "all"):
         rows += ingest_part(args)
     width = max(len(r[0]) for r in rows) + 2
-    print(f"\n{'':<{width}}{'before / baseline':>22}{'bandhub':>22}")
+    print(f"\n{'':<{width}}{'before / baseline':>36}{'bandhub (this branch)':>36}")
     for label, before, after in rows:
-        print(f"{label:<{width}}{before:>22}{after:>22}")
+        print(f"{label:<{width}}{before:>36}{after:>36}")
 
 
 if __name__ == "__main__":
