@@ -21,15 +21,20 @@ _ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00+00'"
 _DAY = "(t AT TIME ZONE 'UTC')::date"
 
 
-def _hr_upsert(table: str, width: str, source: str) -> str:
+def _hr_add(table: str) -> str:
     return (
-        f"INSERT INTO {table} (band_id, t, n, bpm_sum, bpm_min, bpm_max)"
-        f" SELECT band_id, date_bin('{width}', t, {_ORIGIN}), count(*), sum(bpm), min(bpm),"
-        f" max(bpm) FROM {source} GROUP BY 1, 2 ORDER BY 1, 2"
         f" ON CONFLICT (band_id, t) DO UPDATE SET n = {table}.n + EXCLUDED.n,"
         f" bpm_sum = {table}.bpm_sum + EXCLUDED.bpm_sum,"
         f" bpm_min = LEAST({table}.bpm_min, EXCLUDED.bpm_min),"
         f" bpm_max = GREATEST({table}.bpm_max, EXCLUDED.bpm_max)"
+    )
+
+
+def _hr_upsert(table: str, width: str, source: str) -> str:
+    return (
+        f"INSERT INTO {table} (band_id, t, n, bpm_sum, bpm_min, bpm_max)"
+        f" SELECT band_id, date_bin('{width}', t, {_ORIGIN}), count(*), sum(bpm), min(bpm),"
+        f" max(bpm) FROM {source} GROUP BY 1, 2 ORDER BY 1, 2" + _hr_add(table)
     )
 
 
@@ -74,6 +79,61 @@ def insert_sql(stream: Stream, table: str, col_list: str) -> str:
     ]
     ctes += [f"r{i} AS ({sql})" for i, sql in enumerate(_ROLLUPS.get(stream, []))]
     return "WITH " + ", ".join(ctes) + " SELECT band_id, seq, t FROM new"
+
+
+def _aggregate(keyed: list[tuple[tuple, int]]) -> list[tuple]:
+    """(key, value) pairs -> key + (count, sum, min, max), sorted by key."""
+    acc: dict[tuple, list[int]] = {}
+    for key, v in keyed:
+        a = acc.get(key)
+        if a is None:
+            acc[key] = [1, v, v, v]
+        else:
+            a[0] += 1
+            a[1] += v
+            a[2] = min(a[2], v)
+            a[3] = max(a[3], v)
+    return [(*key, *a) for key, a in sorted(acc.items())]
+
+
+def _columns(rows: list[tuple]) -> list[list]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else []
+
+
+def add_inserted(conn: psycopg.Connection, stream: Stream, rows: list[tuple]) -> None:
+    """Add rows that were all just inserted (as ingest's writer lays them out:
+    band_id, seq, t, then the stream's columns) to the rollups: the direct path's
+    counterpart of the statements in ``insert_sql``, aggregated here first."""
+    if stream == Stream.HR:
+        minute = _aggregate([((r[0], r[2].replace(second=0, microsecond=0)), r[3]) for r in rows])
+        hour = _aggregate(
+            [((r[0], r[2].replace(minute=0, second=0, microsecond=0)), r[3]) for r in rows]
+        )
+        day = _aggregate([((r[0], r[2].date()), r[3]) for r in rows])
+        unnest = "unnest(%s::text[], %s::timestamptz[], %s::int[], %s::bigint[], %s::int2[],"
+        for table, agg in (("hr_1m", minute), ("hr_1h", hour)):
+            conn.execute(
+                f"INSERT INTO {table} (band_id, t, n, bpm_sum, bpm_min, bpm_max)"
+                f" SELECT * FROM {unnest} %s::int2[])" + _hr_add(table),
+                _columns(agg),
+            )
+        conn.execute(
+            "INSERT INTO band_days (band_id, day, hr_n, hr_sum, hr_min, hr_max)"
+            f" SELECT * FROM {unnest.replace('timestamptz', 'date')} %s::int2[])" + _DAY_ADD,
+            _columns(day),
+        )
+    elif stream == Stream.EPOCH:  # steps r[3], worn r[7]
+        days: dict[tuple, list[int]] = {}
+        for r in rows:
+            a = days.setdefault((r[0], r[2].date()), [0, 0, 0])
+            a[0] += 1
+            a[1] += r[3]
+            a[2] += 1 if r[7] else 0
+        conn.execute(
+            "INSERT INTO band_days (band_id, day, epochs, steps, worn_min) SELECT * FROM"
+            " unnest(%s::text[], %s::date[], %s::int[], %s::bigint[], %s::int[])" + _DAY_ADD,
+            _columns([(*k, *a) for k, a in sorted(days.items())]),
+        )
 
 
 def lock_bands(conn: psycopg.Connection, bands: list[str], *, exclusive: bool = False) -> None:

@@ -55,6 +55,11 @@ def _generic_row(stream: Stream):
 
 
 _ROW = {Stream.HR: _hr_row}  # the stream nearly every record is in
+# streams written straight into their table when nothing in the batch is a repeat;
+# falls and button presses come twice by design (urgent copy, then the log) and act on
+# what is new, so they always go through staging
+_DIRECT = {Stream.HR, Stream.EPOCH, Stream.BATTERY}
+_STAGED_AFTER_A_REPEAT = 20  # batches
 
 
 class RecordWriter:
@@ -74,6 +79,8 @@ class RecordWriter:
         self.repeat_s = repeat_s
         # the fall alerts the last write opened (their countdowns go to the bands)
         self.opened_alerts: list[alert_store.OpenedAlert] = []
+        self._batches = 0
+        self._staged_until: dict[Stream, int] = {}
         with conn.transaction():
             for table, _cols in _COLUMNS.values():
                 conn.execute(
@@ -95,10 +102,11 @@ class RecordWriter:
             if parsed.gateway_id:
                 via[parsed.band_id] = parsed.gateway_id
             received = _ts(parsed.received_at)
-            row = _ROW.get(parsed.stream, _generic_row(parsed.stream))
+            row = _ROW.get(parsed.stream) or _generic_row(parsed.stream)
             rows[parsed.stream] += [row(parsed.band_id, rec, received) for rec in parsed.records]
         inserted: dict[str, int] = {}
         self.opened_alerts = []
+        self._batches += 1
         with self.conn.transaction():
             known = self._known_bands(bands)
             for stream in list(rows):
@@ -193,12 +201,32 @@ class RecordWriter:
         ).fetchall()
         return {r[0] for r in found}
 
+    def _copy_direct(self, stream: Stream, table: str, col_list: str, rows: list[tuple]) -> bool:
+        """COPY straight into the keyed table, when none of the rows is there yet (the
+        usual case): one write instead of two. A re-sent record makes the COPY fail on
+        the key; then it is undone (a savepoint) and this stream takes the staging path
+        for a while, as re-sends come in runs."""
+        if stream not in _DIRECT or self._batches < self._staged_until.get(stream, 0):
+            return False
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                with cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                rollups.add_inserted(self.conn, stream, rows)
+            return True
+        except psycopg.errors.UniqueViolation:
+            self._staged_until[stream] = self._batches + _STAGED_AFTER_A_REPEAT
+            return False
+
     def _copy_insert(self, stream: Stream, rows: list[tuple]) -> list[tuple]:
         """COPY into staging, keep what is new (and add it to the rollups); returns its
         (band_id, seq, t)."""
         table, cols = _COLUMNS[stream]
         all_cols = ("band_id", "seq", "t", *cols, "received_at")
         col_list = ", ".join(all_cols)
+        if self._copy_direct(stream, table, col_list, rows):
+            return [r[:3] for r in rows]
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY stage_{table} ({col_list}) FROM STDIN") as copy:
                 for row in rows:
