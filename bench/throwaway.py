@@ -19,14 +19,15 @@ SERVER = os.environ.get(
 
 
 @contextmanager
-def throwaway_db(keep: bool = False) -> Iterator[str]:
-    """A fresh, migrated database on SERVER, dropped afterwards."""
+def throwaway_db(keep: bool = False, migrated: bool = True) -> Iterator[str]:
+    """A fresh database on SERVER (migrated unless told not to), dropped afterwards."""
     name = f"bandhub_scale_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(SERVER, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = psycopg.conninfo.make_conninfo(SERVER, dbname=name)
     try:
-        migrate(url)
+        if migrated:
+            migrate(url)
         yield url
     finally:
         if not keep:
