@@ -108,7 +108,10 @@ class RecordWriter:
         self.opened_alerts = []
         self._batches += 1
         with self.conn.transaction():
-            known = self._known_bands(bands)
+            with self.conn.pipeline():  # statements sent together, not one round trip each
+                known = self._known_bands(bands)
+                if known:
+                    rollups.lock_bands(self.conn, sorted(known))
             for stream in list(rows):
                 keep = [r for r in rows[stream] if r[0] in known]
                 for r in rows[stream]:
@@ -125,14 +128,29 @@ class RecordWriter:
                             )
                         )
                 rows[stream] = keep
-            if known:
-                rollups.lock_bands(self.conn, sorted(known))
             added: Counter[str] = Counter()  # new records per band, all streams
+            direct: list[tuple[Stream, list[tuple]]] = []  # copied straight in: all new
             for stream, stream_rows in sorted(rows.items()):  # one lock order for all
                 if stream_rows:
-                    new = self._copy_insert(stream, stream_rows)
+                    new = self._copy_insert(stream, stream_rows, direct)
                     inserted[stream.value] = len(new)
                     added.update(band_id for band_id, _seq, _t in new)
+            self._finish(rejections, known, via, added, direct)
+        return inserted
+
+    def _finish(
+        self,
+        rejections: list[tuple[str, Rejection]],
+        known: set[str],
+        via: dict[str, str],
+        added: Counter[str],
+        direct: list[tuple[Stream, list[tuple]]],
+    ) -> None:
+        """Rollups of what was copied straight in, the bands' counts and last seen, dead
+        letters: all in one pipeline."""
+        with self.conn.pipeline():
+            for stream, stream_rows in direct:
+                rollups.add_inserted(self.conn, stream, stream_rows)
             if added:
                 bands_added = sorted(added)
                 self.conn.execute(
@@ -151,7 +169,6 @@ class RecordWriter:
                     (sorted(known), [b for b, _ in known_via], [g for _, g in known_via]),
                 )
             self._dead_letters(rejections)
-        return inserted
 
     def _status(self, model: type[T], payload: bytes, what: str) -> T | None:
         """A retained status message, or None after dead-lettering it with the reason."""
@@ -209,23 +226,28 @@ class RecordWriter:
         if stream not in _DIRECT or self._batches < self._staged_until.get(stream, 0):
             return False
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                with cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                rollups.add_inserted(self.conn, stream, rows)
+            with (
+                self.conn.transaction(),
+                self.conn.cursor() as cur,
+                cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
             return True
         except psycopg.errors.UniqueViolation:
             self._staged_until[stream] = self._batches + _STAGED_AFTER_A_REPEAT
             return False
 
-    def _copy_insert(self, stream: Stream, rows: list[tuple]) -> list[tuple]:
+    def _copy_insert(
+        self, stream: Stream, rows: list[tuple], direct: list[tuple[Stream, list[tuple]]]
+    ) -> list[tuple]:
         """COPY into staging, keep what is new (and add it to the rollups); returns its
-        (band_id, seq, t)."""
+        (band_id, seq, t). Rows copied straight in go on ``direct`` for their rollups."""
         table, cols = _COLUMNS[stream]
         all_cols = ("band_id", "seq", "t", *cols, "received_at")
         col_list = ", ".join(all_cols)
         if self._copy_direct(stream, table, col_list, rows):
+            direct.append((stream, rows))
             return [r[:3] for r in rows]
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY stage_{table} ({col_list}) FROM STDIN") as copy:
