@@ -3,11 +3,14 @@ summary, computed by analytics.daily so that the route only asks and answers.
 
 Days that ingest keeps rollups for (``band_days``, migration 011) take their heart
 rate figures from the rollup, and the computed summary is stored with the day's
-rollup version: later reads return it until new data for that day arrives."""
+rollup version (and what computed it): later reads return it until new data for
+that day arrives, or other code or fitted parameters answer."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from importlib import resources
 
 import numpy as np
 from fastapi.encoders import jsonable_encoder
@@ -16,6 +19,21 @@ from psycopg.types.json import Jsonb
 
 from analytics import daily
 from api.db import fetch_all, fetch_one
+
+_FORMAT = "1"  # bump when the code behind the summary changes what it answers
+
+
+def _computed_with() -> str:
+    """This code's summary format and a digest of the fitted parameters it uses: a
+    stored summary from other code or another fit is computed again."""
+    digest = hashlib.sha256(_FORMAT.encode())
+    for f in sorted(resources.files("analytics.params").iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".json"):
+            digest.update(f.name.encode() + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+COMPUTED_WITH = _computed_with()
 
 
 def _utc(seconds: float | None) -> dt.datetime | None:
@@ -80,19 +98,22 @@ async def daily_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> d
     day = await fetch_one(
         conn,
         "SELECT d.version, d.hr_n, d.hr_sum, d.hr_min, d.hr_max, s.version AS stored,"
-        " s.summary FROM band_days d LEFT JOIN day_summaries s USING (band_id, day)"
+        " s.summary FROM band_days d LEFT JOIN day_summaries s"
+        " ON s.band_id = d.band_id AND s.day = d.day AND s.computed_with = %s"
         " WHERE d.band_id = %s AND d.day = %s",
-        (band_id, date),
+        (COMPUTED_WITH, band_id, date),
     )
     if day is not None and day["stored"] == day["version"]:
         return day["summary"]
     summary = await _compute(conn, band_id, date, day)
     if day is not None:
         await conn.execute(
-            "INSERT INTO day_summaries (band_id, day, version, summary) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (band_id, day) DO UPDATE SET version = EXCLUDED.version,"
-            " summary = EXCLUDED.summary WHERE day_summaries.version < EXCLUDED.version",
-            (band_id, date, day["version"], Jsonb(jsonable_encoder(summary))),
+            "INSERT INTO day_summaries (band_id, day, version, computed_with, summary)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (band_id, day) DO UPDATE SET"
+            " version = EXCLUDED.version, computed_with = EXCLUDED.computed_with,"
+            " summary = EXCLUDED.summary WHERE day_summaries.version < EXCLUDED.version"
+            " OR day_summaries.computed_with <> EXCLUDED.computed_with",
+            (band_id, date, day["version"], COMPUTED_WITH, Jsonb(jsonable_encoder(summary))),
         )
     return summary
 

@@ -114,6 +114,12 @@ async def test_rollups_follow_live_data_and_a_late_backlog(settings, ingest, pub
         (len(days),)
     ]
     assert (await _answers(api, "BH-0001", days)) == rolled  # the stored summaries
+    with psycopg.connect(url) as conn:  # stored by other code: not used
+        conn.execute(
+            "UPDATE day_summaries SET computed_with = 'older code',"
+            " summary = jsonb_set(summary, '{steps}', '-1')"
+        )
+    assert (await _answers(api, "BH-0001", days)) == rolled
 
     with psycopg.connect(url) as conn:  # without rollups the API reads the raw rows
         conn.execute("DELETE FROM band_days WHERE band_id = 'BH-0001'")

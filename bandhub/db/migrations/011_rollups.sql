@@ -6,7 +6,8 @@
 -- tests, erasure). A band_days row also says "this day is maintained": the API reads
 -- rollups only for such days and the raw rows for any other. Its version goes up with
 -- every change to the day, so day_summaries (the API's computed daily summary, with
--- resting heart rate, sleep and HRV) is reused only while it is current.
+-- resting heart rate, sleep and HRV) is reused only while it is current, and only by
+-- the code and fitted parameters that computed it.
 CREATE TABLE hr_1m (
     band_id text NOT NULL,
     t       timestamptz NOT NULL,
@@ -42,10 +43,11 @@ CREATE TABLE band_days (
 );
 
 CREATE TABLE day_summaries (
-    band_id text NOT NULL,
-    day     date NOT NULL,
-    version bigint NOT NULL,
-    summary jsonb NOT NULL,
+    band_id       text NOT NULL,
+    day           date NOT NULL,
+    version       bigint NOT NULL,
+    computed_with text NOT NULL,  -- the summary code and fitted parameters it came from
+    summary       jsonb NOT NULL,
     PRIMARY KEY (band_id, day)
 );
 
