@@ -112,6 +112,7 @@ class _Workers:
             "BANDHUB_DATA_DIR": str(logs),
             "BANDHUB_INGEST_MAX_FUTURE_S": str(10 * 365 * 86400),
             "BANDHUB_INGEST_ORPHAN_CHECK_S": "3600",
+            "BANDHUB_INGEST_SHARE_GROUP": "ingest",
         }
         self.n, self.logs, self.procs = n, logs, []
 

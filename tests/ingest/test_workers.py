@@ -32,6 +32,7 @@ def _start_worker(settings, log: Path) -> subprocess.Popen:
         "BANDHUB_INGEST_MAX_FUTURE_S": str(10 * 365 * 86400),
         "BANDHUB_INGEST_BATCH_WAIT_S": "0.05",
         "BANDHUB_INGEST_BATCH_MAX": "200",  # many small transactions: some are in flight
+        "BANDHUB_INGEST_SHARE_GROUP": "ingest",
     }
     cmd = [sys.executable, "-c", "from stack.cli import app; app()", "ingest"]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
