@@ -1,15 +1,39 @@
 """A band's day from its stored epochs and heart rate: the figures of the daily
-summary, computed by analytics.daily so that the route only asks and answers."""
+summary, computed by analytics.daily so that the route only asks and answers.
+
+Days that ingest keeps rollups for (``band_days``, migration 011) take their heart
+rate figures from the rollup, and the computed summary is stored with the day's
+rollup version (and what computed it): later reads return it until new data for
+that day arrives, or other code or fitted parameters answer."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from importlib import resources
 
 import numpy as np
+from fastapi.encoders import jsonable_encoder
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from analytics import daily
 from api.db import fetch_all, fetch_one
+
+_FORMAT = "1"  # bump when the code behind the summary changes what it answers
+
+
+def _computed_with() -> str:
+    """This code's summary format and a digest of the fitted parameters it uses: a
+    stored summary from other code or another fit is computed again."""
+    digest = hashlib.sha256(_FORMAT.encode())
+    for f in sorted(resources.files("analytics.params").iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".json"):
+            digest.update(f.name.encode() + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+COMPUTED_WITH = _computed_with()
 
 
 def _utc(seconds: float | None) -> dt.datetime | None:
@@ -51,7 +75,53 @@ async def _day_hrv(
     }
 
 
-async def daily_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> dict:
+async def _hr_stats(
+    conn: AsyncConnection, day: dict | None, band_id: str, start: dt.datetime, end: dt.datetime
+) -> daily.HeartRateStats:
+    """From the day's rollup when ingest keeps one, else from the raw rows."""
+    if day is not None:
+        if not day["hr_n"]:
+            return daily.HeartRateStats(None, None, None)
+        avg = round(day["hr_sum"] / day["hr_n"], 1)  # what numpy's mean of the rows gives
+        return daily.HeartRateStats(day["hr_min"], avg, day["hr_max"])
+    bpm = await fetch_all(
+        conn,
+        "SELECT bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s",
+        (band_id, start, end),
+    )
+    return daily.heart_rate_stats(np.array([r["bpm"] for r in bpm]))
+
+
+async def daily_summary(
+    conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
+) -> dict:
+    """The day's summary: the stored one while it is current (its day's rollup has not
+    changed since), else computed and stored for the next reader (unless ``store`` is
+    off: an export reads in a read-only snapshot)."""
+    day = await fetch_one(
+        conn,
+        "SELECT d.version, d.hr_n, d.hr_sum, d.hr_min, d.hr_max, s.version AS stored,"
+        " s.summary FROM band_days d LEFT JOIN day_summaries s"
+        " ON s.band_id = d.band_id AND s.day = d.day AND s.computed_with = %s"
+        " WHERE d.band_id = %s AND d.day = %s",
+        (COMPUTED_WITH, band_id, date),
+    )
+    if day is not None and day["stored"] == day["version"]:
+        return day["summary"]
+    summary = await _compute(conn, band_id, date, day)
+    if day is not None and store:
+        await conn.execute(
+            "INSERT INTO day_summaries (band_id, day, version, computed_with, summary)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (band_id, day) DO UPDATE SET"
+            " version = EXCLUDED.version, computed_with = EXCLUDED.computed_with,"
+            " summary = EXCLUDED.summary WHERE day_summaries.version < EXCLUDED.version"
+            " OR day_summaries.computed_with <> EXCLUDED.computed_with",
+            (band_id, date, day["version"], COMPUTED_WITH, Jsonb(jsonable_encoder(summary))),
+        )
+    return summary
+
+
+async def _compute(conn: AsyncConnection, band_id: str, date: dt.date, day: dict | None) -> dict:
     """Steps, heart rate, sleep, HRV, falls and coverage of one UTC day."""
     start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
@@ -59,11 +129,6 @@ async def daily_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> d
         conn,
         "SELECT t, steps, activity_count, enmo_mg, hr_mean, worn FROM epochs"
         " WHERE band_id = %s AND t >= %s AND t < %s ORDER BY t",
-        (band_id, start, end),
-    )
-    bpm = await fetch_all(
-        conn,
-        "SELECT bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s",
         (band_id, start, end),
     )
     falls = await fetch_one(
@@ -80,7 +145,7 @@ async def daily_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> d
     asleep = daily.asleep_minutes(enmo_g, worn)
     t_s = np.array([e["t"].timestamp() for e in epochs], dtype=float)
     sleep = daily.day_sleep(t_s, asleep, hr_mean, enmo_g)
-    stats = daily.heart_rate_stats(np.array([r["bpm"] for r in bpm]))
+    stats = await _hr_stats(conn, day, band_id, start, end)
     return {
         "band_id": band_id,
         "date": date,

@@ -103,6 +103,22 @@ class Settings(BaseSettings):
     ingest_max_age_days: float = Field(
         default=365.0, gt=0, description="Records stamped earlier than this are dead-lettered"
     )
+    ingest_share_group: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="Workers subscribe to records as $share/<group>/... (empty: each worker"
+        " gets every record). Off by default: mosquitto 2.0.11 forgets the shared"
+        " subscriptions of persistent sessions when it restarts, and drops what arrives"
+        " before the workers reconnect (docs/scaling.md)",
+    )
+    ingest_client_prefix: str = Field(
+        default="bandhub-ingest", description="Worker client ids are <prefix>-<slot>"
+    )
+    ingest_orphan_check_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        description="How often a worker looks for the sessions of workers that are gone",
+    )
 
     # API
     api_host: str = "127.0.0.1"

@@ -13,15 +13,16 @@ psycopg's prepared generic plan is covered too. Checks both give the same counts
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
+import sys
 import time
-import uuid
+from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-from bandhub.db import migrate
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.throwaway import throwaway_db
 
 COUNTED = (
     "SELECT b.band_id, (SELECT count(*) FROM hr WHERE hr.band_id = b.band_id)"
@@ -77,32 +78,18 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=2.0)
     parser.add_argument("--runs", type=int, default=8)
     args = parser.parse_args()
-    server = os.environ.get(
-        "BANDHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"bandhub_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(server, dbname=name)
-    try:
-        migrate(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            start = time.perf_counter()
-            rows = _load(conn, args.bands, args.days)
-            print(f"{rows:,} rows for {args.bands} bands x {args.days:g} days"
-                  f" loaded in {time.perf_counter() - start:.0f} s")  # fmt: skip
-            counted, by_counting = _time(conn, COUNTED, args.runs)
-            kept, by_keeping = _time(conn, KEPT, args.runs)
-        assert by_counting == by_keeping, "kept counts differ from counting rows"
-        print(f"{'GET /bands query':<36}{'p50 ms':>10}{'p95 ms':>10}")
-        for label, took in (("counting rows (before 007)", counted), ("kept counts", kept)):
-            p95 = statistics.quantiles(took, n=20)[-1]
-            print(f"{label:<36}{statistics.median(took):>10.2f}{p95:>10.2f}")
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with throwaway_db() as url, psycopg.connect(url, autocommit=True) as conn:
+        start = time.perf_counter()
+        rows = _load(conn, args.bands, args.days)
+        print(f"{rows:,} rows for {args.bands} bands x {args.days:g} days"
+              f" loaded in {time.perf_counter() - start:.0f} s")  # fmt: skip
+        counted, by_counting = _time(conn, COUNTED, args.runs)
+        kept, by_keeping = _time(conn, KEPT, args.runs)
+    assert by_counting == by_keeping, "kept counts differ from counting rows"
+    print(f"{'GET /bands query':<36}{'p50 ms':>10}{'p95 ms':>10}")
+    for label, took in (("counting rows (before 007)", counted), ("kept counts", kept)):
+        p95 = statistics.quantiles(took, n=20)[-1]
+        print(f"{label:<36}{statistics.median(took):>10.2f}{p95:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
 """The ingest service: MQTT in, PostgreSQL out, acknowledged only after commit.
 
-paho's network thread puts messages on a queue; one writer thread takes up to
-``ingest_batch_max`` records (or what arrived within ``ingest_batch_wait_s``), writes
-them in one transaction, and acks those messages only once it has committed. A
+paho's network thread puts messages on a queue; a parser thread takes up to
+``ingest_batch_max`` records (or what arrived within ``ingest_batch_wait_s``) and
+validates them while the writer thread stores the batch before (at most two wait
+between them); the writer stores each batch in one transaction and acks its
+messages only once it has committed. A
 crash before the commit leaves them unacknowledged, so the broker delivers them
 again (persistent session, QoS 1), and the idempotent writes ignore what was
 already stored.
+
+Several workers share the records: each takes a slot (``ingest.sessions``), so its
+own client id, and subscribes to ``$share/<group>/...``. A watcher thread drains the
+sessions of workers that are gone (``ingest.adopt``), so what the broker queued for
+them reaches a live worker within seconds.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from bandhub.contracts.messages import TopicKind, Topics
 from bandhub.db import migrate
 from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
-from ingest.validate import parse_message
+from ingest.adopt import Delivery, drain_session
+from ingest.sessions import SessionRegistry
+from ingest.validate import Parsed, parse_message
 from ingest.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -34,11 +43,12 @@ _STATUS_KINDS = (TopicKind.GATEWAY_STATUS, TopicKind.BAND_STATUS)
 
 
 @dataclass
-class _Msg:
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
+class _Batch:
+    """Messages validated by the parser thread, for the writer thread to store."""
+
+    batch: list[Delivery]
+    statuses: list[tuple[Delivery, TopicKind]]
+    parsed: list[tuple[str, Parsed]]
 
 
 @dataclass
@@ -50,56 +60,148 @@ class IngestStats:
 
 
 class Ingest:
-    def __init__(self, settings: Settings, client_id: str = "bandhub-ingest") -> None:
+    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
+        """Without ``client_id`` the worker takes a registered slot (start()), whose
+        session other workers drain if this one goes away; with one, it is on its own."""
         self.settings = settings
         self.topics = Topics(settings.mqtt_topic_prefix)
         self.stats = IngestStats()
-        self._queue: queue.Queue[_Msg] = queue.Queue()
+        self._queue: queue.Queue[Delivery] = queue.Queue()
         self._stop = threading.Event()
-        self._client = mqtt_client(settings.mqtt_url, client_id, clean_start=False)
-        self._client.manual_ack_set(True)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = self._on_subscribe
+        self._registry: SessionRegistry | None = None
+        self.client_id = client_id or ""
+        self._client = self._make_client()
+        self._parsed: queue.Queue[_Batch] = queue.Queue(maxsize=2)
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._parser = threading.Thread(target=self._parse_loop, name="ingest-parser", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, name="ingest-watcher", daemon=True)
         self.connected = threading.Event()
+        self.drained_sessions = 0
+
+    @property
+    def slot(self) -> int | None:
+        """This worker's slot (0 for the first worker), None with a fixed client id."""
+        return self._registry.slot if self._registry is not None else None
+
+    def _make_client(self) -> mqtt.Client:
+        client_id = self.client_id or "unclaimed"  # start() claims a slot first
+        client = mqtt_client(self.settings.mqtt_url, client_id, clean_start=False)
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _record_filters(self) -> list[str]:
+        group = self.settings.ingest_share_group
+        records = self.topics.records_filter()
+        return [f"$share/{group}/{records}" if group else records]
+
+    def _filters(self) -> list[str]:
+        """Records shared among the workers; statuses (retained, few) to every worker."""
+        statuses = [self.topics.gateway_status_filter(), self.topics.band_status_filter()]
+        return self._record_filters() + statuses
 
     def start(self) -> None:
         migrate(self.settings.database_url)
-        host, port = broker_address(self.settings.mqtt_url)
+        if not self.client_id:
+            self._registry = SessionRegistry(
+                self.settings.database_url, self.settings.ingest_client_prefix
+            )
+            self.client_id = self._registry.client_id(self._registry.claim())
+            self._client = self._make_client()
         self._thread.start()
+        self._parser.start()
+        self._connect()
+        if self._registry is not None:
+            self._watcher.start()
+        log.info("ingest worker %s started", self.client_id)
+
+    def _connect(self) -> None:
+        host, port = broker_address(self.settings.mqtt_url)
         self._client.connect_async(host, port, keepalive=15)
         self._client.loop_start()
 
     def stop(self) -> None:
+        """Stop taking messages; what the broker still holds for this worker stays in
+        its session, for this worker's next start or another worker to drain."""
         self._stop.set()
         self._thread.join(timeout=15)
+        if self._parser.is_alive():
+            self._parser.join(timeout=15)
         self._client.disconnect()
         self._client.loop_stop()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=15)
+        if self._registry is not None:
+            self._registry.close()  # lets the slot go: a live worker drains it
+
+    def _watch(self) -> None:
+        """Keep our slot, and drain the sessions of workers that are gone."""
+        registry = self._registry
+        assert registry is not None
+        while not self._stop.wait(self.settings.ingest_orphan_check_s):
+            try:
+                if not registry.healthy():
+                    self._regain_slot(registry)
+                    continue
+                for slot in registry.orphans():
+                    self._drain(registry, slot)
+            except psycopg.OperationalError as exc:
+                log.warning("session registry unavailable (%s)", exc)
+
+    def _regain_slot(self, registry: SessionRegistry) -> None:
+        """Our lock went with our database connection: another worker may be draining
+        our session, so stay off the broker until the slot is ours again."""
+        log.warning("lost the lock of %s; off the broker until it is ours again", self.client_id)
+        self._client.disconnect()
+        self._client.loop_stop()
+        while not self._stop.is_set() and not registry.reclaim():
+            time.sleep(1.0)
+        if not self._stop.is_set():
+            self._connect()
+
+    def _drain(self, registry: SessionRegistry, slot: int) -> None:
+        client_id = registry.client_id(slot)
+        n = drain_session(self.settings.mqtt_url, client_id, self._filters(), self._queue.put)
+        if n is None:
+            registry.unlock(slot)  # try again on the next round
+            return
+        registry.drained(slot, n)
+        self.drained_sessions += 1
 
     def _on_connect(self, client, _u, _flags, reason_code, _props) -> None:
         if reason_code.is_failure:
             log.warning("broker refused ingest: %s", reason_code)
             return
-        client.subscribe(
-            [
-                (self.topics.records_filter(), 1),
-                (self.topics.gateway_status_filter(), 1),
-                (self.topics.band_status_filter(), 1),
-            ]
-        )
+        client.subscribe([(f, 1) for f in self._filters()])
 
     def _on_subscribe(self, _c, _u, _mid, reason_codes, _props) -> None:
         if any(rc.is_failure for rc in reason_codes):
             log.error("broker refused the subscription: %s", reason_codes)
             return
         self.connected.set()  # from here on no message can be missed
-        log.info("ingest subscribed to %s", self.topics.records_filter())
+        log.info("ingest %s subscribed to %s", self.client_id, self._record_filters()[0])
 
-    def _on_message(self, _c, _u, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(_Msg(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+    def _on_message(self, client, _u, msg: mqtt.MQTTMessage) -> None:
+        self._queue.put(Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, client))
+
+    def _parse_loop(self) -> None:
+        """Validate the next batch while the writer stores the last one."""
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            item = self._parse(batch)
+            while not self._stop.is_set():
+                try:
+                    self._parsed.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
 
     def _write_loop(self) -> None:
+        pending: _Batch | None = None  # kept across a lost connection, unacked
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.settings.database_url) as conn:
@@ -111,9 +213,13 @@ class Ingest:
                         repeat_s=self.settings.alert_repeat_s,
                     )
                     while not self._stop.is_set():
-                        batch = self._next_batch()
-                        if batch:
-                            self._write(writer, batch)
+                        if pending is None:
+                            try:
+                                pending = self._parsed.get(timeout=0.5)
+                            except queue.Empty:
+                                continue
+                        self._write(writer, pending)
+                        pending = None
             except psycopg.OperationalError as exc:
                 log.warning("database unavailable (%s); retrying, messages stay unacked", exc)
                 time.sleep(1.0)
@@ -133,7 +239,7 @@ class Ingest:
         except ValueError:
             return None
 
-    def _next_batch(self) -> list[_Msg]:
+    def _next_batch(self) -> list[Delivery]:
         try:
             first = self._queue.get(timeout=0.5)
         except queue.Empty:
@@ -153,9 +259,14 @@ class Ingest:
             size += msg.payload.count(b'"seq"')
         return batch
 
-    def _write(self, writer: RecordWriter, batch: list[_Msg]) -> None:
+    def _parse(self, batch: list[Delivery]) -> _Batch:
         kinds = [self._kind(m.topic) for m in batch]
-        statuses = [(m, k) for m, k in zip(batch, kinds, strict=True) if k in _STATUS_KINDS]
+        # a drained session's statuses reached every live worker already, newer ones too
+        statuses = [
+            (m, k)
+            for m, k in zip(batch, kinds, strict=True)
+            if k in _STATUS_KINDS and not m.adopted
+        ]
         records = [m for m, k in zip(batch, kinds, strict=True) if k not in _STATUS_KINDS]
         parsed = [
             (
@@ -170,24 +281,21 @@ class Ingest:
             )
             for m in records
         ]
-        try:
-            for m, kind in statuses:
-                if kind == TopicKind.GATEWAY_STATUS:
-                    writer.gateway_status(m.payload)
-                else:
-                    writer.band_status(m.payload)
-            inserted = writer.write(parsed)
-        except psycopg.OperationalError:
-            for m in reversed(batch):  # keep them for the next connection, unacked
-                self._queue.queue.appendleft(m)
-            raise
+        return _Batch(batch, statuses, parsed)
+
+    def _write(self, writer: RecordWriter, item: _Batch) -> None:
+        for m, kind in item.statuses:
+            if kind == TopicKind.GATEWAY_STATUS:
+                writer.gateway_status(m.payload)
+            else:
+                writer.band_status(m.payload)
+        inserted = writer.write(item.parsed)
         # committed: now, and only now, the broker may forget these messages
-        for m in batch:
-            if m.qos > 0:
-                self._client.ack(m.mid, m.qos)
+        for m in item.batch:
+            m.ack()
         for opened in writer.opened_alerts:
             self._start_countdown(opened)
-        self.stats.messages += len(batch)
+        self.stats.messages += len(item.batch)
         self.stats.rows += sum(inserted.values())
-        self.stats.dead_letters += sum(len(p.rejections) for _t, p in parsed)
+        self.stats.dead_letters += sum(len(p.rejections) for _t, p in item.parsed)
         self.stats.transactions += 1

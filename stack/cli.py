@@ -104,7 +104,8 @@ def ingest() -> None:
     async def main(stop: asyncio.Event) -> None:
         service, monitor = Ingest(settings), MonitorService(settings)
         await asyncio.to_thread(service.start)
-        monitor.start()
+        if service.slot == 0:  # one alert monitor for all workers (see README, Known limits)
+            monitor.start()
         try:
             await Dispatcher(settings).run(stop)
         finally:

@@ -52,6 +52,8 @@ class SystemServices:
             self.broker = EmbeddedBroker(data / "broker")
             await self.broker.start()
             self.settings.mqtt_url = self.broker.url
+            if self.broker.kind == "amqtt":  # no shared subscriptions there
+                self.settings.ingest_share_group = ""
         await asyncio.to_thread(migrate, self.settings.database_url)
         return self
 

@@ -71,7 +71,8 @@ def clean_db(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
-            " alerts, deliveries, accounts, organisations, audit_log, rate_counters"
+            " alerts, deliveries, accounts, organisations, audit_log, rate_counters,"
+            " ingest_sessions, hr_1m, hr_1h, band_days, day_summaries, erasures"
             " RESTART IDENTITY CASCADE"
         )
     return database_url

@@ -120,7 +120,7 @@ async def export_fhir(database_url: str, band_id: str) -> AsyncIterator[str]:
             (band_id,),
         )
         for row in days:
-            summary = await daily_summary(conn, band_id, row["day"])
+            summary = await daily_summary(conn, band_id, row["day"], store=False)
             start = dt.datetime.combine(row["day"], dt.time(), tzinfo=dt.UTC)
             end = start + dt.timedelta(days=1)
             values = {

@@ -56,7 +56,9 @@ async def export_json(database_url: str, band_id: str) -> AsyncIterator[str]:
             (band_id,),
         )
         for i, row in enumerate(days):
-            yield ("," if i else "") + dumps(await daily_summary(conn, band_id, row["day"]))
+            yield ("," if i else "") + dumps(
+                await daily_summary(conn, band_id, row["day"], store=False)
+            )
         yield '],"records":{'
         for i, (stream, columns) in enumerate(RECORD_STREAMS.items()):
             yield ("," if i else "") + f'"{stream}":['

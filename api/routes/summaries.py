@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.db import fetch_all
 from api.deps import DbConn
 from api.errors import ApiError, error_responses
 from api.schemas import DailySummary, HrSeries, IsoDate
 from api.security.access import Scope
 from api.security.policy import BandAccess, OnBand
 from api.security.throttle import Expensive
+from api.series import hr_points
 from api.summary import daily_summary
 
 router = APIRouter(prefix="/bands/{band_id}", tags=["summaries"], dependencies=[Expensive])
@@ -58,11 +58,5 @@ async def hr_series(
         raise ApiError(422, "invalid_request", "end must be after start")
     if end - start > _MAX_SERIES:
         raise ApiError(422, "invalid_request", "at most 31 days per request")
-    rows = await fetch_all(
-        conn,
-        "SELECT date_bin(make_interval(secs => %s), t, TIMESTAMPTZ '2000-01-01') AS t,"
-        " round(avg(bpm)::numeric, 1)::float AS bpm, min(bpm) AS min, max(bpm) AS max"
-        " FROM hr WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1 ORDER BY 1",
-        (_RESOLUTIONS[resolution], band.band_id, start, end),
-    )
+    rows = await hr_points(conn, band.band_id, start, end, _RESOLUTIONS[resolution])
     return {"band_id": band.band_id, "resolution": resolution, "points": rows}

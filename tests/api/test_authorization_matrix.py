@@ -286,6 +286,9 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ),
     ("GET", "/bands/{band_id}/audit"): lambda w: Call(BAND),
     ("GET", "/dead-letters"): lambda w: Call({}),
+    ("GET", "/bands/{band_id}/export"): lambda w: Call(BAND, params={"format": "fhir"}),
+    ("DELETE", "/bands/{band_id}"): lambda w: Call(BAND),
+    ("POST", "/auth/me/erase"): lambda w: Call({}, json={"password": PASSWORD}),
     ("GET", "/bands/{band_id}/dead-letters"): lambda w: Call(BAND),
 }
 
@@ -312,6 +315,7 @@ RESEED_AFTER = {
     ("PUT", "/bands/{band_id}/organisation"), ("DELETE", "/bands/{band_id}/organisation"),
     ("DELETE", "/bands/{band_id}/contacts/{contact_id}"), ("POST", "/alerts/{alert_id}/resolve"),
     ("GET", "/contacts/{contact_id}/opt-out"), ("POST", "/bands"),
+    ("DELETE", "/bands/{band_id}"), ("POST", "/auth/me/erase"),
 }  # fmt: skip
 
 # Routes whose answer for an allowed caller depends on who they are, beyond the policy.

@@ -4,9 +4,7 @@ reason, good input is stored once, and messages are acknowledged only after comm
 from __future__ import annotations
 
 import json
-import time
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
@@ -27,30 +25,6 @@ def _hr_batch(band: str = "BH-0001", seqs=range(3), **over) -> dict:
         "records": [{"seq": s, "t": T0 + 5 * s, "bpm": 60 + s, "rr_ms": [1000.0]} for s in seqs],
     }
     return batch | over
-
-
-@pytest.fixture
-def publisher(broker):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-
-    def publish(topic: str, payload) -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        client.publish(topic, body, qos=1).wait_for_publish(5)
-
-    yield publish
-    client.disconnect()
-    client.loop_stop()
-
-
-@pytest.fixture
-def ingest(settings):
-    svc = Ingest(settings, client_id=f"ingest-test-{time.monotonic_ns()}")
-    svc.start()
-    assert svc.connected.wait(10)
-    yield svc
-    svc.stop()
 
 
 def _rows(url: str, query: str) -> list[tuple]:

@@ -98,3 +98,34 @@ def test_migrations_make_hypertables_and_are_idempotent(timescale_url: str) -> N
             " GROUP BY b ORDER BY b"
         ).fetchall()
     assert [r[1] for r in rows] == [60.5, 62.0]
+
+
+def test_ingest_keeps_rollups_on_a_hypertable(timescale_url: str) -> None:
+    """Ingest's insert (a data-modifying CTE that feeds the rollups) works on hr as a
+    hypertable, and a re-sent record is not counted twice."""
+    from bandhub.contracts.messages import Stream
+    from ingest import rollups
+
+    assert _migrate(timescale_url) is True
+    cols = "band_id, seq, t, bpm, rr_ms, contact, received_at"
+    with _connect(timescale_url) as conn:
+        conn.execute("INSERT INTO bands (band_id) VALUES ('BH-0002') ON CONFLICT DO NOTHING")
+        conn.execute("CREATE TEMP TABLE stage_hr (LIKE hr INCLUDING DEFAULTS)")
+        for seqs in ([0, 1, 2], [2, 3]):  # seq 2 twice
+            conn.execute("TRUNCATE stage_hr")
+            for seq in seqs:
+                conn.execute(
+                    f"INSERT INTO stage_hr ({cols}) VALUES ('BH-0002', %s,"
+                    " TIMESTAMPTZ '2026-11-23 10:00Z' + make_interval(secs => %s), %s, '{}',"
+                    " true, now())",
+                    (seq, seq * 20, 60 + seq),
+                )
+            conn.execute(rollups.insert_sql(Stream.HR, "hr", cols))
+        rolled = conn.execute(
+            "SELECT n, bpm_sum, bpm_min, bpm_max FROM hr_1m WHERE band_id = 'BH-0002' ORDER BY t"
+        ).fetchall()
+        day = conn.execute(
+            "SELECT hr_n, hr_sum, version FROM band_days WHERE band_id = 'BH-0002'"
+        ).fetchall()
+    assert rolled == [(3, 183, 60, 62), (1, 63, 63, 63)]
+    assert day == [(4, 246, 2)]
