@@ -19,8 +19,10 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 
 from bandhub.contracts.messages import Topics
+from bandhub.principals.credentials import gateway_broker_url
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
+from gateway.bindings import Bindings
 from gateway.command_relay import CommandRelay
 from gateway.links import BandLink
 from gateway.metrics import GatewayMetrics
@@ -68,6 +70,9 @@ class Gateway:
         self.status = StatusReporter(
             settings.gateway_id, self.topics, self.state.cursor, publish=self._publish
         )
+        self.bindings = Bindings(
+            settings.gateway_id, settings.gateway_auth, on_change=self._bindings_changed
+        )
         self.watchdog = RadioWatchdog(settings.gateway_watchdog_s)
         self.watchdog_resets = 0
         if settings.gateway_metrics_port:
@@ -85,7 +90,22 @@ class Gateway:
             if link.session is not None and link.band_id
         }
 
+    def _bindings_changed(self) -> None:
+        """A newly bound band is tried now; an unbound one is disconnected (the broker
+        refuses its data from this moment, so nothing more may be read from it)."""
+        for link in self.links.values():
+            if not link.band_id or self.bindings.allows(link.band_id):
+                if link.session is None:
+                    link.retry_now()
+            elif link.task is not None and not link.task.done():
+                log.warning("band %s was unbound from this gateway: disconnecting", link.band_id)
+                link.task.cancel()
+
     async def run(self, stop: asyncio.Event) -> None:
+        if self.bindings.enforced:
+            self.publisher.subscribe(
+                self.topics.gateway_bindings(self.settings.gateway_id), self.bindings.on_message
+            )
         self.publisher.subscribe(self.topics.commands_filter(), self.commands.on_message)
         drainer = asyncio.create_task(self.drain.run())
         try:
@@ -179,7 +199,8 @@ class Gateway:
                     self.publisher, self.state, self.topics, self.options, self._on_spooled
                 )
                 session = new_session(link.kind, client, context)
-                await session.open(link.address)
+                link.band_id = await session.open(link.address)
+                self.bindings.check(link.band_id)  # before a single record is read
                 link.opened(session)
                 self._update_band_list()
                 self.status.report(link)
@@ -213,7 +234,7 @@ class Gateway:
 async def run_gateway(settings: Settings, backend: BleBackend, stop: asyncio.Event) -> None:
     """Run a gateway until ``stop`` is set: broker connection, scanning, sessions."""
     publisher = AckingPublisher(
-        settings.mqtt_url,
+        gateway_broker_url(settings.mqtt_url, settings.data_dir, settings.gateway_id),
         settings.gateway_id,
         Topics(settings.mqtt_topic_prefix),
         location=settings.gateway_geolocation(),

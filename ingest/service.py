@@ -109,6 +109,7 @@ class Ingest:
                         countdown_s=self.settings.fall_countdown_s,
                         escalation_s=self.settings.alert_escalation_s,
                         repeat_s=self.settings.alert_repeat_s,
+                        check_bindings=self.settings.gateway_auth,
                     )
                     while not self._stop.is_set():
                         batch = self._next_batch()

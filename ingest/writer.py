@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import TypeVar
 
 import psycopg
 
 from alerts import store as alert_store
 from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
+from bandhub.principals import store
 from ingest import fall_check
 from ingest.validate import Parsed, Rejection
 
@@ -44,8 +46,10 @@ class RecordWriter:
         countdown_s: float,
         escalation_s: float = 60.0,
         repeat_s: float = 300.0,
+        check_bindings: bool = False,
     ):
         self.conn = conn
+        self.check_bindings = check_bindings  # records only from gateways bound to the band
         self.auto_register = auto_register
         self.countdown_s = countdown_s  # the default; a wearer's own setting wins
         self.escalation_s = escalation_s
@@ -61,6 +65,36 @@ class RecordWriter:
 
     def write(self, items: list[tuple[str, Parsed]]) -> dict[str, int]:
         """Store one batch of parsed messages in one transaction; returns rows inserted."""
+        with self.conn.transaction():
+            if self.check_bindings:
+                items = self._refuse_unbound(items)
+            return self._write(items)
+
+    def _refuse_unbound(self, items: list[tuple[str, Parsed]]) -> list[tuple[str, Parsed]]:
+        """The broker lets a gateway publish only for its bands; this checks it again,
+        against the records' own ``gateway_id``, for whatever reached ingest another way
+        (a mis-configured broker, a service or admin login)."""
+        pairs = {(p.gateway_id or "", p.band_id) for _t, p in items if p.records and p.band_id}
+        allowed = store.bound_pairs(self.conn, pairs)
+        out = []
+        for topic, p in items:
+            if not p.records or (p.gateway_id or "", p.band_id) in allowed:
+                out.append((topic, p))
+                continue
+            refused = [
+                Rejection(
+                    f"gateway_not_bound: gateway {p.gateway_id!r} may not publish for band"
+                    f" {p.band_id!r} (seq {r.seq})",
+                    r.model_dump_json().encode(),
+                    p.band_id,
+                    p.stream.value if p.stream else None,
+                )
+                for r in p.records
+            ]
+            out.append((topic, replace(p, records=[], rejections=[*p.rejections, *refused])))
+        return out
+
+    def _write(self, items: list[tuple[str, Parsed]]) -> dict[str, int]:
         rows: dict[Stream, list[tuple]] = defaultdict(list)
         rejections: list[tuple[str, Rejection]] = []
         bands: set[str] = set()
