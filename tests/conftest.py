@@ -75,8 +75,8 @@ def clean_db(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
-            " alerts, deliveries, accounts, organisations, audit_log, rate_counters"
-            " RESTART IDENTITY CASCADE"
+            " alerts, deliveries, accounts, organisations, audit_log, rate_counters,"
+            " gateways, gateway_bands RESTART IDENTITY CASCADE"
         )
     return database_url
 

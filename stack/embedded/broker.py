@@ -1,8 +1,10 @@
 """An MQTT broker of our own: ``mosquitto`` when on PATH, else the pure-Python amqtt.
 
 Mosquitto gets the project's config: persistence (so a restart keeps persistent
-sessions and their queued QoS 1 messages), no queue limit (its default drops QoS 1
-bursts), and ``user root`` when we are root (it refuses to drop privileges to a
+sessions and their queued QoS 1 messages), a queue limit of a million messages per
+client (its default of 1000 drops QoS 1 bursts; "0", unlimited, makes 2.0.11 drop the
+connection of any client whose QoS 1 publish an ACL refuses, because its quota check
+``out_packet_count >= max_queued_messages`` is then always true), and ``user root`` when we are root (it refuses to drop privileges to a
 user that does not exist otherwise). With its dynamic-security plugin (the default
 when the plugin is installed) nobody connects anonymously: bandhub's services get
 logins of their own, generated on first start and kept in ``service-logins.json``
@@ -119,7 +121,7 @@ class EmbeddedBroker:
             "persistence true",
             f"persistence_location {self.data_dir}/",
             "autosave_interval 1",
-            "max_queued_messages 0",
+            "max_queued_messages 1000000",
             "max_inflight_messages 0",
             f"log_dest file {self.data_dir / 'mosquitto.log'}",
         ]

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
 from bandhub.contracts.messages import Topics
+from bandhub.mqtt import mqtt_client
 from ingest.service import Ingest
 from tests.e2e.helpers import eventually
 
@@ -31,7 +31,7 @@ def _hr_batch(band: str = "BH-0001", seqs=range(3), **over) -> dict:
 
 @pytest.fixture
 def publisher(broker):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
+    client = mqtt_client(broker.url, "test-publisher")  # the operator login: any topic
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
 
