@@ -203,6 +203,7 @@ def _principals(settings):
     import psycopg
 
     from bandhub.contracts.messages import Topics
+    from bandhub.db import migrate
     from bandhub.principals.dynsec import BrokerAdmin, DynSecError
     from bandhub.principals.gateways import GatewayError
 
@@ -210,6 +211,7 @@ def _principals(settings):
         _fail("BANDHUB_DATABASE_URL is not set")
     if not settings.mqtt_admin_url:
         _fail("BANDHUB_MQTT_ADMIN_URL is not set: the broker's dynamic-security admin login")
+    migrate(settings.database_url)  # a fresh installation registers its gateway first
     try:
         with (
             psycopg.connect(settings.database_url, autocommit=True) as conn,
@@ -297,9 +299,7 @@ def gateway_list() -> None:
     if not rows:
         typer.echo("no gateways")
     for g in rows:
-        state = (
-            "revoked" if g.revoked_at else "registered" if g.registered_at else "not registered"
-        )
+        state = "revoked" if g.revoked_at else "registered" if g.registered_at else "not registered"
         typer.echo(f"{g.gateway_id:<16} {state:<14} bands: {', '.join(g.bands) or '-'}")
 
 

@@ -4,8 +4,9 @@ Mosquitto gets the project's config: persistence (so a restart keeps persistent
 sessions and their queued QoS 1 messages), a queue limit of a million messages per
 client (its default of 1000 drops QoS 1 bursts; "0", unlimited, makes 2.0.11 drop the
 connection of any client whose QoS 1 publish an ACL refuses, because its quota check
-``out_packet_count >= max_queued_messages`` is then always true), and ``user root`` when we are root (it refuses to drop privileges to a
-user that does not exist otherwise). With its dynamic-security plugin (the default
+``out_packet_count >= max_queued_messages`` is then always true), and ``user root``
+when we are root (it refuses to drop privileges to a user that does not exist
+otherwise). With its dynamic-security plugin (the default
 when the plugin is installed) nobody connects anonymously: bandhub's services get
 logins of their own, generated on first start and kept in ``service-logins.json``
 (mode 0600) next to the plugin's state, and gateways get theirs when registered
