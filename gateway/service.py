@@ -157,6 +157,15 @@ class Gateway:
             await self.backend.reset()
         self.watchdog.heard()
 
+    def _check_band(self, link: BandLink):
+        """Identified: remember who the device is, and refuse it unless it is bound."""
+
+        def check(band_id: str) -> None:
+            link.band_id = band_id
+            self.bindings.check(band_id)
+
+        return check
+
     def _on_spooled(self, band_id: str, records: int) -> None:
         self.metrics.records.labels(band_id).inc(records)
         self.drain.wake()
@@ -196,11 +205,11 @@ class Gateway:
                 await client.connect()
             try:
                 context = SessionContext(
-                    self.publisher, self.state, self.topics, self.options, self._on_spooled
-                )
+                    self.publisher, self.state, self.topics, self.options, self._on_spooled,
+                    check_band=self._check_band(link),
+                )  # fmt: skip
                 session = new_session(link.kind, client, context)
-                link.band_id = await session.open(link.address)
-                self.bindings.check(link.band_id)  # before a single record is read
+                await session.open(link.address)
                 link.opened(session)
                 self._update_band_list()
                 self.status.report(link)
