@@ -49,14 +49,21 @@ class EmbeddedBroker:
     """``start()``/``stop()``/``restart()`` on one fixed port; ``url`` for clients."""
 
     def __init__(
-        self, data_dir: Path, port: int = 0, *, topic_prefix: str = "bandhub/v1", acls: bool = True
+        self,
+        data_dir: Path,
+        port: int = 0,
+        *,
+        topic_prefix: str = "bandhub/v1",
+        acls: bool = True,
+        kind: str | None = None,
     ) -> None:
+        """``kind``: "mosquitto" or "amqtt"; by default mosquitto when it is on PATH."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.topics = Topics(topic_prefix)
         self._proc: subprocess.Popen | None = None
         self._amqtt = None
-        self.kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
+        self.kind = kind or ("mosquitto" if shutil.which("mosquitto") else "amqtt")
         plugin = dynsec_plugin() if acls and self.kind == "mosquitto" else None
         self._plugin = plugin
         self._logins: dict[str, str] = {}
