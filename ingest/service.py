@@ -173,10 +173,11 @@ class Ingest:
         ]
         try:
             for m, kind in statuses:
+                ref = self.topics.parse(m.topic)
                 if kind == TopicKind.GATEWAY_STATUS:
-                    writer.gateway_status(m.payload)
+                    writer.gateway_status(m.payload, ref.gateway_id)
                 else:
-                    writer.band_status(m.payload)
+                    writer.band_status(m.payload, ref.band_id)
             inserted = writer.write(parsed)
         except psycopg.OperationalError:
             for m in reversed(batch):  # keep them for the next connection, unacked

@@ -164,18 +164,26 @@ class RecordWriter:
             self._dead_letters(rejections)
         return inserted
 
-    def _status(self, model: type[T], payload: bytes, what: str) -> T | None:
-        """A retained status message, or None after dead-lettering it with the reason."""
+    def _status(self, model: type[T], payload: bytes, what: str, owner: str | None) -> T | None:
+        """A retained status message, or None after dead-lettering it with the reason.
+        ``owner`` is the gateway or band id of its topic (the one the broker let the
+        publisher write): a payload naming another is refused, not stored under it."""
         try:
-            return model.model_validate_json(payload)
+            status = model.model_validate_json(payload)
         except ValueError as exc:
-            self._dead_letters([("", Rejection(f"invalid {what}: {exc}", payload))])
-            self.conn.commit()
-            return None
+            reason = f"invalid {what}: {exc}"
+        else:
+            named = status.gateway_id if isinstance(status, GatewayStatus) else status.band_id
+            if owner is None or named == owner:
+                return status
+            reason = f"{what} on the topic of {owner!r} is about {named!r}"
+        self._dead_letters([("", Rejection(reason, payload))])
+        self.conn.commit()
+        return None
 
-    def gateway_status(self, payload: bytes) -> None:
+    def gateway_status(self, payload: bytes, gateway_id: str | None = None) -> None:
         """Keep the latest retained status of each gateway (its location goes into alerts)."""
-        if (status := self._status(GatewayStatus, payload, "gateway status")) is None:
+        if (status := self._status(GatewayStatus, payload, "gateway status", gateway_id)) is None:
             return
         location = status.location.model_dump_json() if status.location else None
         with self.conn.transaction():
@@ -186,9 +194,9 @@ class RecordWriter:
                 (status.gateway_id, status.state, location),
             )
 
-    def band_status(self, payload: bytes) -> None:
+    def band_status(self, payload: bytes, band_id: str | None = None) -> None:
         """Keep the latest per-band diagnostics a gateway published (for support)."""
-        if (status := self._status(BandStatus, payload, "band status")) is None:
+        if (status := self._status(BandStatus, payload, "band status", band_id)) is None:
             return
         with self.conn.transaction():
             self.conn.execute(

@@ -148,28 +148,3 @@ def list_gateways(conn: psycopg.Connection) -> list[GatewayRow]:
     """Every gateway bandhub knows: registered ones (active or revoked) and ones only
     seen through their status messages, each with its bound bands."""
     return store.list_all(conn)
-
-
-def sync_broker(conn: psycopg.Connection, admin: BrokerAdmin) -> list[str]:
-    """Make the broker agree with the database (after a restore, or a broker that lost
-    its state): revoked logins deleted, bound bands' ACLs present, bindings announced.
-    Returns the active gateways the broker has no login for: they must be registered
-    again (only a hash of their password is kept, so bandhub cannot recreate it)."""
-    logins = admin.gateway_logins() if admin.dynsec else set()
-    missing = []
-    for row in store.list_all(conn):
-        if row.registered_at is None:
-            continue
-        if not row.active:
-            admin.remove_gateway(row.gateway_id)
-            admin.publish_bindings(row.gateway_id, None)
-            continue
-        if admin.dynsec and row.mqtt_username not in logins:
-            missing.append(row.gateway_id)
-            continue
-        for band_id in row.bands:
-            admin.set_band(row.gateway_id, band_id, True)
-        _announce(admin, conn, row.gateway_id)
-    for gateway_id in missing:
-        log.error("the broker has no login for gateway %s: register it again", gateway_id)
-    return missing

@@ -170,3 +170,38 @@ def test_the_password_is_shown_once_and_stored_hashed(tmp_path, db):
     assert credentials.gateway_broker_url("mqtt://u:p@h:1", tmp_path, "gw-a") == "mqtt://u:p@h:1"
     with pytest.raises(GatewayError, match="must match"):
         register_gateway(db, None, "gw/+")  # would be a topic wildcard
+
+
+async def test_a_gateway_cannot_speak_for_another_through_its_own_status_topics(
+    settings, broker, db, admin
+):
+    """The broker lets gw-a write only its own status topics; ingest refuses a payload
+    there that names another gateway or band (a forged location would go into alerts)."""
+    svc = Ingest(settings.model_copy(update={"mqtt_url": broker.url_for(broker_acl.INGEST)}))
+    svc.start()
+    assert svc.connected.wait(10)
+    gw = _gateway(broker, db, admin, "gw-a", "BH-0001").start()
+    try:
+        gw.publish(
+            TOPICS.gateway_status("gw-a"),
+            {"v": 1, "gateway_id": "gw-b", "state": "online", "location": {"lat": 1, "lon": 2}},
+        )
+        gw.publish(
+            TOPICS.band_status("BH-0001"),
+            {"v": 1, "band_id": "BH-0002", "gateway_id": "gw-a", "connected": True, "at": T0},
+        )
+        gw.publish(
+            TOPICS.band_status("BH-0001"),
+            {"v": 1, "band_id": "BH-0001", "gateway_id": "gw-a", "connected": True, "at": T0},
+        )
+        await eventually(lambda: svc.stats.messages == 3, 10, "the three statuses")
+    finally:
+        gw.stop()
+        svc.stop()
+    reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letters ORDER BY id")]
+    assert reasons == [
+        "gateway status on the topic of 'gw-a' is about 'gw-b'",
+        "band status on the topic of 'BH-0001' is about 'BH-0002'",
+    ]
+    assert db.execute("SELECT location FROM gateways WHERE gateway_id = 'gw-b'").fetchall() == []
+    assert [r[0] for r in db.execute("SELECT band_id FROM band_status")] == ["BH-0001"]
