@@ -79,11 +79,16 @@ class SystemServices:
             return self.settings  # configured: one BANDHUB_MQTT_URL for the process
         return self.settings.model_copy(update={"mqtt_url": self.broker.url_for(login)})
 
+    @property
+    def broker_logins(self) -> bool:
+        """Whether the broker has per-principal logins that bandhub administers."""
+        return self.broker.enforces_acls if self.broker else bool(self.settings.mqtt_admin_url)
+
     def broker_admin(self) -> BrokerAdmin:
         """The dynamic-security admin; on a broker without it (amqtt, or an external one
         without BANDHUB_MQTT_ADMIN_URL) only the bindings messages are published."""
         s = self.settings
-        dynsec = self.broker.enforces_acls if self.broker else bool(s.mqtt_admin_url)
+        dynsec = self.broker_logins
         url = s.mqtt_admin_url if dynsec else self.service_settings(broker_acl.OPERATOR).mqtt_url
         return BrokerAdmin(url, Topics(s.mqtt_topic_prefix), dynsec=dynsec)
 
@@ -146,7 +151,8 @@ class SystemServices:
             creds = await asyncio.to_thread(
                 self.enroll_gateway, gw_settings.gateway_id, list(bands)
             )
-            gw_settings.mqtt_url = creds.url(gw_settings.mqtt_url)
+            if self.broker_logins:  # else the broker would not know this login
+                gw_settings.mqtt_url = creds.url(gw_settings.mqtt_url)
         else:
             gw_settings.mqtt_url = self.service_settings(broker_acl.OPERATOR).mqtt_url
         task = asyncio.create_task(run_gateway(gw_settings, backend, self._stop))
