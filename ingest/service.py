@@ -191,5 +191,5 @@ class Ingest:
             self._start_countdown(opened)
         self.stats.messages += len(batch)
         self.stats.rows += sum(inserted.values())
-        self.stats.dead_letters += sum(len(p.rejections) for _t, p in parsed)
+        self.stats.dead_letters += sum(len(p.rejections) for _t, p in parsed) + writer.refused
         self.stats.transactions += 1

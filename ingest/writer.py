@@ -50,6 +50,7 @@ class RecordWriter:
     ):
         self.conn = conn
         self.check_bindings = check_bindings  # records only from gateways bound to the band
+        self.refused = 0  # records the last write dead-lettered for that
         self.auto_register = auto_register
         self.countdown_s = countdown_s  # the default; a wearer's own setting wins
         self.escalation_s = escalation_s
@@ -65,6 +66,7 @@ class RecordWriter:
 
     def write(self, items: list[tuple[str, Parsed]]) -> dict[str, int]:
         """Store one batch of parsed messages in one transaction; returns rows inserted."""
+        self.refused = 0
         with self.conn.transaction():
             if self.check_bindings:
                 items = self._refuse_unbound(items)
@@ -91,6 +93,7 @@ class RecordWriter:
                 )
                 for r in p.records
             ]
+            self.refused += len(refused)
             out.append((topic, replace(p, records=[], rejections=[*p.rejections, *refused])))
         return out
 

@@ -151,6 +151,7 @@ async def test_ingest_dead_letters_a_forged_record_that_reached_it_another_way(
     assert [r[0] for r in db.execute("SELECT seq FROM hr ORDER BY seq")] == [0, 1, 2]
     reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letters ORDER BY id")]
     assert len(reasons) == 3 and all(r.startswith("gateway_not_bound: ") for r in reasons)
+    assert svc.stats.dead_letters == 3
     assert "gateway 'gw-b' may not publish for band 'BH-0001' (seq 10)" in reasons[0]
     assert "'gw-x'" in reasons[2]
 
