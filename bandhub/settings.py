@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     mqtt_url: str = Field(
         default="", description="Broker URL, e.g. mqtt://user:pw@host:1883 (mqtts:// for TLS)"
     )
+    mqtt_admin_url: str = Field(
+        default="",
+        description="The broker's dynamic-security admin login, e.g."
+        " mqtt://bandhub-admin:pw@host:1883, for registering gateways, binding bands and"
+        " revoking (empty: the embedded broker's own)",
+    )
+    gateway_auth: bool = Field(
+        default=True,
+        description="Gateways are principals: a gateway syncs only the bands bound to it"
+        " (its retained bindings message), and ingest dead-letters records of a band from"
+        " a gateway not bound to it (docs/mqtt.md, Credentials and ACLs)",
+    )
     data_dir: Path = Field(
         default=Path(".bandhub"),
         description="State for embedded services, the gateway spool and bonds",

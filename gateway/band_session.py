@@ -56,6 +56,7 @@ class BandSession:
         self.options = context.options
         self.topics = context.topics
         self.on_spooled = context.on_spooled
+        self.check_band = context.check_band
         self.stats = SessionStats()
         self._decoder = g.FrameDecoder()
         self._urgent_decoder = g.FrameDecoder()  # its own stream: interleaves with pages
@@ -94,6 +95,7 @@ class BandSession:
         if self.options.pair:
             await c.pair()  # LE Secure Connections; a bonded band re-encrypts with its keys
         self.stats.band_id = (await c.read_gatt_char(g.SERIAL_NUMBER)).decode().strip()
+        self.check_band(self.band_id)
         if self._has(g.FIRMWARE_REVISION):
             self.stats.firmware = (await c.read_gatt_char(g.FIRMWARE_REVISION)).decode().strip()
         await self._measure_and_set_clock()

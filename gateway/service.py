@@ -19,8 +19,10 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 
 from bandhub.contracts.messages import Topics
+from bandhub.principals.credentials import gateway_broker_url
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
+from gateway.bindings import Bindings
 from gateway.command_relay import CommandRelay
 from gateway.links import BandLink
 from gateway.metrics import GatewayMetrics
@@ -69,6 +71,9 @@ class Gateway:
         self.status = StatusReporter(
             settings.gateway_id, self.topics, self.state.cursor, publish=self._publish
         )
+        self.bindings = Bindings(
+            settings.gateway_id, settings.gateway_auth, on_change=self._bindings_changed
+        )
         self.watchdog = RadioWatchdog(settings.gateway_watchdog_s)
         self.watchdog_resets = 0
         if settings.gateway_metrics_port:
@@ -86,7 +91,22 @@ class Gateway:
             if link.session is not None and link.band_id
         }
 
+    def _bindings_changed(self) -> None:
+        """A newly bound band is tried now; an unbound one is disconnected (the broker
+        refuses its data from this moment, so nothing more may be read from it)."""
+        for link in self.links.values():
+            if not link.band_id or self.bindings.allows(link.band_id):
+                if link.session is None:
+                    link.retry_now()
+            elif link.task is not None and not link.task.done():
+                log.warning("band %s was unbound from this gateway: disconnecting", link.band_id)
+                link.task.cancel()
+
     async def run(self, stop: asyncio.Event) -> None:
+        if self.bindings.enforced:
+            self.publisher.subscribe(
+                self.topics.gateway_bindings(self.settings.gateway_id), self.bindings.on_message
+            )
         self.publisher.subscribe(self.topics.commands_filter(), self.commands.on_message)
         drainer = asyncio.create_task(self.drain.run())
         try:
@@ -142,6 +162,15 @@ class Gateway:
             await self.backend.reset()
         self.watchdog.was_reset()
 
+    def _check_band(self, link: BandLink):
+        """Identified: remember who the device is, and refuse it unless it is bound."""
+
+        def check(band_id: str) -> None:
+            link.band_id = band_id
+            self.bindings.check(band_id)
+
+        return check
+
     def _on_spooled(self, band_id: str, records: int) -> None:
         self.metrics.records.labels(band_id).inc(records)
         self.drain.wake()
@@ -181,8 +210,9 @@ class Gateway:
                 await self._connect(client, link.address)
             try:
                 context = SessionContext(
-                    self.publisher, self.state, self.topics, self.options, self._on_spooled
-                )
+                    self.publisher, self.state, self.topics, self.options, self._on_spooled,
+                    check_band=self._check_band(link),
+                )  # fmt: skip
                 session = new_session(link.kind, client, context)
                 await session.open(link.address)
                 link.opened(session)
@@ -230,7 +260,7 @@ class Gateway:
 async def run_gateway(settings: Settings, backend: BleBackend, stop: asyncio.Event) -> None:
     """Run a gateway until ``stop`` is set: broker connection, scanning, sessions."""
     publisher = AckingPublisher(
-        settings.mqtt_url,
+        gateway_broker_url(settings.mqtt_url, settings.data_dir, settings.gateway_id),
         settings.gateway_id,
         Topics(settings.mqtt_topic_prefix),
         location=settings.gateway_geolocation(),

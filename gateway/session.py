@@ -63,6 +63,9 @@ class SessionContext:
     topics: Topics
     options: SessionOptions
     on_spooled: Callable[[str, int], None] = lambda _band_id, _records: None
+    # raises (gateway.bindings.NotBound) for a band this gateway may not sync: called
+    # as soon as the band is identified, before its clock is set or a record is read
+    check_band: Callable[[str], None] = lambda _band_id: None
 
 
 @runtime_checkable

@@ -35,6 +35,7 @@ class StrapSession:
         self.topics = context.topics
         self.gateway_id = context.options.gateway_id
         self.on_spooled = context.on_spooled
+        self.check_band = context.check_band
         self.stats = SessionStats()
         self._pending: list[g.Record] = []
         self._next_seq = 0  # the number the next measurement gets
@@ -45,6 +46,7 @@ class StrapSession:
 
     async def open(self, address: str) -> str:
         self.stats.band_id = strap_id(address)
+        self.check_band(self.band_id)
         self.stats.firmware = "third-party heart-rate device"
         self._next_seq = self.state.cursor(self.band_id)
         await self.client.start_notify(g.HEART_RATE_MEASUREMENT, self._on_hr)

@@ -211,6 +211,7 @@ class Ingest:
                         countdown_s=self.settings.fall_countdown_s,
                         escalation_s=self.settings.alert_escalation_s,
                         repeat_s=self.settings.alert_repeat_s,
+                        check_bindings=self.settings.gateway_auth,
                     )
                     while not self._stop.is_set():
                         if pending is None:
@@ -285,10 +286,11 @@ class Ingest:
 
     def _write(self, writer: RecordWriter, item: _Batch) -> None:
         for m, kind in item.statuses:
+            ref = self.topics.parse(m.topic)  # a payload must name its own topic's owner
             if kind == TopicKind.GATEWAY_STATUS:
-                writer.gateway_status(m.payload)
+                writer.gateway_status(m.payload, ref.gateway_id)
             else:
-                writer.band_status(m.payload)
+                writer.band_status(m.payload, ref.band_id)
         inserted = writer.write(item.parsed)
         # committed: now, and only now, the broker may forget these messages
         for m in item.batch:
@@ -297,5 +299,5 @@ class Ingest:
             self._start_countdown(opened)
         self.stats.messages += len(item.batch)
         self.stats.rows += sum(inserted.values())
-        self.stats.dead_letters += sum(len(p.rejections) for _t, p in item.parsed)
+        self.stats.dead_letters += sum(len(p.rejections) for _t, p in item.parsed) + writer.refused
         self.stats.transactions += 1

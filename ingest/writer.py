@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import TypeVar
 
 import psycopg
 
 from alerts import store as alert_store
 from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
+from bandhub.principals import store
 from ingest import fall_check, rollups
 from ingest.validate import Parsed, Rejection
 
@@ -71,8 +73,11 @@ class RecordWriter:
         countdown_s: float,
         escalation_s: float = 60.0,
         repeat_s: float = 300.0,
+        check_bindings: bool = False,
     ):
         self.conn = conn
+        self.check_bindings = check_bindings  # records only from gateways bound to the band
+        self.refused = 0  # records the last write dead-lettered for that
         self.auto_register = auto_register
         self.countdown_s = countdown_s  # the default; a wearer's own setting wins
         self.escalation_s = escalation_s
@@ -90,6 +95,38 @@ class RecordWriter:
 
     def write(self, items: list[tuple[str, Parsed]]) -> dict[str, int]:
         """Store one batch of parsed messages in one transaction; returns rows inserted."""
+        self.refused = 0
+        with self.conn.transaction():
+            if self.check_bindings:
+                items = self._refuse_unbound(items)
+            return self._write(items)
+
+    def _refuse_unbound(self, items: list[tuple[str, Parsed]]) -> list[tuple[str, Parsed]]:
+        """The broker lets a gateway publish only for its bands; this checks it again,
+        against the records' own ``gateway_id``, for whatever reached ingest another way
+        (a mis-configured broker, a service or admin login)."""
+        pairs = {(p.gateway_id or "", p.band_id) for _t, p in items if p.records and p.band_id}
+        allowed = store.bound_pairs(self.conn, pairs)
+        out = []
+        for topic, p in items:
+            if not p.records or (p.gateway_id or "", p.band_id) in allowed:
+                out.append((topic, p))
+                continue
+            refused = [
+                Rejection(
+                    f"gateway_not_bound: gateway {p.gateway_id!r} may not publish for band"
+                    f" {p.band_id!r} (seq {r.seq})",
+                    r.model_dump_json().encode(),
+                    p.band_id,
+                    p.stream.value if p.stream else None,
+                )
+                for r in p.records
+            ]
+            self.refused += len(refused)
+            out.append((topic, replace(p, records=[], rejections=[*p.rejections, *refused])))
+        return out
+
+    def _write(self, items: list[tuple[str, Parsed]]) -> dict[str, int]:
         rows: dict[Stream, list[tuple]] = defaultdict(list)
         rejections: list[tuple[str, Rejection]] = []
         bands: set[str] = set()
@@ -170,18 +207,26 @@ class RecordWriter:
                 )
             self._dead_letters(rejections)
 
-    def _status(self, model: type[T], payload: bytes, what: str) -> T | None:
-        """A retained status message, or None after dead-lettering it with the reason."""
+    def _status(self, model: type[T], payload: bytes, what: str, owner: str | None) -> T | None:
+        """A retained status message, or None after dead-lettering it with the reason.
+        ``owner`` is the gateway or band id of its topic (the one the broker let the
+        publisher write): a payload naming another is refused, not stored under it."""
         try:
-            return model.model_validate_json(payload)
+            status = model.model_validate_json(payload)
         except ValueError as exc:
-            self._dead_letters([("", Rejection(f"invalid {what}: {exc}", payload))])
-            self.conn.commit()
-            return None
+            reason = f"invalid {what}: {exc}"
+        else:
+            named = status.gateway_id if isinstance(status, GatewayStatus) else status.band_id
+            if owner is None or named == owner:
+                return status
+            reason = f"{what} on the topic of {owner!r} is about {named!r}"
+        self._dead_letters([("", Rejection(reason, payload))])
+        self.conn.commit()
+        return None
 
-    def gateway_status(self, payload: bytes) -> None:
+    def gateway_status(self, payload: bytes, gateway_id: str | None = None) -> None:
         """Keep the latest retained status of each gateway (its location goes into alerts)."""
-        if (status := self._status(GatewayStatus, payload, "gateway status")) is None:
+        if (status := self._status(GatewayStatus, payload, "gateway status", gateway_id)) is None:
             return
         location = status.location.model_dump_json() if status.location else None
         with self.conn.transaction():
@@ -192,9 +237,9 @@ class RecordWriter:
                 (status.gateway_id, status.state, location),
             )
 
-    def band_status(self, payload: bytes) -> None:
+    def band_status(self, payload: bytes, band_id: str | None = None) -> None:
         """Keep the latest per-band diagnostics a gateway published (for support)."""
-        if (status := self._status(BandStatus, payload, "band status")) is None:
+        if (status := self._status(BandStatus, payload, "band status", band_id)) is None:
             return
         with self.conn.transaction():
             self.conn.execute(

@@ -16,6 +16,7 @@ import typer
 
 from bandhub.logging_setup import setup_logging
 from stack.accounts_cli import accounts_app
+from stack.broker_cli import broker_app
 from stack.cli_support import fail as _fail
 from stack.cli_support import run_until_signal
 from stack.gateway_cli import gateway_app
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(broker_app, name="broker")
 
 
 @app.command()

@@ -67,7 +67,7 @@ async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -
     try:
         async with SystemServices(settings) as system:
             say(f"database: {system.database_url_redacted}")
-            say(f"broker:   {system.settings.mqtt_url}")
+            say(f"broker:   {system.settings.mqtt_url}{_broker_logins(system)}")
             receiver = WebhookReceiver(secret="whsec_" + _b64(secrets.token_bytes(24)))
             await receiver.start()
             hci_port = free_port()
@@ -76,6 +76,7 @@ async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -
                 await system.start_pipeline(
                     gateway_backend=f"bumble:tcp-client:127.0.0.1:{hci_port}",
                     set_band_clock=False,  # the simulated clocks run fast on purpose
+                    bands=[f"BH-{i + 1:04d}" for i in range(opts.bands)],  # as if paired
                 )
                 api = system.api_url
                 say(f"API:      {api}  (OpenAPI docs: {api}/docs)")
@@ -104,6 +105,20 @@ async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -
             sim.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 sim.wait(10)
+
+
+def _broker_logins(system) -> str:
+    """Say what the broker enforces, never a password."""
+    broker = system.broker
+    if broker is None:
+        return ""
+    if not broker.enforces_acls:
+        return f" ({broker.kind}: anonymous, no per-gateway logins or ACLs)"
+    gw = system.settings.gateway_id
+    return (
+        f" (dynamic security: one login per service, gateway {gw} with its own,"
+        f" logins in {broker.data_dir})"
+    )
 
 
 def _start_sim(opts: DemoOptions, day0: dt.date, port: int, truth: Path, run_dir: Path):

@@ -1,8 +1,10 @@
-"""``bandhub gateway …``: run the gateway, see its status, scan, pair and unpair bands."""
+"""``bandhub gateway …``: run the gateway, see its status, scan, pair and unpair bands;
+register gateways, bind bands to them and revoke them (bandhub.principals)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 import typer
@@ -17,6 +19,9 @@ gateway_app = typer.Typer(help="The BLE gateway.", no_args_is_help=True)
 @gateway_app.command("run")
 def gateway_run() -> None:
     """Keep paired bands synced and forward their records to MQTT."""
+    from urllib.parse import urlparse
+
+    from bandhub.principals.credentials import gateway_broker_url
     from bandhub.settings import get_settings
     from gateway.backend import open_backend
     from gateway.pairing import bonds_file
@@ -26,6 +31,13 @@ def gateway_run() -> None:
     settings = get_settings()
     if not settings.mqtt_url:
         _fail("BANDHUB_MQTT_URL is not set: the gateway needs a broker (or use `bandhub demo`)")
+    url = gateway_broker_url(settings.mqtt_url, settings.data_dir, settings.gateway_id)
+    if settings.gateway_auth and not urlparse(url).username:
+        typer.echo(
+            f"no broker login for gateway {settings.gateway_id}: register it first"
+            " (`bandhub gateway register`), or put one into BANDHUB_MQTT_URL",
+            err=True,
+        )
 
     async def main(stop: asyncio.Event) -> None:
         backend = await open_backend(settings.gateway_backend, bonds_file(settings))
@@ -161,6 +173,134 @@ def gateway_pair(
         _fail(str(exc))
     claimed = ", claimed for the signed-in owner" if token else ""
     typer.echo(f"paired {band_id} ({address}){claimed}")
+    _bind_paired(band_id)
+
+
+def _bind_paired(band_id: str) -> None:
+    """Pairing binds the band to this gateway when this host can administer bandhub
+    (database and broker admin configured); else it says who has to."""
+    from bandhub.principals.gateways import bind_band
+    from bandhub.settings import get_settings
+
+    settings = get_settings()
+    if not settings.gateway_auth:
+        return
+    gw = settings.gateway_id
+    if not (settings.database_url and settings.mqtt_admin_url):
+        typer.echo(
+            f"{band_id} is not bound to gateway {gw} yet: an operator runs"
+            f" `bandhub gateway bind {gw} {band_id}`; until then its records stay on the band"
+        )
+        return
+    with _principals(settings) as (conn, admin):
+        bind_band(conn, admin, gw, band_id)
+    typer.echo(f"bound {band_id} to gateway {gw}")
+
+
+@contextlib.contextmanager
+def _principals(settings):
+    """A database connection and the broker admin, for the gateway-principal commands."""
+    import psycopg
+
+    from bandhub.contracts.messages import Topics
+    from bandhub.db import migrate
+    from bandhub.principals.dynsec import BrokerAdmin, DynSecError
+    from bandhub.principals.gateways import GatewayError
+
+    if not settings.database_url:
+        _fail("BANDHUB_DATABASE_URL is not set")
+    if not settings.mqtt_admin_url:
+        _fail("BANDHUB_MQTT_ADMIN_URL is not set: the broker's dynamic-security admin login")
+    migrate(settings.database_url)  # a fresh installation registers its gateway first
+    try:
+        with (
+            psycopg.connect(settings.database_url, autocommit=True) as conn,
+            BrokerAdmin(settings.mqtt_admin_url, Topics(settings.mqtt_topic_prefix)) as admin,
+        ):
+            yield conn, admin
+    except (GatewayError, DynSecError) as exc:
+        _fail(str(exc))
+
+
+@gateway_app.command("register")
+def gateway_register(
+    gateway_id: Annotated[
+        str | None, typer.Argument(help="Default: BANDHUB_GATEWAY_ID (this gateway)")
+    ] = None,
+    account: Annotated[int | None, typer.Option(help="The owner's account id")] = None,
+    show_url: Annotated[
+        bool, typer.Option(help="Print the broker URL with the login, for another host")
+    ] = False,
+) -> None:
+    """Give a gateway its own broker login (a new password if it has one) and save it
+    where `bandhub gateway run` reads it (BANDHUB_DATA_DIR)."""
+    from bandhub.principals import credentials
+    from bandhub.principals.gateways import register_gateway
+    from bandhub.settings import get_settings
+
+    settings = get_settings()
+    gw = gateway_id or settings.gateway_id
+    with _principals(settings) as (conn, admin):
+        creds = register_gateway(conn, admin, gw, account_id=account)
+    path = credentials.save(settings.data_dir, gw, creds.username, creds.password)
+    typer.echo(f"registered gateway {gw}: broker login {creds.username}, saved in {path}")
+    if show_url:
+        typer.echo(creds.url(settings.mqtt_url or "mqtt://HOST:1883"))
+
+
+@gateway_app.command("bind")
+def gateway_bind(gateway_id: str, band_id: str) -> None:
+    """Let a gateway publish a band's records and receive its commands."""
+    from bandhub.principals.gateways import bind_band
+    from bandhub.settings import get_settings
+
+    with _principals(get_settings()) as (conn, admin):
+        new = bind_band(conn, admin, gateway_id, band_id)
+    typer.echo(f"{band_id} {'bound' if new else 'was already bound'} to gateway {gateway_id}")
+
+
+@gateway_app.command("unbind")
+def gateway_unbind(gateway_id: str, band_id: str) -> None:
+    """Take a band away from a gateway, at once."""
+    from bandhub.principals.gateways import unbind_band
+    from bandhub.settings import get_settings
+
+    with _principals(get_settings()) as (conn, admin):
+        was = unbind_band(conn, admin, gateway_id, band_id)
+    typer.echo(f"{band_id} {'unbound from' if was else 'was not bound to'} gateway {gateway_id}")
+
+
+@gateway_app.command("revoke")
+def gateway_revoke(gateway_id: str) -> None:
+    """Cut a gateway off for good: its login is deleted (it is disconnected now) and
+    ingest refuses its records."""
+    from bandhub.principals.gateways import revoke_gateway
+    from bandhub.settings import get_settings
+
+    with _principals(get_settings()) as (conn, admin):
+        if not revoke_gateway(conn, admin, gateway_id):
+            _fail(f"gateway {gateway_id} is not registered (or already revoked)")
+    typer.echo(f"revoked gateway {gateway_id}")
+
+
+@gateway_app.command("list")
+def gateway_list() -> None:
+    """Gateways bandhub knows, with their logins and bound bands."""
+    import psycopg
+
+    from bandhub.principals.gateways import list_gateways
+    from bandhub.settings import get_settings
+
+    settings = get_settings()
+    if not settings.database_url:
+        _fail("BANDHUB_DATABASE_URL is not set")
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        rows = list_gateways(conn)
+    if not rows:
+        typer.echo("no gateways")
+    for g in rows:
+        state = "revoked" if g.revoked_at else "registered" if g.registered_at else "not registered"
+        typer.echo(f"{g.gateway_id:<16} {state:<14} bands: {', '.join(g.bands) or '-'}")
 
 
 @gateway_app.command("unpair")

@@ -2,7 +2,9 @@
 
 Used by ``bandhub demo`` and the end-to-end tests, so both run exactly the same
 wiring: broker + database, migrations, ingest, the alert dispatcher, the API and a
-gateway.
+gateway. On an embedded broker each service connects with its own login, and the
+gateway is registered with credentials of its own and bound to the bands it is to
+sync (what ``bandhub gateway register`` and ``pair`` do on a real installation).
 """
 
 from __future__ import annotations
@@ -11,8 +13,16 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Iterable
+from pathlib import Path
 
+import psycopg
+
+from bandhub.contracts.messages import Topics
 from bandhub.db import migrate
+from bandhub.principals import broker_acl, credentials
+from bandhub.principals.dynsec import BrokerAdmin
+from bandhub.principals.gateways import GatewayCredentials, bind_band, register_gateway
 from bandhub.settings import Settings
 from gateway.backend import BleBackend
 from stack.embedded.broker import EmbeddedBroker
@@ -25,10 +35,13 @@ log = logging.getLogger(__name__)
 class SystemServices:
     """``async with SystemServices(settings) as system:`` starts what is not configured."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, broker: EmbeddedBroker | None = None) -> None:
+        """``broker``: an embedded broker already running (tests), whose service logins
+        the services then use; else one is started unless BANDHUB_MQTT_URL is set."""
         self.settings = settings.model_copy()
         self._postgres: EmbeddedPostgres | None = None
-        self.broker: EmbeddedBroker | None = None
+        self.broker = broker
+        self._own_broker = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.ingest = None
@@ -48,19 +61,65 @@ class SystemServices:
         if not self.settings.database_url:
             self._postgres = EmbeddedPostgres(data / "postgres")
             self.settings.database_url = await asyncio.to_thread(self._postgres.start)
-        if not self.settings.mqtt_url:
-            self.broker = EmbeddedBroker(data / "broker")
+        if self.broker is None and not self.settings.mqtt_url:
+            self.broker = EmbeddedBroker(
+                data / "broker", topic_prefix=self.settings.mqtt_topic_prefix
+            )
             await self.broker.start()
-            self.settings.mqtt_url = self.broker.url
+            self._own_broker = True
+        if self.broker is not None:
+            self.settings.mqtt_url = self.broker.anonymous_url  # each service adds its login
+            self.settings.mqtt_admin_url = self.broker.admin_url
             if self.broker.kind == "amqtt":  # no shared subscriptions there
                 self.settings.ingest_share_group = ""
         await asyncio.to_thread(migrate, self.settings.database_url)
         return self
 
+    def service_settings(self, login: str) -> Settings:
+        """Settings for one service, with its own broker login on an embedded broker."""
+        if self.broker is None:
+            return self.settings  # configured: one BANDHUB_MQTT_URL for the process
+        return self.settings.model_copy(update={"mqtt_url": self.broker.url_for(login)})
+
+    @property
+    def broker_logins(self) -> bool:
+        """Whether the broker has per-principal logins that bandhub administers."""
+        return self.broker.enforces_acls if self.broker else bool(self.settings.mqtt_admin_url)
+
+    def broker_admin(self) -> BrokerAdmin:
+        """The dynamic-security admin; on a broker without it (amqtt, or an external one
+        without BANDHUB_MQTT_ADMIN_URL) only the bindings messages are published."""
+        s = self.settings
+        dynsec = self.broker_logins
+        url = s.mqtt_admin_url if dynsec else self.service_settings(broker_acl.OPERATOR).mqtt_url
+        return BrokerAdmin(url, Topics(s.mqtt_topic_prefix), dynsec=dynsec)
+
+    def enroll_gateway(
+        self, gateway_id: str, bands: Iterable[str], data_dir: Path | None = None
+    ) -> GatewayCredentials:
+        """Register a gateway, bind ``bands`` to it and save its login in ``data_dir``
+        (default: ours), where its process reads it."""
+        with (
+            psycopg.connect(self.settings.database_url, autocommit=True) as conn,
+            self.broker_admin() as admin,
+        ):
+            creds = register_gateway(conn, admin, gateway_id)
+            for band_id in bands:
+                bind_band(conn, admin, gateway_id, band_id)
+        credentials.save(
+            data_dir or self.settings.data_dir, gateway_id, creds.username, creds.password
+        )
+        return creds
+
     async def start_pipeline(
-        self, *, gateway_backend: str | BleBackend | None, set_band_clock: bool = True
+        self,
+        *,
+        gateway_backend: str | BleBackend | None,
+        set_band_clock: bool = True,
+        bands: Iterable[str] = (),
     ) -> None:
-        """Ingest, dispatcher, API and (unless ``gateway_backend`` is None) a gateway."""
+        """Ingest, dispatcher, API and (unless ``gateway_backend`` is None) a gateway,
+        registered and bound to ``bands`` when gateways need credentials."""
         from alerts.dispatcher import Dispatcher
         from alerts.monitor import MonitorService
         from api.server import serve_api
@@ -69,18 +128,19 @@ class SystemServices:
         s = self.settings
         if not s.api_port or port_taken(s.api_port):
             s.api_port = free_port()
-        self.ingest = Ingest(s)
+        self.ingest = Ingest(self.service_settings(broker_acl.INGEST))
         await asyncio.to_thread(self.ingest.start)
-        self.monitor = MonitorService(s)
+        self.monitor = MonitorService(self.service_settings(broker_acl.MONITOR))
         self.monitor.start()
         self._tasks.append(asyncio.create_task(Dispatcher(s).run(self._stop)))
-        self._tasks.append(asyncio.create_task(serve_api(s, self._stop)))
+        api_settings = self.service_settings(broker_acl.API)
+        self._tasks.append(asyncio.create_task(serve_api(api_settings, self._stop)))
         if gateway_backend is not None:
-            await self.start_gateway(gateway_backend, set_band_clock=set_band_clock)
+            await self.start_gateway(gateway_backend, set_band_clock=set_band_clock, bands=bands)
         await _wait_http(self.api_url)
 
     async def start_gateway(
-        self, backend: str | BleBackend, *, set_band_clock: bool = True
+        self, backend: str | BleBackend, *, set_band_clock: bool = True, bands: Iterable[str] = ()
     ) -> asyncio.Task:
         from gateway.backend import open_backend
         from gateway.service import run_gateway
@@ -89,6 +149,14 @@ class SystemServices:
             backend = await open_backend(backend)
         self._backend = backend
         gw_settings = self.settings.model_copy(update={"gateway_set_band_clock": set_band_clock})
+        if gw_settings.gateway_auth:
+            creds = await asyncio.to_thread(
+                self.enroll_gateway, gw_settings.gateway_id, list(bands)
+            )
+            if self.broker_logins:  # else the broker would not know this login
+                gw_settings.mqtt_url = creds.url(gw_settings.mqtt_url)
+        else:
+            gw_settings.mqtt_url = self.service_settings(broker_acl.OPERATOR).mqtt_url
         task = asyncio.create_task(run_gateway(gw_settings, backend, self._stop))
         self._tasks.append(task)
         return task
@@ -105,7 +173,7 @@ class SystemServices:
             await asyncio.to_thread(self.monitor.stop)
         if self.ingest is not None:
             await asyncio.to_thread(self.ingest.stop)
-        if self.broker is not None:
+        if self._own_broker and self.broker is not None:
             await self.broker.stop()
         if self._postgres is not None:
             await asyncio.to_thread(self._postgres.stop)

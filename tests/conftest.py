@@ -5,8 +5,12 @@
   else on an embedded PostgreSQL; dropped at the end. Each test that needs a clean
   slate gets ``clean_db``.
 * ``broker`` (function): our own mosquitto (or amqtt) on a free port with the
-  project's config, restartable with ``await broker.restart()``.
-* ``settings``: a ``Settings`` pointing at both, with a temp data dir.
+  project's config, restartable with ``await broker.restart()``: dynamic security on,
+  so no anonymous clients; ``broker.url`` is the operator login (every bandhub topic),
+  ``broker.url_for(login)`` a service's, ``broker.admin_url`` the admin's.
+* ``settings``: a ``Settings`` pointing at both, with a temp data dir. It connects
+  with the operator login and turns ``gateway_auth`` off, so the tests of one part can
+  publish as any gateway; tests/principals and tests/e2e turn it on.
 * ``api``: an httpx client on the real API (uvicorn on a free port) for ``settings``,
   not signed in; ``owner``: a signed-in account (``owner.client``) that owns the bands
   its test gives it (``owner.own(url, "BH-0001")``).
@@ -72,8 +76,8 @@ def clean_db(database_url: str) -> str:
         conn.execute(
             "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
             " alerts, deliveries, accounts, organisations, audit_log, rate_counters,"
-            " ingest_sessions, hr_1m, hr_1h, band_days, day_summaries, erasures"
-            " RESTART IDENTITY CASCADE"
+            " ingest_sessions, hr_1m, hr_1h, band_days, day_summaries, erasures,"
+            " gateways, gateway_bands RESTART IDENTITY CASCADE"
         )
     return database_url
 
@@ -91,6 +95,8 @@ def settings(clean_db: str, broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     return Settings(
         database_url=clean_db,
         mqtt_url=broker.url,
+        mqtt_admin_url=broker.admin_url,
+        gateway_auth=False,
         data_dir=tmp_path / "data",
         fall_countdown_s=0,
         ingest_batch_wait_s=0.05,

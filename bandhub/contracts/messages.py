@@ -150,6 +150,17 @@ class GatewayStatus(_Strict):
     location: GeoLocation | None = None
 
 
+class GatewayBindings(_Strict):
+    """Retained payload of ``{prefix}/gw/{gateway_id}/bands``, published by bandhub: the
+    bands this gateway may publish for. A gateway with credentials syncs only these, so a
+    band the broker would refuse keeps its records instead of losing them."""
+
+    v: Literal[1]
+    gateway_id: str
+    bands: list[BandId] = Field(default_factory=list)
+    at: UnixTime
+
+
 class LinkEvent(_Strict):
     at: UnixTime
     event: Literal["connected", "disconnected", "failed"]
@@ -231,6 +242,7 @@ class TopicKind(StrEnum):
     COMMAND_RESULT = "command_result"
     BAND_STATUS = "band_status"
     GATEWAY_STATUS = "gateway_status"
+    GATEWAY_BINDINGS = "gateway_bindings"
 
 
 @dataclass(frozen=True)
@@ -253,6 +265,7 @@ _SHAPES: dict[tuple[str, ...], TopicKind] = {
     ("band", "{}", "cmd", "result"): TopicKind.COMMAND_RESULT,
     ("band", "{}", "status"): TopicKind.BAND_STATUS,
     ("gw", "{}", "status"): TopicKind.GATEWAY_STATUS,
+    ("gw", "{}", "bands"): TopicKind.GATEWAY_BINDINGS,
 }
 
 
@@ -304,6 +317,10 @@ class Topics:
     def gateway_status_filter(self) -> str:
         return f"{self.prefix}/gw/+/status"
 
+    def gateway_bindings(self, gateway_id: str) -> str:
+        """Retained, from bandhub: the bands this gateway may publish for (docs/mqtt.md)."""
+        return f"{self.prefix}/gw/{gateway_id}/bands"
+
     def parse(self, topic: str) -> TopicRef:
         """Classify any topic of the contract; ValueError for one outside it."""
         head = self.prefix + "/"
@@ -316,7 +333,7 @@ class Topics:
             owner, last = parts[1], parts[-1]
             if not owner or (kind == TopicKind.RECORDS and not last):
                 break
-            if kind == TopicKind.GATEWAY_STATUS:
+            if kind in (TopicKind.GATEWAY_STATUS, TopicKind.GATEWAY_BINDINGS):
                 return TopicRef(kind, gateway_id=owner)
             return TopicRef(kind, band_id=owner, stream=last if kind == TopicKind.RECORDS else None)
         raise ValueError(f"not a bandhub topic under {self.prefix!r}: {topic!r}")

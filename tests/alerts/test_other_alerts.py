@@ -8,14 +8,14 @@ import datetime as dt
 import json
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
 from alerts.dispatcher import Dispatcher
 from alerts.monitor import HealthMonitor, MonitorService
 from bandhub.contracts.messages import Topics
-from bandhub.mqtt import broker_address
+from bandhub.mqtt import broker_address, mqtt_client
+from bandhub.principals.broker_acl import MONITOR
 from bandhub.settings import Settings
 from stack.webhook_receiver import WebhookReceiver
 from tests.e2e.helpers import eventually
@@ -119,15 +119,16 @@ def test_sedentary_reminds_the_band_during_waking_hours_only(clean_db):
     assert deliveries == 0  # a reminder for the wearer, not an alert for the contacts
 
 
-async def test_monitor_sends_the_move_vibration_over_mqtt(settings):
+async def test_monitor_sends_the_move_vibration_over_mqtt(settings, broker):
     got: list[dict] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-cmd")
+    client = mqtt_client(broker.url, "test-cmd")
     client.on_message = lambda _c, _u, m: got.append(json.loads(m.payload))
     host, port = broker_address(settings.mqtt_url)
     client.connect(host, port)
     client.subscribe(Topics(settings.mqtt_topic_prefix).command("BH-0001"), qos=1)
     client.loop_start()
-    service = MonitorService(settings)
+    # with the monitor's own login, whose role may publish commands
+    service = MonitorService(settings.model_copy(update={"mqtt_url": broker.url_for(MONITOR)}))
     service.start()
     try:
         await eventually(lambda: service.connected.is_set(), 10, "monitor connected")

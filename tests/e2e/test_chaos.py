@@ -42,7 +42,8 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
          "--truth-file", str(truth_file), "--drop-links-every", "3", "--seed", "3"],
         {}, log,
     )  # fmt: skip
-    gw_env = gateway_env(broker.url, hci, tmp_path / "gw", page_size=100)
+    # its login comes from the credentials file `enroll_gateway` writes (no login here)
+    gw_env = gateway_env(broker.anonymous_url, hci, tmp_path / "gw", page_size=100)
     timeline: list[str] = []
     started = time.monotonic()
 
@@ -52,8 +53,12 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
     gateway = None
     try:
         await wait_port(hci)
-        async with SystemServices(settings) as system:
+        settings.gateway_auth = True
+        async with SystemServices(settings, broker) as system:
             await system.start_pipeline(gateway_backend=None)
+            system.enroll_gateway(
+                "gw-local", [f"BH-{i + 1:04d}" for i in range(BANDS)], data_dir=tmp_path / "gw"
+            )
             gateway = spawn_cli(["gateway", "run"], gw_env, log)
             note("gateway started")
             await eventually(lambda: stored_counts(settings.database_url), 60, "first records")

@@ -33,12 +33,15 @@ async def test_gateway_kill_and_broker_restart_lose_and_double_nothing(settings,
          "--truth-file", str(truth_file)],
         {}, log,
     )  # fmt: skip
-    gw_env = gateway_env(broker.url, hci, tmp_path / "gw", page_size=50)
+    # its login comes from the credentials file `enroll_gateway` writes (no login here)
+    gw_env = gateway_env(broker.anonymous_url, hci, tmp_path / "gw", page_size=50)
     gateway = None
     try:
         await wait_port(hci)
-        async with SystemServices(settings) as system:
+        settings.gateway_auth = True
+        async with SystemServices(settings, broker) as system:
             await system.start_pipeline(gateway_backend=None)
+            system.enroll_gateway("gw-local", ["BH-0001", "BH-0002"], data_dir=tmp_path / "gw")
             gateway = spawn_cli(["gateway", "run"], gw_env, log)
             await eventually(lambda: stored_counts(settings.database_url), 30, "first records")
 

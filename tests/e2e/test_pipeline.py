@@ -23,7 +23,10 @@ DAY = dt.date(2026, 11, 23)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_contact(settings):
+async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_contact(
+    settings, broker
+):
+    settings.gateway_auth = True  # the gateway has its own login, bound to its two bands
     settings.gateway_location = "38.7369,-9.1427,25"  # a home gateway's fixed address
     link = LocalLink()
     receiver = WebhookReceiver(secret=SECRET)
@@ -36,9 +39,11 @@ async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_cont
         fall_band=0,
         fall_at_s=15 * 3600,
     )
-    async with SystemServices(settings) as system:
+    async with SystemServices(settings, broker) as system:
         await system.start_pipeline(
-            gateway_backend=await local_link_backend(link), set_band_clock=False
+            gateway_backend=await local_link_backend(link),
+            set_band_clock=False,
+            bands=["BH-0001", "BH-0002"],
         )
         ann = await person(system.api_url, settings.database_url, "ann@example.com")
         async with ann.client as http:
@@ -96,8 +101,11 @@ async def test_a_simulated_afternoon_arrives_whole_and_the_fall_reaches_the_cont
     await receiver.stop()
 
 
-async def test_im_ok_within_the_countdown_cancels_the_alert_and_nobody_is_disturbed(settings):
+async def test_im_ok_within_the_countdown_cancels_the_alert_and_nobody_is_disturbed(
+    settings, broker
+):
     settings.fall_countdown_s = 8
+    settings.gateway_auth = True  # the countdown command reaches the band through the ACLs
     link = LocalLink()
     receiver = WebhookReceiver(secret=SECRET)
     await receiver.start()
@@ -109,9 +117,11 @@ async def test_im_ok_within_the_countdown_cancels_the_alert_and_nobody_is_distur
         fall_at_s=15 * 3600,  # 2 s after the start
         im_ok_after_s=1.0,
     )
-    async with SystemServices(settings) as system:
+    async with SystemServices(settings, broker) as system:
         await system.start_pipeline(
-            gateway_backend=await local_link_backend(link), set_band_clock=False
+            gateway_backend=await local_link_backend(link),
+            set_band_clock=False,
+            bands=["BH-0001"],
         )
         ann = await person(system.api_url, settings.database_url, "ann@example.com")
         async with ann.client as http:

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import uuid
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from bumble.link import LocalLink
 
 from bandhub.contracts.messages import Topics
+from bandhub.mqtt import mqtt_client
 from firmware_sim.runner import FleetOptions, start_fleet
 from gateway.backend import local_link_backend
 from gateway.mqtt_publisher import AckingPublisher
@@ -30,13 +30,13 @@ pytestmark = [pytest.mark.e2e]
 class Listener:
     """A real MQTT subscriber collecting (topic, payload) pairs."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, broker) -> None:
         self.messages: list[tuple[str, dict]] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex)
+        self.client = mqtt_client(broker.url, uuid.uuid4().hex)  # the operator: every topic
         self.client.on_message = lambda _c, _u, m: self.messages.append(
             (m.topic, json.loads(m.payload))
         )
-        self.client.connect("127.0.0.1", port)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.subscribe("bandhub/v1/#", qos=1)
         self.client.loop_start()
 
@@ -59,7 +59,7 @@ async def running(settings, broker):
                      fall_band=None),
         link,
     )  # fmt: skip
-    listener = Listener(broker.port)
+    listener = Listener(broker)
     stop = asyncio.Event()
     gw_settings = settings.model_copy(update={"gateway_set_band_clock": False})
     task = asyncio.create_task(run_gateway(gw_settings, await local_link_backend(link), stop))
@@ -166,7 +166,7 @@ async def test_each_band_has_a_retained_status_for_remote_support(running, broke
     assert 0 < s["battery_percent"] <= 100
     assert s["history"][-1]["event"] == "connected"
     assert s["rssi_dbm"] is not None and s["clock_offset_s"] is not None
-    late = Listener(broker.port)  # a support tool that connects later still sees it
+    late = Listener(broker)  # a support tool that connects later still sees it
     try:
         await eventually(lambda: late.on(f"/band/{serial}/status"), 10, "the retained status")
     finally:
@@ -179,7 +179,7 @@ async def test_a_third_party_heart_rate_strap_is_accepted_as_heart_rate_only(set
     link = LocalLink()
     strap = HeartRateStrap(link, "C0:11:22:33:44:55", bpm=72)
     await strap.start()
-    listener = Listener(broker.port)
+    listener = Listener(broker)
     stop = asyncio.Event()
     gw_settings = settings.model_copy(update={"gateway_accept_hr_devices": True})
     task = asyncio.create_task(run_gateway(gw_settings, await local_link_backend(link), stop))
@@ -318,7 +318,7 @@ async def test_a_fall_and_live_heart_rate_overtake_a_long_backlog(settings, brok
     [band] = await start_fleet(
         FleetOptions(count=1, start=start, speed=3600, days=8 / 24, fall_band=None), link
     )
-    listener = Listener(broker.port)
+    listener = Listener(broker)
     stop = asyncio.Event()
     task = None
     try:
@@ -454,7 +454,7 @@ async def test_live_values_published_while_the_broker_is_away_are_dropped_not_ho
         assert all(f.done() for f in live)
         assert not durable.done()
         await broker.start()
-        listener = Listener(broker.port)
+        listener = Listener(broker)
         await asyncio.wait_for(durable, 30)
     finally:
         await publisher.stop()

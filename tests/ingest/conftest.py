@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
+from bandhub.mqtt import mqtt_client
 from ingest.service import Ingest
 
 
 @pytest.fixture
 def publisher(broker):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
+    client = mqtt_client(broker.url, "test-publisher")  # the operator login: any topic
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
 
