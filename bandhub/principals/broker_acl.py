@@ -97,6 +97,9 @@ def service_acls(topics: Topics) -> dict[str, list[Acl]]:
         ],
         INGEST: [
             *_read(topics.records_filter(), topics.band_status_filter()),
+            # workers that split the records (BANDHUB_INGEST_SHARE_GROUP): mosquitto checks
+            # a shared subscription against its whole $share/<group>/... filter
+            _acl("subscribePattern", f"$share/+/{topics.records_filter()}"),
             *_read(topics.gateway_status_filter()),
             *_send(topics.commands_filter()),  # the fall countdown on the band
         ],
@@ -107,7 +110,7 @@ def service_acls(topics: Topics) -> dict[str, list[Acl]]:
             *_read(topics.band_status_filter(), topics.gateway_status_filter()),
         ],
         # every bandhub topic, for tools and tests; never hand it to a device
-        OPERATOR: [*_read(f"{p}/#"), *_send(f"{p}/#")],
+        OPERATOR: [*_read(f"{p}/#"), _acl("subscribePattern", f"$share/+/{p}/#"), *_send(f"{p}/#")],
     }
 
 

@@ -12,10 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
 
 from bandhub.contracts.messages import Topics
+from bandhub.mqtt import broker_address, mqtt_client
 from tests.e2e.helpers import eventually
 
 T0 = 1_795_500_000
@@ -33,6 +33,7 @@ def _start_worker(settings, log: Path) -> subprocess.Popen:
         "BANDHUB_INGEST_BATCH_WAIT_S": "0.05",
         "BANDHUB_INGEST_BATCH_MAX": "200",  # many small transactions: some are in flight
         "BANDHUB_INGEST_SHARE_GROUP": "ingest",
+        "BANDHUB_GATEWAY_AUTH": str(settings.gateway_auth).lower(),  # as the test's settings
     }
     cmd = [sys.executable, "-c", "from stack.cli import app; app()", "ingest"]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
@@ -48,11 +49,11 @@ def _subscribed(log: Path) -> str | None:
     return None
 
 
-def _publish_stream(port: int, kill_after: int, kill) -> None:
+def _publish_stream(url: str, kill_after: int, kill) -> None:
     """HR batches round-robin over the bands, at a steady pace; ``kill`` is called
     after ``kill_after`` messages, while the stream goes on."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-stream")
-    client.connect("127.0.0.1", port)
+    client = mqtt_client(url, "test-stream")  # a login that may publish for any band
+    client.connect(*broker_address(url))
     client.loop_start()
     topics, sent = Topics(), 0
     for m in range(MESSAGES_PER_BAND):
@@ -92,7 +93,7 @@ async def test_a_killed_worker_loses_and_doubles_nothing(settings, broker, tmp_p
         killed_at.append(time.monotonic())
 
     stream = threading.Thread(
-        target=_publish_stream, args=(broker.port, len(BANDS) * MESSAGES_PER_BAND // 3, kill)
+        target=_publish_stream, args=(settings.mqtt_url, len(BANDS) * MESSAGES_PER_BAND // 3, kill)
     )
     try:
         stream.start()
