@@ -116,17 +116,15 @@ async def _caregiver(page: Page, owner, settings, scopes: list[str]) -> None:
     await expect(page.get_by_role("heading", name="Today: Grandma Li")).to_be_visible()
 
 
-async def test_an_invited_caregiver_sees_the_wearers_tile(page: Page, owner, settings):
+async def test_an_invited_caregiver_sees_the_wearer_and_a_fall_live(page, owner, settings):
+    """Bo's tile for the wearer; then a fall appears on his open Alerts page without a
+    reload, and he resolves it there."""
     await _caregiver(page, owner, settings, ["summaries", "alerts"])
     await page.get_by_role("link", name="My wearers").click()
     tile = page.locator("li[data-band='BH-0001']")
     await expect(tile).to_contain_text("Grandma Li")
     await expect(tile).to_contain_text("OK")  # seen just now, no alert
     await expect(page.locator("li[data-band]")).to_have_count(1)
-
-
-async def test_a_fall_appears_on_the_open_alerts_page_without_a_reload(page, owner, settings):
-    await _caregiver(page, owner, settings, ["summaries", "alerts"])
     await page.get_by_role("link", name="Alerts").click()
     await expect(page.get_by_text("No alerts.")).to_be_visible()
     await expect(page.get_by_text("Live: new alerts appear")).to_be_visible()
@@ -141,6 +139,38 @@ async def test_a_fall_appears_on_the_open_alerts_page_without_a_reload(page, own
     await expect(row).to_contain_text("Resolved")
     alert = (await owner.client.get("/alerts")).json()[0]
     assert (alert["state"], alert["band_id"]) == ("resolved", "BH-0001")
+
+
+async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page, owner, settings):
+    owner.own(settings.database_url, "BH-0001")
+    await _sign_in(page, owner.email)
+    await page.goto("/app/#/settings/BH-0001")
+    await page.get_by_label("Time zone").select_option("Asia/Shanghai")
+    await page.get_by_label("Fall countdown").fill("45")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    await page.get_by_label("Contact's name").fill("Bo")
+    await page.get_by_label("E-mail address or webhook URL").fill("bo@example.com")
+    await page.get_by_role("button", name="Add contact").click()
+    await expect(page.get_by_text("1. Bo — bo@example.com")).to_be_visible()
+    await page.get_by_role("button", name="Send a test alert").click()
+    await expect(page.get_by_text("Test alert sent to every contact.")).to_be_visible()
+    invite = page.get_by_role("form", name="Invite family or a caregiver")
+    await invite.get_by_label("E-mail address").fill("cy@example.com")
+    await invite.get_by_role("button", name="Send invitation").click()
+    await expect(page.get_by_text(re.compile("cy@example.com — invited"))).to_be_visible()
+
+    band = (await owner.client.patch("/bands/BH-0001", json={})).json()
+    assert (band["time_zone"], band["fall_countdown_s"]) == ("Asia/Shanghai", 45)
+    shares = (await owner.client.get("/bands/BH-0001/shares")).json()
+    assert [(s["email"], sorted(s["scopes"])) for s in shares] == [
+        ("cy@example.com", ["alerts", "summaries"])
+    ]
+    await page.get_by_role("button", name="Revoke").click()
+    await expect(page.get_by_text("Not shared with anyone.")).to_be_visible()
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.get_by_text("No emergency contacts yet.")).to_be_visible()
+    assert (await owner.client.get("/bands/BH-0001/contacts")).json() == []
 
 
 async def test_switching_to_chinese_translates_the_app(page: Page, owner):

@@ -51,13 +51,14 @@ async function wearerSection(id) {
   const zone = h("select", { id: "time_zone", name: "time_zone" },
     zones.map((z) => h("option", { value: z, selected: z === current.time_zone, text: z })));
   const f = form("wearer_title", [
-    ...field("wearer_name", "wearer_name", { value: current.name, required: true }),
+    ...field("wearer_name", "wearer_name", { value: current.name }),
     h("label", { for: "time_zone", text: t("time_zone") }), zone,
     ...field("countdown", "fall_countdown", { type: "number", min: 0, max: 600, step: 1,
       value: current.fall_countdown_s ?? "", placeholder: t("server_default") }),
   ], "save", async (el) => {
     const cd = el.countdown.value === "" ? null : Number(el.countdown.value);
-    await api(path(id), { method: "PATCH", body: { name: el.wearer_name.value, time_zone: zone.value, fall_countdown_s: cd } });
+    const name = el.wearer_name.value.trim() || null; // empty: unchanged
+    await api(path(id), { method: "PATCH", body: { name, time_zone: zone.value, fall_countdown_s: cd } });
     saved.textContent = t("saved");
   });
   return h("section", { "aria-labelledby": "wearer-h" }, h("h2", { id: "wearer-h", text: t("wearer_title") }), f, saved);
