@@ -78,6 +78,11 @@ async def test_claim_a_band_and_see_today_as_the_api_sums_it_up(page: Page, owne
     await page.get_by_role("button", name="Add band").click()
     await expect(page.get_by_role("heading", name="Today: Grandma Li")).to_be_visible()
 
+    # an expired access token: the app renews it with the refresh token and carries on
+    await page.evaluate(
+        """() => { const t = JSON.parse(sessionStorage.getItem("bandhub.tokens"));
+        sessionStorage.setItem("bandhub.tokens", JSON.stringify({...t, access_token: "x"})); }"""
+    )
     await page.get_by_label("Day (UTC)").fill(str(DAY))
     await expect(page).to_have_url(re.compile(f"date={DAY}"))
     s = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
