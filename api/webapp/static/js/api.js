@@ -96,12 +96,15 @@ export async function alertStream(onEvent, signal, onOpen = () => {}) {
     try {
       const r = await authFetch("/alerts/stream", { signal, headers: { Accept: "text/event-stream" } });
       if (!r.ok) throw new ApiError(r.status, null);
-      await onOpen(); // the headers come after the server's LISTEN: nothing is missed
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
+      let opened = false;
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        // the server's first line (": connected") comes once it listens: catching up
+        // from then on misses nothing
+        if (!opened) { opened = true; await onOpen(); }
         buffer += value;
         let cut;
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
