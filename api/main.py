@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from api import webapp
 from api.command_publisher import CommandPublisher
 from api.errors import install
 from api.routes import (
@@ -53,4 +54,5 @@ def create_app(settings: Settings) -> FastAPI:
     routers = (auth, bands, shares, organisations, contacts, commands, summaries, alerts)
     for resource in (*routers, audit, privacy, dead_letters):
         app.include_router(resource.router)
+    webapp.mount(app)
     return app

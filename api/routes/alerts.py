@@ -7,12 +7,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
 from psycopg import AsyncConnection
 
 from alerts import links
 from alerts import store as alert_store
+from api import ack_page
 from api.db import fetch_all, fetch_one
 from api.deps import MAX_ID, BandIdFilter, DbConn, IdPath, Limit, SettingsDep
 from api.errors import ApiError, error_responses
@@ -137,20 +138,41 @@ async def ack_alert(alert_id: IdPath, ack: AckIn, access: Handler, conn: DbConn)
     "/{alert_id}/ack-link",
     response_model=AckLinkResult,
     summary="One-click acknowledgement from the signed link in an alert message",
+    description="Answers JSON, or a readable page in English or Chinese (by"
+    " Accept-Language) when the Accept header prefers text/html, as a browser's does.",
     dependencies=[Depends(Anyone())],
-    responses=error_responses(403, 404, 409, 422),
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **{
+            status: {**answer, "content": {"text/html": {"schema": {"type": "string"}}}}
+            for status, answer in error_responses(403, 404, 409).items()
+        },
+        **error_responses(422),
+    },
 )
 async def ack_link(
     alert_id: IdPath,
     contact: Annotated[int, Query(ge=1, le=MAX_ID)],
     sig: Annotated[str, Query(max_length=100)],
     conn: DbConn,
-) -> dict:
+    request: Request,
+) -> Response | dict:
+    html = ack_page.prefers_html(request.headers.get("accept"))
+    lang = ack_page.language(request.headers.get("accept-language"))
     key = await fetch_one(conn, "SELECT value FROM server_keys WHERE name = 'ack_link'")
-    # a signature is hex: anything else (hmac cannot compare non-ASCII text) is forged
-    if not (sig.isascii() and links.valid(key["value"], alert_id, contact, sig)):
-        raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
-    await alert_store.acknowledge(conn, alert_id, contact)
+    try:
+        # a signature is hex: anything else (hmac cannot compare non-ASCII text) is forged
+        if not (sig.isascii() and links.valid(key["value"], alert_id, contact, sig)):
+            raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
+        await alert_store.acknowledge(conn, alert_id, contact)
+    except (ApiError, alert_store.AlertError) as exc:
+        if not html:
+            raise
+        status = getattr(exc, "status", 409 if isinstance(exc, alert_store.WrongState) else 404)
+        return HTMLResponse(ack_page.error(lang, exc.code, str(exc)), status_code=status)
+    if html:
+        facts = await ack_page.facts(conn, alert_id, contact)
+        return HTMLResponse(ack_page.confirmation(lang, facts, contact))
     alert = await fetch_one(conn, "SELECT state FROM alerts WHERE id = %s", (alert_id,))
     return {
         "message": "Thank you: the other contacts are told that you are handling it.",

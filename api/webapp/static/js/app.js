@@ -1,0 +1,68 @@
+// The app shell: a hash router (#/wearers, #/today/BH-0001?date=…, #/alerts,
+// #/settings/BH-0001, #/signin, #/signup), the language switch and sign-out.
+import { tokens, signOut } from "./api.js";
+import { h, errorText } from "./dom.js";
+import { load, preferred, t, current } from "./i18n.js";
+import { renderSignIn, renderSignUp } from "./signin.js";
+import { renderWearers } from "./wearers.js";
+import { renderToday } from "./today.js";
+import { renderAlerts } from "./alerts.js";
+import { renderSettings } from "./settings.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const out = document.getElementById("signout");
+const lang = document.getElementById("lang");
+let leaving = new AbortController(); // ends the page's live stream when it is left
+
+const PAGES = {
+  signin: { title: "signin_title", open: true, render: renderSignIn },
+  signup: { title: "signup_title", open: true, render: renderSignUp },
+  wearers: { title: "nav_wearers", render: renderWearers },
+  today: { title: "nav_today", render: (m, [id], q) => renderToday(m, id, q) },
+  alerts: { title: "nav_alerts", render: (m, _a, _q, signal) => renderAlerts(m, signal) },
+  settings: { title: "nav_settings", render: (m, [id]) => renderSettings(m, id) },
+};
+
+async function route() {
+  leaving.abort();
+  leaving = new AbortController();
+  const [pathPart, queryPart] = location.hash.replace(/^#\/?/, "").split("?");
+  const [name, ...args] = pathPart.split("/").map(decodeURIComponent);
+  const signedIn = Boolean(tokens.get());
+  let page = PAGES[name];
+  if (!page) page = signedIn ? PAGES.wearers : PAGES.signin;
+  if (!page.open && !signedIn) page = PAGES.signin;
+  nav.hidden = out.hidden = !signedIn;
+  for (const a of nav.querySelectorAll("a")) {
+    if (a.getAttribute("href") === `#/${name}`) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  document.title = `${t(page.title)} · bandhub`;
+  // each visit renders into its own view: a slower earlier visit fills a detached one
+  const view = document.createElement("div");
+  main.replaceChildren(view);
+  main.setAttribute("aria-busy", "true");
+  try {
+    await page.render(view, args, new URLSearchParams(queryPart || ""), leaving.signal);
+  } catch (e) {
+    view.append(h("p", { class: "error", role: "alert", text: errorText(e) }));
+  } finally {
+    main.removeAttribute("aria-busy");
+  }
+}
+
+lang.addEventListener("change", async () => {
+  await load(lang.value, true);
+  route();
+});
+out.addEventListener("click", async () => {
+  await signOut();
+  location.hash = "#/signin";
+});
+window.addEventListener("bandhub:signed-out", () => { tokens.clear(); location.hash = "#/signin"; });
+window.addEventListener("hashchange", route);
+
+await load(preferred());
+lang.value = current();
+route();
