@@ -35,7 +35,7 @@ async def _stop(gateway: Gateway, stop: asyncio.Event, task: asyncio.Task) -> No
 
 async def test_waiting_commands_survive_a_gateway_restart(settings, broker):
     link = LocalLink()
-    listener = Listener(broker.port)
+    listener = Listener(broker)
     topics = Topics()
     band = None
     gateway, stop, task = await _run_gateway(settings, link)

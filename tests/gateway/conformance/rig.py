@@ -42,11 +42,11 @@ class Outcome:
 
 
 class Rig:
-    def __init__(self, settings: Settings, broker_port: int) -> None:
+    def __init__(self, settings: Settings, broker) -> None:
         self.settings = settings.model_copy(update={"gateway_set_band_clock": True})
         self.link = VirtualLink()  # a band that vanished is off the air
         self.bands: list[ConformanceBand] = []
-        self.listener = Listener(broker_port)
+        self.listener = Listener(broker)
         self.ingest = Ingest(self.settings)
         self.gateway: Gateway | None = None
         self._stop = asyncio.Event()

@@ -25,7 +25,7 @@ HISTORY = 60  # records each band holds when the gateway first meets it
 
 @pytest.fixture
 async def rig(settings, broker):
-    r = Rig(settings, broker.port)
+    r = Rig(settings, broker)
     yield r
     await r.close()
 
