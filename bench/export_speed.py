@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import subprocess
 import sys
 import time
-import uuid
+from pathlib import Path
 
 import psycopg
-from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.privacy.export_fhir import export_fhir
 from api.privacy.export_json import export_json
 from api.privacy.snapshot import chunks, snapshot
-from bandhub.db import migrate
+from bench.throwaway import throwaway_db
 
 T0 = 1_767_225_600  # 2026-01-01 00:00 UTC
 
@@ -109,17 +109,7 @@ def main() -> None:
     if args.child:
         _child(args.child, args.url)
         return
-    server = os.environ.get(
-        "BANDHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"bandhub_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(server)
-    info["dbname"] = name
-    url = psycopg.conninfo.make_conninfo(**info)
-    try:
-        migrate(url)
+    with throwaway_db() as url:
         t0 = time.perf_counter()
         records = _load(url, args.days)
         print(f"loaded {records:,} records ({args.days} days of one wearer)"
@@ -127,9 +117,6 @@ def main() -> None:
         _measure("baseline: read the rows", "baseline", url, records)
         _measure("JSON export", "json", url, records)
         _measure("FHIR export", "fhir", url, records)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

@@ -46,10 +46,7 @@ def _client(request: Request) -> str:
 async def signup(
     body: SignupIn, request: Request, conn: DbConn, settings: SettingsDep, tasks: BackgroundTasks
 ) -> dict:
-    n, left = await throttle.count(conn, f"signup:{_client(request)}", 3600)
-    if n > 20:
-        await conn.commit()
-        raise throttle.too_many(left, "sign-ups from this address")
+    await throttle.limit(conn, f"signup:{_client(request)}", 3600, 20, "sign-ups from this address")
     account = await accounts.create_account(conn, body.email, body.password, body.display_name)
     await _send_verification(conn, settings, tasks, account["id"], account["email"])
     return account
@@ -94,10 +91,7 @@ async def verify_email(token: Annotated[str, Query(max_length=200)], conn: DbCon
 async def resend_verification(
     me: Me, conn: DbConn, settings: SettingsDep, tasks: BackgroundTasks
 ) -> dict:
-    n, left = await throttle.count(conn, f"verify-mail:{me.account_id}", 3600)
-    if n > 5:
-        await conn.commit()
-        raise throttle.too_many(left, "verification e-mails")
+    await throttle.limit(conn, f"verify-mail:{me.account_id}", 3600, 5, "verification e-mails")
     if not me.email_verified:
         await _send_verification(conn, settings, tasks, me.account_id, me.email)
     return {"message": "If the address is not confirmed yet, a new link is on its way."}
@@ -194,10 +188,7 @@ async def request_reset(
     settings: SettingsDep,
     tasks: BackgroundTasks,
 ) -> dict:
-    n, left = await throttle.count(conn, f"reset:{_client(request)}", 3600)
-    if n > 10:
-        await conn.commit()
-        raise throttle.too_many(left, "reset requests")
+    await throttle.limit(conn, f"reset:{_client(request)}", 3600, 10, "reset requests")
     row = await fetch_one(
         conn, "SELECT id, email FROM accounts WHERE lower(email) = lower(%s)", (body.email,)
     )

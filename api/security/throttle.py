@@ -45,6 +45,15 @@ async def count(conn: AsyncConnection, key: str, window_s: int) -> tuple[int, fl
     return row["count"], float(row["left_s"])
 
 
+async def limit(conn: AsyncConnection, key: str, window_s: int, most: int, what: str) -> None:
+    """Count one more for ``key``; past ``most`` in the window, 429. The count is
+    committed first, so refused attempts count too."""
+    n, left = await count(conn, key, window_s)
+    if n > most:
+        await conn.commit()
+        raise too_many(left, what)
+
+
 async def current(conn: AsyncConnection, key: str, window_s: int) -> tuple[int, float]:
     """The count in ``key``'s current window without adding to it."""
     row = await fetch_one(
@@ -65,10 +74,9 @@ async def expensive(
 ) -> None:
     """A budget per account (or client address) for routes that read a lot of data."""
     caller = f"a{who.account_id}" if who else f"ip{request.client.host if request.client else ''}"
-    n, left = await count(conn, f"expensive:{caller}", 60)
-    if n > settings.api_expensive_per_min:
-        await conn.commit()
-        raise too_many(left, "data requests this minute")
+    await limit(
+        conn, f"expensive:{caller}", 60, settings.api_expensive_per_min, "data requests this minute"
+    )
 
 
 Expensive = Depends(expensive)
