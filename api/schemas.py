@@ -102,6 +102,9 @@ class ClaimIn(BaseModel):
         None, description="what to call the wearer (kept if omitted)"
     )
     claim_code: Annotated[str, Field(min_length=8, max_length=12, pattern=r"^[ -~]*$")]
+    gateway_id: Annotated[str, Field(pattern=BAND_ID_PATTERN)] | None = Field(
+        None, description="one of your gateways (POST /gateways): bind the band to it too"
+    )
 
 
 class ClaimResult(BaseModel):
@@ -109,6 +112,7 @@ class ClaimResult(BaseModel):
     name: str
     owner_id: int = Field(description="your account id")
     claimed_at: dt.datetime
+    gateway_id: str | None = Field(None, description="the gateway it was bound to, if any")
 
 
 def _iana_zone(value: str) -> str:

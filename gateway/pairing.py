@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from bleak import BleakClient, BleakScanner
 
 from bandhub.bumble_keys import BlindJsonKeyStore
 from bandhub.contracts import gatt as g
 from bandhub.settings import Settings
+from gateway import account_api
 from gateway.backend import BleBackend
 from gateway.session_kinds import BAND, STRAP, device_kind
 from gateway.state import GatewayState
@@ -93,31 +93,16 @@ async def pair_band(
     finally:
         await client.disconnect()
     if api_token and claim_code:
-        await claim(settings, band_id, api_token, claim_code)
+        try:
+            await account_api.claim(settings, api_token, band_id, claim_code)
+        except account_api.AccountApiError as exc:
+            raise PairingError(str(exc)) from exc
     state = state_for(settings)
     try:
         state.add_paired(target.address, band_id, target.name)
     finally:
         state.close()
     return band_id
-
-
-async def claim(settings: Settings, band_id: str, api_token: str, claim_code: str) -> None:
-    """Claim the band for the account the token belongs to (the owner signs in with the
-    companion app or ``POST /auth/token`` and hands the gateway the access token)."""
-    base = settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}"
-    headers = {"Authorization": f"Bearer {api_token}"}
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as http:
-            r = await http.post(f"/bands/{band_id}/claim", json={"claim_code": claim_code})
-    except httpx.HTTPError as exc:
-        raise PairingError(f"could not reach the bandhub API at {base}: {exc}") from exc
-    if r.status_code != 200:
-        try:
-            message = r.json()["error"]["message"]
-        except (ValueError, KeyError):
-            message = r.text[:200]
-        raise PairingError(f"the server refused the claim ({r.status_code}): {message}")
 
 
 def bonds_file(settings: Settings) -> Path:

@@ -173,19 +173,28 @@ def gateway_pair(
         _fail(str(exc))
     claimed = ", claimed for the signed-in owner" if token else ""
     typer.echo(f"paired {band_id} ({address}){claimed}")
-    _bind_paired(band_id)
+    _bind_paired(band_id, token)
 
 
-def _bind_paired(band_id: str) -> None:
-    """Pairing binds the band to this gateway when this host can administer bandhub
-    (database and broker admin configured); else it says who has to."""
+def _bind_paired(band_id: str, token: str | None) -> None:
+    """Pairing binds the band to this gateway: through the API when the owner's token
+    is given and this gateway is registered to them (`gateway register --token`), else
+    directly when this host can administer bandhub; else it says who has to."""
     from bandhub.principals.gateways import bind_band
     from bandhub.settings import get_settings
+    from gateway import account_api
 
     settings = get_settings()
     if not settings.gateway_auth:
         return
     gw = settings.gateway_id
+    if token:
+        try:
+            if asyncio.run(account_api.bind(settings, token, gw, band_id)):
+                typer.echo(f"bound {band_id} to gateway {gw}")
+                return
+        except account_api.AccountApiError as exc:
+            _fail(str(exc))
     if not (settings.database_url and settings.mqtt_admin_url):
         typer.echo(
             f"{band_id} is not bound to gateway {gw} yet: an operator runs"
@@ -228,6 +237,13 @@ def gateway_register(
         str | None, typer.Argument(help="Default: BANDHUB_GATEWAY_ID (this gateway)")
     ] = None,
     account: Annotated[int | None, typer.Option(help="The owner's account id")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BANDHUB_API_TOKEN",
+            help="The owner's access token: register through the API (no admin access needed)",
+        ),
+    ] = None,
     show_url: Annotated[
         bool, typer.Option(help="Print the broker URL with the login, for another host")
     ] = False,
@@ -235,13 +251,23 @@ def gateway_register(
     """Give a gateway its own broker login (a new password if it has one) and save it
     where `bandhub gateway run` reads it (BANDHUB_DATA_DIR)."""
     from bandhub.principals import credentials
-    from bandhub.principals.gateways import register_gateway
+    from bandhub.principals.gateways import GatewayCredentials, register_gateway
     from bandhub.settings import get_settings
+    from gateway import account_api
 
     settings = get_settings()
     gw = gateway_id or settings.gateway_id
-    with _principals(settings) as (conn, admin):
-        creds = register_gateway(conn, admin, gw, account_id=account)
+    if token:
+        if account is not None:
+            _fail("--token registers to the token's account: leave out --account")
+        try:
+            login = asyncio.run(account_api.register(settings, token, gw))
+        except account_api.AccountApiError as exc:
+            _fail(str(exc))
+        creds = GatewayCredentials(gw, login["mqtt_username"], login["mqtt_password"])
+    else:
+        with _principals(settings) as (conn, admin):
+            creds = register_gateway(conn, admin, gw, account_id=account)
     path = credentials.save(settings.data_dir, gw, creds.username, creds.password)
     typer.echo(f"registered gateway {gw}: broker login {creds.username}, saved in {path}")
     if show_url:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from api import gateway_admin
 from api.account_schemas import TransferIn
 from api.accounts import confirmed_account
 from api.db import fetch_all, fetch_one
@@ -26,6 +27,7 @@ from api.security.access import BandRoles, Principal, Scope, visible_bands_sql
 from api.security.policy import BandAccess, OnBand, SignedIn, SupportStaff
 from bandhub import claims
 from bandhub.contracts.messages import BAND_ID_PATTERN
+from bandhub.principals.gateways import bind_band, unbind_everywhere
 
 router = APIRouter(prefix="/bands", tags=["bands"])
 Me = Annotated[Principal, Depends(SignedIn())]
@@ -84,7 +86,7 @@ async def add_band(
     "/{band_id}/claim",
     response_model=ClaimResult,
     summary="Become the band's owner with the claim code from its box",
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def claim_band(
     band_id: Annotated[str, Path(pattern=BAND_ID_PATTERN, description="e.g. BH-0001")],
@@ -93,9 +95,32 @@ async def claim_band(
     conn: DbConn,
     settings: SettingsDep,
 ) -> dict:
-    """The band need not be known yet: the code from its box is the proof."""
+    """The band need not be known yet: the code from its box is the proof. With
+    ``gateway_id`` (one of your gateways), the band is also bound to it."""
     if not claims.valid(settings.claim_secret, band_id, body.claim_code):
         raise ApiError(403, "bad_claim_code", "the claim code does not match this band")
+    if body.gateway_id is not None:
+        await _own_gateway(conn, me, body.gateway_id)
+    claimed = await _claim(conn, me, band_id, body.name)
+    await conn.commit()  # claimed even if the broker is away for the binding
+    if body.gateway_id is not None:
+        gw = body.gateway_id
+        await gateway_admin.apply(settings, lambda c, admin: bind_band(c, admin, gw, band_id))
+    return {**claimed, "gateway_id": body.gateway_id}
+
+
+async def _own_gateway(conn, me: Principal, gateway_id: str) -> None:
+    row = await fetch_one(
+        conn,
+        "SELECT 1 AS ok FROM gateways WHERE gateway_id = %s AND account_id = %s"
+        " AND registered_at IS NOT NULL AND revoked_at IS NULL",
+        (gateway_id, me.account_id),
+    )
+    if row is None:
+        raise ApiError(404, "unknown_gateway", f"no gateway {gateway_id!r} of yours")
+
+
+async def _claim(conn, me: Principal, band_id: str, name: str | None) -> dict:
     async with conn.transaction():
         await conn.execute(
             "INSERT INTO bands (band_id) VALUES (%s) ON CONFLICT DO NOTHING", (band_id,)
@@ -110,7 +135,7 @@ async def claim_band(
             "UPDATE bands SET owner_id = %s, name = COALESCE(%s, name),"
             " claimed_at = COALESCE(claimed_at, now())"
             " WHERE band_id = %s RETURNING band_id, name, owner_id, claimed_at",
-            (me.account_id, body.name, band_id),
+            (me.account_id, name, band_id),
         )
 
 
@@ -135,12 +160,28 @@ async def _end_shares(conn, access: BandAccess) -> None:
     summary="Give the band away: it becomes unclaimed; shares, care and contacts end",
     responses=error_responses(401, 403, 404, 422),
 )
-async def unclaim(access: Annotated[BandAccess, Depends(OnBand(Scope.OWNER))], conn: DbConn):
+async def unclaim(
+    access: Annotated[BandAccess, Depends(OnBand(Scope.OWNER))],
+    conn: DbConn,
+    settings: SettingsDep,
+) -> None:
     await _end_shares(conn, access)
     await conn.execute("DELETE FROM contacts WHERE band_id = %s", (access.band_id,))
     await conn.execute(
         "UPDATE bands SET owner_id = NULL, claimed_at = NULL WHERE band_id = %s",
         (access.band_id,),
+    )
+    await conn.commit()
+    await _leave_gateways(settings, access)
+
+
+async def _leave_gateways(settings, access: BandAccess) -> None:
+    """A band changing hands leaves its former owner's gateways."""
+    band_id, previous = access.band_id, access.who.account_id
+    await gateway_admin.apply_or_log(
+        settings,
+        lambda c, admin: unbind_everywhere(c, admin, band_id, account_id=previous),
+        f"{band_id} changed hands but stays bound to its former owner's gateways",
     )
 
 
@@ -154,15 +195,19 @@ async def transfer(
     body: TransferIn,
     access: Annotated[BandAccess, Depends(OnBand(Scope.OWNER))],
     conn: DbConn,
+    settings: SettingsDep,
 ) -> dict:
     target = await confirmed_account(conn, body.email)
     await _end_shares(conn, access)
-    return await fetch_one(
+    moved = await fetch_one(
         conn,
         "UPDATE bands SET owner_id = %s, claimed_at = now() WHERE band_id = %s"
         " RETURNING band_id, name, owner_id, claimed_at",
         (target["id"], access.band_id),
     )
+    await conn.commit()
+    await _leave_gateways(settings, access)
+    return moved
 
 
 @router.patch(

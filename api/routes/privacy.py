@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from api import accounts
+from api import accounts, gateway_admin
 from api.db import fetch_all
 from api.deps import DbConn, SettingsDep
 from api.errors import ApiError, error_responses
@@ -21,6 +21,7 @@ from api.security.access import Principal, Scope
 from api.security.policy import BandAccess, OnBand, SignedIn
 from api.security.throttle import Expensive
 from bandhub.contracts.messages import Topics
+from bandhub.principals.gateways import revoke_gateway, unbind_everywhere
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["privacy"])
@@ -80,6 +81,35 @@ async def _forget_retained(request: Request, band_ids: list[str]) -> None:
             log.warning("erased %s but could not clear its retained status: %s", band_id, exc)
 
 
+async def _leave_gateways(request: Request, band_ids: list[str]) -> None:
+    """Erased bands leave every gateway, on the broker too (the database rows would go
+    with the erasure anyway, and ingest checks them)."""
+    settings = request.app.state.settings
+    for band_id in band_ids:
+        await gateway_admin.apply_or_log(
+            settings,
+            lambda c, admin, band_id=band_id: unbind_everywhere(c, admin, band_id),
+            f"erasing {band_id}: its gateway bindings stay on the broker",
+        )
+
+
+async def _revoke_gateways(request: Request, conn, me: Principal) -> None:
+    """An erased account's gateways are revoked: their logins go with the account."""
+    settings = request.app.state.settings
+    rows = await fetch_all(
+        conn,
+        "SELECT gateway_id FROM gateways WHERE account_id = %s AND revoked_at IS NULL",
+        (me.account_id,),
+    )
+    for row in rows:
+        gw = row["gateway_id"]
+        await gateway_admin.apply_or_log(
+            settings,
+            lambda c, admin, gw=gw: revoke_gateway(c, admin, gw),
+            f"erasing account {me.account_id}: gateway {gw} keeps its broker login",
+        )
+
+
 @router.delete(
     "/bands/{band_id}",
     response_model=Erased,
@@ -88,6 +118,7 @@ async def _forget_retained(request: Request, band_ids: list[str]) -> None:
 )
 async def erase(access: Owner, request: Request, conn: DbConn) -> dict:
     """Irreversible. A band seen again afterwards is a new, unclaimed band."""
+    await _leave_gateways(request, [access.band_id])
     rows = await erase_band(conn, access.band_id, "owner")
     await _forget_retained(request, [access.band_id])
     return {"erased": [access.band_id], "rows": rows}
@@ -113,6 +144,8 @@ async def erase_account(
             conn, "SELECT band_id FROM bands WHERE owner_id = %s", (me.account_id,)
         )
     ]
+    await _leave_gateways(request, owned)
+    await _revoke_gateways(request, conn, me)
     total: dict[str, int] = {}
     for band_id in owned:
         for table, n in (await erase_band(conn, band_id, "account")).items():

@@ -238,6 +238,46 @@ class InOrganisation(Policy):
 
 
 @dataclass(frozen=True)
+class GatewayAccess:
+    """The caller's own gateway in the path, and who the caller is."""
+
+    gateway: dict
+    who: Principal
+
+    @property
+    def gateway_id(self) -> str:
+        return self.gateway["gateway_id"]
+
+
+class OwnGateway(Policy):
+    """A gateway registered to the caller's account; anyone else's, or a revoked one,
+    is unknown (404), like a band one may not see."""
+
+    describe = "own gateway"
+
+    async def __call__(
+        self,
+        gateway_id: Annotated[str, Path(description="e.g. gw-kitchen")],
+        conn: DbConn,
+        who: CallerDep,
+    ) -> GatewayAccess:
+        if who is None:
+            raise _not_signed_in()
+        row = None
+        if re.fullmatch(BAND_ID_PATTERN, gateway_id):
+            row = await fetch_one(
+                conn,
+                "SELECT gateway_id, mqtt_username, registered_at FROM gateways"
+                " WHERE gateway_id = %s AND account_id = %s AND registered_at IS NOT NULL"
+                " AND revoked_at IS NULL",
+                (gateway_id, who.account_id),
+            )
+        if row is None:
+            raise ApiError(404, "unknown_gateway", f"no gateway {gateway_id!r} of yours")
+        return GatewayAccess(row, who)
+
+
+@dataclass(frozen=True)
 class RoutePolicy:
     methods: frozenset[str]
     path: str

@@ -79,12 +79,20 @@ def register_gateway(
     account_id: int | None = None,
 ) -> GatewayCredentials:
     """A new login for the gateway (a registered one gets a new password: its old one
-    stops working, its bindings stay). A revoked id stays revoked: use a new id."""
+    stops working, its bindings stay). A revoked id stays revoked: use a new id. With
+    ``account_id``, a gateway registered to another account is refused."""
     _need_autocommit(conn)
     _check_id("gateway id", gateway_id)
     row = store.get(conn, gateway_id)
     if row is not None and row.revoked_at is not None:
         raise GatewayError(f"gateway {gateway_id!r} was revoked; register it under a new id")
+    if (
+        account_id is not None
+        and row is not None
+        and row.registered_at is not None
+        and row.account_id not in (None, account_id)
+    ):
+        raise GatewayError(f"gateway id {gateway_id!r} is registered to someone else")
     creds = GatewayCredentials(
         gateway_id, broker_acl.gateway_username(gateway_id), broker_acl.new_password()
     )
@@ -142,6 +150,21 @@ def revoke_gateway(conn: psycopg.Connection, admin: BrokerAdmin | None, gateway_
         admin.publish_bindings(gateway_id, None)
     log.warning("gateway %s revoked", gateway_id)
     return True
+
+
+def unbind_everywhere(
+    conn: psycopg.Connection,
+    admin: BrokerAdmin | None,
+    band_id: str,
+    *,
+    account_id: int | None = None,
+) -> list[str]:
+    """Take the band away from every gateway (of ``account_id`` only, if given): when it
+    is erased or changes hands. Returns the gateways it was bound to."""
+    gateways = store.gateways_of_band(conn, band_id, account_id)
+    for gateway_id in gateways:
+        unbind_band(conn, admin, gateway_id, band_id)
+    return gateways
 
 
 def list_gateways(conn: psycopg.Connection) -> list[GatewayRow]:

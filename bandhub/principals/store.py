@@ -93,6 +93,19 @@ def set_binding(conn: psycopg.Connection, gateway_id: str, band_id: str, bound: 
     return cur.rowcount > 0
 
 
+def gateways_of_band(
+    conn: psycopg.Connection, band_id: str, account_id: int | None = None
+) -> list[str]:
+    """The gateways the band is bound to (only ``account_id``'s, if given)."""
+    rows = conn.execute(
+        "SELECT b.gateway_id FROM gateway_bands b JOIN gateways g USING (gateway_id)"
+        " WHERE b.band_id = %(band)s"
+        " AND (%(account)s::bigint IS NULL OR g.account_id = %(account)s) ORDER BY 1",
+        {"band": band_id, "account": account_id},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def mark_revoked(conn: psycopg.Connection, gateway_id: str) -> None:
     """Revoked for good: the row stays (for the record), its bindings go."""
     conn.execute("UPDATE gateways SET revoked_at = now() WHERE gateway_id = %s", (gateway_id,))

@@ -24,11 +24,15 @@ from api.security.policy import (
     InOrganisation,
     OnAlert,
     OnBand,
+    OwnGateway,
     SignedIn,
     SupportStaff,
     route_policies,
 )
 from bandhub.claims import claim_code
+from bandhub.contracts.messages import Topics
+from bandhub.principals.dynsec import BrokerAdmin
+from bandhub.principals.gateways import bind_band, register_gateway
 from tests.people import PASSWORD, add_account
 
 ROLES = (
@@ -102,13 +106,17 @@ class World:
 EMAIL = {role: f"{role.replace('_', '-')}@example.com" for role in ROLES if role != "anonymous"}
 
 
-def seed(url: str, needed: set[str]) -> dict[str, int]:
+GATEWAY = "gw-0001"  # the owner's gateway, BH-0001 bound to it
+
+
+def seed(url: str, needed: set[str], admin: BrokerAdmin) -> dict[str, int]:
     """Two wearers besides BH-0001 (BH-0002 of another family in another organisation's
     care, BH-0003 of a stranger) whose data no cell may show, and every kind of caller."""
     with psycopg.connect(url) as conn:  # DELETE: much faster than TRUNCATE on tiny tables
         for table in ("deliveries", "alerts", "contacts", "consents", "shares", "hr",
                       "dead_letters", "bands", "org_members", "organisations", "sessions",
-                      "email_tokens", "rate_counters", "accounts"):  # fmt: skip
+                      "email_tokens", "rate_counters", "gateway_bands", "gateways",
+                      "accounts"):  # fmt: skip
             conn.execute(f"DELETE FROM {table}")
     granted, withheld = share_scopes(needed)
     with psycopg.connect(url) as conn:
@@ -167,6 +175,9 @@ def seed(url: str, needed: set[str]) -> dict[str, int]:
                 (EMAIL[role], sorted(scopes), ids["owner"], ids[role]),
             ).fetchone()[0]
         ids["org_a"], ids["org_b"] = org_a, org_b
+    with psycopg.connect(url, autocommit=True) as conn:
+        register_gateway(conn, admin, GATEWAY, account_id=ids["owner"])
+        bind_band(conn, admin, GATEWAY, "BH-0001")
     return ids
 
 
@@ -205,6 +216,7 @@ def _fresh(prefix: str) -> str:
 
 # One valid request per route; the path parameters name things of BH-0001 (or of org A).
 BAND = {"band_id": "BH-0001"}
+GW = {"gateway_id": GATEWAY}
 REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("POST", "/auth/signup"): lambda w: Call({}, json={"email": _fresh("n"), "password": PASSWORD}),
     ("GET", "/auth/verify-email"): lambda w: Call({}, params={"token": w.one_time("verify")}),
@@ -290,6 +302,12 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("DELETE", "/bands/{band_id}"): lambda w: Call(BAND),
     ("POST", "/auth/me/erase"): lambda w: Call({}, json={"password": PASSWORD}),
     ("GET", "/bands/{band_id}/dead-letters"): lambda w: Call(BAND),
+    ("POST", "/gateways"): lambda w: Call({}, json={"gateway_id": f"gw-{uuid.uuid4().hex[:8]}"}),
+    ("GET", "/gateways"): lambda w: Call({}),
+    ("POST", "/gateways/{gateway_id}/login"): lambda w: Call(GW),
+    ("DELETE", "/gateways/{gateway_id}"): lambda w: Call(GW),
+    ("PUT", "/gateways/{gateway_id}/bands/{band_id}"): lambda w: Call({**GW, **BAND}),
+    ("DELETE", "/gateways/{gateway_id}/bands/{band_id}"): lambda w: Call({**GW, **BAND}),
 }
 
 
@@ -316,6 +334,7 @@ RESEED_AFTER = {
     ("DELETE", "/bands/{band_id}/contacts/{contact_id}"), ("POST", "/alerts/{alert_id}/resolve"),
     ("GET", "/contacts/{contact_id}/opt-out"), ("POST", "/bands"),
     ("DELETE", "/bands/{band_id}"), ("POST", "/auth/me/erase"),
+    ("DELETE", "/gateways/{gateway_id}"), ("DELETE", "/gateways/{gateway_id}/bands/{band_id}"),
 }  # fmt: skip
 
 # Routes whose answer for an allowed caller depends on who they are, beyond the policy.
@@ -340,6 +359,8 @@ def expected(policy, role: str, success: int, method: str, path: str) -> int:
         return success
     if isinstance(policy, SupportStaff):
         return success if role == "support" else 403
+    if isinstance(policy, OwnGateway):  # only the owner has a gateway in this world
+        return success if role == "owner" else 404
     if isinstance(policy, InOrganisation):
         member = {"org_staff": "member", "org_admin": "admin"}.get(role)
         if member is None:
@@ -394,29 +415,36 @@ async def test_every_route_answers_every_kind_of_caller_as_the_rules_say(api, se
             0
         ]
     mismatches, cells = [], 0
-    for route in routes:
-        for method in sorted(route.methods):
-            policy, success = route.policy, route.status_code
-            needed = {str(s) for s in getattr(policy, "scopes", ())}
-            world = None
-            for role in ROLES:
-                if world is None:
-                    ids = seed(settings.database_url, needed)
-                    headers = signed_in_headers(settings.database_url, ids)
-                    world = World(
-                        ids, headers, settings.database_url, settings.claim_secret, link_key
-                    )
-                call = REQUESTS[(method, route.path)](world)
-                status, text = await _send(api, world.headers[role], method, route.path, call)
-                cells += 1
-                want = expected(policy, role, success, method, route.path)
-                if status != want:
-                    mismatches.append(
-                        f"{method} {route.path} as {role}: {status} (want {want}) {text[:120]}"
-                    )
-                for leak in leaks(role, text):
-                    mismatches.append(f"{method} {route.path} as {role}: shows {leak}")
-                if status < 300 and (method, route.path) in RESEED_AFTER:
-                    world = None  # the call changed the world: the next cell starts afresh
-    print(f"authorization matrix: {len(REQUESTS)} routes x {len(ROLES)} callers = {cells} cells")
-    assert not mismatches, "\n".join(mismatches)
+    admin = BrokerAdmin(settings.mqtt_admin_url, Topics(settings.mqtt_topic_prefix))
+    with admin:
+        for route in routes:
+            cells += await _route_cells(api, route, admin, settings, link_key, mismatches)
+    assert not mismatches, f"{len(mismatches)} of {cells} cells wrong:\n" + "\n".join(mismatches)
+    print(f"\nAUTHZ MATRIX {len(routes)} routes x {len(ROLES)} callers = {cells} cells, all right")
+
+
+async def _route_cells(api, route, admin, settings, link_key, mismatches: list[str]) -> int:
+    """Every caller on one route's methods; returns how many cells it checked."""
+    cells = 0
+    for method in sorted(route.methods):
+        policy, success = route.policy, route.status_code
+        needed = {str(s) for s in getattr(policy, "scopes", ())}
+        world = None
+        for role in ROLES:
+            if world is None:
+                ids = seed(settings.database_url, needed, admin)
+                headers = signed_in_headers(settings.database_url, ids)
+                world = World(ids, headers, settings.database_url, settings.claim_secret, link_key)
+            call = REQUESTS[(method, route.path)](world)
+            status, text = await _send(api, world.headers[role], method, route.path, call)
+            cells += 1
+            want = expected(policy, role, success, method, route.path)
+            if status != want:
+                mismatches.append(
+                    f"{method} {route.path} as {role}: {status} (want {want}) {text[:120]}"
+                )
+            for leak in leaks(role, text):
+                mismatches.append(f"{method} {route.path} as {role}: shows {leak}")
+            if status < 300 and (method, route.path) in RESEED_AFTER:
+                world = None  # the call changed the world: the next cell starts afresh
+    return cells
