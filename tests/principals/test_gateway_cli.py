@@ -3,6 +3,7 @@ child process against the real broker and database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -45,3 +46,29 @@ def test_register_bind_list_and_revoke_from_the_command_line(settings, broker, t
     assert (
         no_admin.returncode != 0 and "BANDHUB_MQTT_ADMIN_URL" in no_admin.stdout + no_admin.stderr
     )
+
+
+async def test_a_gateway_registers_with_its_owners_token_and_no_admin_access(
+    api, settings, broker, owner, tmp_path
+):
+    """A phone gateway: no database, no broker-admin login; only the API and a token."""
+    env = {
+        "BANDHUB_DATABASE_URL": "",
+        "BANDHUB_MQTT_URL": broker.anonymous_url,
+        "BANDHUB_MQTT_ADMIN_URL": "",
+        "BANDHUB_API_PORT": str(settings.api_port),
+        "BANDHUB_DATA_DIR": str(tmp_path),
+        "BANDHUB_GATEWAY_ID": "gw-phone",
+        "BANDHUB_API_TOKEN": owner.token,
+    }
+    # the API answers from this test's event loop: the CLI runs beside it
+    out = await asyncio.to_thread(_cli, ["register"], env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    saved = json.loads(credentials.credentials_file(tmp_path, "gw-phone").read_text())
+    assert saved["username"] == "gateway-gw-phone"
+    mine = (await owner.client.get("/gateways")).json()
+    assert [g["gateway_id"] for g in mine] == ["gw-phone"]
+    refused = await asyncio.to_thread(
+        _cli, ["register"], {**env, "BANDHUB_API_TOKEN": "not-a-token"}
+    )
+    assert refused.returncode != 0 and "refused the registration (401)" in refused.stderr
