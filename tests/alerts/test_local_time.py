@@ -6,11 +6,20 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
 from alerts.monitor import HealthMonitor
 from bandhub.settings import Settings
 
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _now_is_when_the_test_runs():
+    """NOW is read when each test starts, not when the module was collected (a test can
+    start minutes after collection, e.g. on a busy pytest-xdist worker)."""
+    global NOW
+    NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 
 
 def _band(conn, band_id: str, zone: str) -> None:

@@ -24,6 +24,14 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _now_is_when_the_test_runs():
+    """NOW is read when each test starts, not when the module was collected (a test can
+    start minutes after collection, e.g. on a busy pytest-xdist worker)."""
+    global NOW
+    NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+
+
 def _band(conn, band_id: str = "BH-0001", last_seen: dt.datetime | None = None) -> None:
     conn.execute(
         "INSERT INTO bands (band_id, name, last_seen) VALUES (%s, 'Ann', %s)",
