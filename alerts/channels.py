@@ -90,7 +90,7 @@ class EmailChannel:
         ack = p.get("ack_url")
         mail.set_content(
             "\n".join(f"{k}: {v}" for k, v in p.items() if v is not None and k != "ack_url")
-            + (f"\n\nI am handling it (one click): {ack}\n" if ack else "\n")
+            + (f'\n\nOpen to answer "I\'m on my way": {ack}\n' if ack else "\n")
         )
         try:
             smtp.send(s, mail)

@@ -1,6 +1,9 @@
-"""The page an emergency contact sees after tapping the one-click acknowledgement link:
-who, what, when, a big confirmation, and who else was alerted, in English or Chinese.
-API clients keep the JSON answer; a browser (``Accept`` prefers text/html) gets this."""
+"""The page an emergency contact sees after tapping the acknowledgement link: who,
+what, when, the last heart rate, who else was alerted, and a big "I'm on my way"
+button, in English or Chinese. Opening the link only shows the page: the button
+(a POST) acknowledges, so a mail scanner that fetches links cannot stop the
+escalation. API clients keep the JSON answer; a browser (``Accept`` prefers
+text/html) gets this."""
 
 from __future__ import annotations
 
@@ -15,6 +18,10 @@ from api.db import fetch_all, fetch_one
 _TEXT = {
     "en": {
         "title": "Alert acknowledged",
+        "title_open": "Someone needs help",
+        "needs_help": "{name} may need help",
+        "button": "I'm on my way",
+        "button_note": "Tapping tells the other contacts that you are handling it.",
         "on_my_way": "✓ Thank you: you are on your way",
         "others_told": "The other contacts are told that you are handling it.",
         "someone_else": "✓ {name} is already handling it",
@@ -39,6 +46,10 @@ _TEXT = {
     },
     "zh-CN": {
         "title": "已确认警报",
+        "title_open": "有人需要帮助",
+        "needs_help": "{name} 可能需要帮助",
+        "button": "我马上就到",
+        "button_note": "点击后，其他联系人会知道由您处理。",
         "on_my_way": "✓ 谢谢：您正在赶往现场",
         "others_told": "其他联系人已获知由您处理。",
         "someone_else": "✓ {name} 已在处理",
@@ -102,7 +113,7 @@ def _q(value: str) -> float:
 
 
 async def facts(conn: AsyncConnection, alert_id: int, contact_id: int) -> dict:
-    """What the page says, read after the acknowledgement."""
+    """What the page says (read after the acknowledgement, when there is one)."""
     alert = await fetch_one(
         conn,
         "SELECT a.kind, a.state, a.event_t, a.acknowledged_by, b.band_id, b.name, b.time_zone,"
@@ -141,21 +152,16 @@ def _page(lang: str, title: str, body: str) -> str:
         ".big{font-size:1.8rem;font-weight:700;padding:1.25rem;border:3px solid #1b7f3b;"
         "border-radius:.75rem;color:#1b7f3b;margin:1rem 0}dt{color:#555;margin-top:.75rem}"
         "dd{margin:0;font-size:1.3rem;font-weight:600}.error{border-color:#b3261e;color:#b3261e}"
+        "button.big{display:block;width:100%;background:#1b7f3b;color:#fff;cursor:pointer}"
+        "h1.alarm{border-color:#b3261e;color:#b3261e}"
         f"</style></head><body><main>{body}</main></body></html>"
     )
 
 
-def confirmation(lang: str, alert: dict, contact_id: int) -> str:
-    text = _TEXT[lang]
+def _details(text: dict, alert: dict) -> str:
     name = alert["name"] or alert["band_id"]
     what = text.get(alert["kind"], text["other"]).format(kind=alert["kind"])
     zone = alert["time_zone"]
-    if alert["state"] == "resolved":
-        headline = text["closed"]
-    elif alert["acknowledged_by"] not in (None, contact_id):
-        headline = text["someone_else"].format(name=alert["handler"])
-    else:
-        headline = text["on_my_way"]
     hr = alert["last_hr"]
     rows = [
         (text["who"], name),
@@ -165,9 +171,42 @@ def confirmation(lang: str, alert: dict, contact_id: int) -> str:
     if hr:
         rows.append((text["last_hr"], text["bpm"].format(bpm=hr["bpm"], at=_local(hr["t"], zone))))
     rows.append((text["also_alerted"], ", ".join(alert["others"]) or text["nobody_else"]))
-    details = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
+    return (
+        "<dl>"
+        + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
+        + "</dl>"
+    )
+
+
+def needs_answer(alert: dict) -> bool:
+    """Whether the page asks this contact to acknowledge (nobody has, it is not closed)."""
+    return alert["state"] != "resolved" and alert["acknowledged_by"] is None
+
+
+def prompt(lang: str, alert: dict, action: str) -> str:
+    """Before acknowledging: the facts and the button that acknowledges (a form POST to
+    ``action``, the link itself)."""
+    text = _TEXT[lang]
+    headline = text["needs_help"].format(name=alert["name"] or alert["band_id"])
+    body = (
+        f'<h1 class="big alarm">{escape(headline)}</h1>{_details(text, alert)}'
+        f'<form method="post" action="{escape(action)}">'
+        f'<button class="big" type="submit">{escape(text["button"])}</button></form>'
+        f"<p>{escape(text['button_note'])}</p>"
+    )
+    return _page(lang, text["title_open"], body)
+
+
+def confirmation(lang: str, alert: dict, contact_id: int) -> str:
+    text = _TEXT[lang]
+    if alert["state"] == "resolved":
+        headline = text["closed"]
+    elif alert["acknowledged_by"] not in (None, contact_id):
+        headline = text["someone_else"].format(name=alert["handler"])
+    else:
+        headline = text["on_my_way"]
     note = f"<p>{escape(text['others_told'])}</p>" if headline == text["on_my_way"] else ""
-    body = f'<h1 class="big">{escape(headline)}</h1>{note}<dl>{details}</dl>'
+    body = f'<h1 class="big">{escape(headline)}</h1>{note}{_details(text, alert)}'
     return _page(lang, text["title"], body)
 
 

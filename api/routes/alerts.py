@@ -134,43 +134,99 @@ async def ack_alert(alert_id: IdPath, ack: AckIn, access: Handler, conn: DbConn)
     return await _alert_detail(conn, alert_id)
 
 
+_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _link_responses(*statuses: int) -> dict:
+    """JSON or a page, for the link's answers and its errors (422 stays JSON)."""
+    errors = error_responses(*statuses)
+    return {200: _HTML, **{s: {**a, **_HTML} for s, a in errors.items()}, **error_responses(422)}
+
+
+Contact = Annotated[int, Query(ge=1, le=MAX_ID)]
+Signature = Annotated[str, Query(max_length=100)]
+
+
+async def _check_link(conn, alert_id: int, contact: int, sig: str) -> None:
+    key = await fetch_one(conn, "SELECT value FROM server_keys WHERE name = 'ack_link'")
+    # a signature is hex: anything else (hmac cannot compare non-ASCII text) is forged
+    if not (sig.isascii() and links.valid(key["value"], alert_id, contact, sig)):
+        raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
+    known = await fetch_one(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM contacts c WHERE c.band_id = a.band_id AND c.id = %s)"
+        " AS contact FROM alerts a WHERE a.id = %s",
+        (contact, alert_id),
+    )
+    if known is None:
+        raise ApiError(404, "unknown_alert", f"no alert {alert_id}")
+    if not known["contact"]:
+        raise ApiError(404, "unknown_contact", f"contact {contact} is not one of this wearer's")
+
+
+def _error_page(request: Request, exc: Exception) -> HTMLResponse:
+    lang = ack_page.language(request.headers.get("accept-language"))
+    status = getattr(exc, "status", 409 if isinstance(exc, alert_store.WrongState) else 404)
+    return HTMLResponse(ack_page.error(lang, exc.code, str(exc)), status_code=status)
+
+
 @router.get(
     "/{alert_id}/ack-link",
     response_model=AckLinkResult,
-    summary="One-click acknowledgement from the signed link in an alert message",
-    description="Answers JSON, or a readable page in English or Chinese (by"
-    " Accept-Language) when the Accept header prefers text/html, as a browser's does.",
+    summary="The signed link in an alert message: shows the alert (does not acknowledge)",
+    description="Opening the link only shows the alert, so that a mail scanner fetching"
+    " links cannot stop the escalation: a readable page in English or Chinese (by"
+    ' Accept-Language) with an "I\'m on my way" button when the Accept header prefers'
+    " text/html, as a browser's does; else JSON. POST to the same link acknowledges.",
     dependencies=[Depends(Anyone())],
-    responses={
-        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
-        **{
-            status: {**answer, "content": {"text/html": {"schema": {"type": "string"}}}}
-            for status, answer in error_responses(403, 404, 409).items()
-        },
-        **error_responses(422),
-    },
+    responses=_link_responses(403, 404),
 )
-async def ack_link(
-    alert_id: IdPath,
-    contact: Annotated[int, Query(ge=1, le=MAX_ID)],
-    sig: Annotated[str, Query(max_length=100)],
-    conn: DbConn,
-    request: Request,
+async def show_ack_link(
+    alert_id: IdPath, contact: Contact, sig: Signature, conn: DbConn, request: Request
 ) -> Response | dict:
     html = ack_page.prefers_html(request.headers.get("accept"))
-    lang = ack_page.language(request.headers.get("accept-language"))
-    key = await fetch_one(conn, "SELECT value FROM server_keys WHERE name = 'ack_link'")
     try:
-        # a signature is hex: anything else (hmac cannot compare non-ASCII text) is forged
-        if not (sig.isascii() and links.valid(key["value"], alert_id, contact, sig)):
-            raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
+        await _check_link(conn, alert_id, contact, sig)
+    except ApiError as exc:
+        if not html:
+            raise
+        return _error_page(request, exc)
+    facts = await ack_page.facts(conn, alert_id, contact)
+    if html:
+        lang = ack_page.language(request.headers.get("accept-language"))
+        if ack_page.needs_answer(facts):
+            return HTMLResponse(ack_page.prompt(lang, facts, str(request.url)))
+        return HTMLResponse(ack_page.confirmation(lang, facts, contact))
+    return {
+        "message": "POST to this link to acknowledge: the other contacts are told.",
+        "alert_id": alert_id,
+        "state": facts["state"],
+    }
+
+
+@router.post(
+    "/{alert_id}/ack-link",
+    response_model=AckLinkResult,
+    summary='Acknowledge from the signed link in an alert message ("I\'m on my way")',
+    description="Acknowledges the alert as the link's contact, stops the escalation and"
+    " tells the other contacts. Answers JSON, or the readable page (en / zh-CN) when"
+    " the Accept header prefers text/html (the page's button posts here).",
+    dependencies=[Depends(Anyone())],
+    responses=_link_responses(403, 404, 409),
+)
+async def ack_link(
+    alert_id: IdPath, contact: Contact, sig: Signature, conn: DbConn, request: Request
+) -> Response | dict:
+    html = ack_page.prefers_html(request.headers.get("accept"))
+    try:
+        await _check_link(conn, alert_id, contact, sig)
         await alert_store.acknowledge(conn, alert_id, contact)
     except (ApiError, alert_store.AlertError) as exc:
         if not html:
             raise
-        status = getattr(exc, "status", 409 if isinstance(exc, alert_store.WrongState) else 404)
-        return HTMLResponse(ack_page.error(lang, exc.code, str(exc)), status_code=status)
+        return _error_page(request, exc)
     if html:
+        lang = ack_page.language(request.headers.get("accept-language"))
         facts = await ack_page.facts(conn, alert_id, contact)
         return HTMLResponse(ack_page.confirmation(lang, facts, contact))
     alert = await fetch_one(conn, "SELECT state FROM alerts WHERE id = %s", (alert_id,))

@@ -255,6 +255,7 @@ async def test_bad_input_is_a_clear_4xx_never_a_500(owner, settings):
             "invalid_request",
         ),
         ("GET", "/alerts/1/ack-link", {"contact": 1, "sig": "é"}, None, 403, "bad_signature"),
+        ("POST", "/alerts/1/ack-link", {"contact": 1, "sig": "é"}, None, 403, "bad_signature"),
     ]
     for method, path, query, body, status, code in cases:
         r = await owner.client.request(method, path, params=query, json=body)

@@ -210,6 +210,13 @@ class Call:
     data: dict | None = None
 
 
+def _ack_link(w: World) -> Call:
+    return Call(
+        {"alert_id": w.alert},
+        params={"contact": w.contact, "sig": links.ack_signature(w.link_key, w.alert, w.contact)},
+    )
+
+
 def _fresh(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
 
@@ -289,10 +296,8 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("GET", "/alerts/stream"): lambda w: Call({}),
     ("GET", "/alerts/{alert_id}"): lambda w: Call({"alert_id": w.alert}),
     ("POST", "/alerts/{alert_id}/ack"): lambda w: Call({"alert_id": w.alert}, json={}),
-    ("GET", "/alerts/{alert_id}/ack-link"): lambda w: Call(
-        {"alert_id": w.alert},
-        params={"contact": w.contact, "sig": links.ack_signature(w.link_key, w.alert, w.contact)},
-    ),
+    ("GET", "/alerts/{alert_id}/ack-link"): lambda w: _ack_link(w),
+    ("POST", "/alerts/{alert_id}/ack-link"): lambda w: _ack_link(w),
     ("POST", "/alerts/{alert_id}/resolve"): lambda w: Call(
         {"alert_id": w.alert}, json={"outcome": "ok"}
     ),

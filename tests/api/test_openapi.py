@@ -79,12 +79,13 @@ def test_state_changes_document_their_conflicts(openapi):
     for method, path in [
         ("post", "/bands/{band_id}/claim"),
         ("post", "/alerts/{alert_id}/ack"),
-        ("get", "/alerts/{alert_id}/ack-link"),
+        ("post", "/alerts/{alert_id}/ack-link"),
         ("post", "/alerts/{alert_id}/resolve"),
     ]:
         assert "409" in paths[path][method]["responses"], f"{method} {path}"
     assert "403" in paths["/bands/{band_id}/claim"]["post"]["responses"]
-    assert "403" in paths["/alerts/{alert_id}/ack-link"]["get"]["responses"]
+    for method in ("get", "post"):  # a forged link, shown or used
+        assert "403" in paths["/alerts/{alert_id}/ack-link"][method]["responses"]
 
 
 def test_the_error_body_is_the_one_the_api_writes(openapi):

@@ -23,7 +23,9 @@ def test_only_a_preference_for_html_gets_the_page():
     assert language("fr-FR") == language(None) == "en"
 
 
-async def test_the_same_link_answers_json_or_a_page(api, owner, settings):
+async def test_the_same_link_answers_json_or_a_page_and_only_a_post_acknowledges(
+    api, owner, settings
+):
     owner.own(settings.database_url, "BH-0001")
     contact = {"name": "Bo", "channel": "email", "email": "bo@example.com"}
     contact_id = (await owner.client.post("/bands/BH-0001/contacts", json=contact)).json()["id"]
@@ -34,9 +36,13 @@ async def test_the_same_link_answers_json_or_a_page(api, owner, settings):
     url = links.ack_url("", key, alert_id, contact_id)
     page = await api.get(url, headers={"Accept": BROWSER, "Accept-Language": "en-GB"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "you are on your way" in page.text and "BH-0001" in page.text
-    again = await api.get(url)  # an API client: JSON, as before
-    assert again.status_code == 200 and again.json()["state"] == "acknowledged"
+    assert "I&#x27;m on my way" in page.text and "BH-0001" in page.text  # the button
+    shown = await api.get(url)  # an API client (or a mail scanner): JSON, nothing changes
+    assert shown.status_code == 200 and shown.json()["state"] == "dispatched"
+    done = await api.post(url)
+    assert done.status_code == 200 and done.json()["state"] == "acknowledged"
+    page = await api.get(url, headers={"Accept": BROWSER, "Accept-Language": "en-GB"})
+    assert "you are on your way" in page.text and "<form" not in page.text
     forged = await api.get(url.replace("sig=", "sig=0"), headers={"Accept": BROWSER})
     assert forged.status_code == 403 and "cannot be used" in forged.text
     assert (await api.get(url.replace("sig=", "sig=0"))).json()["error"]["code"] == "bad_signature"

@@ -203,6 +203,8 @@ async def test_the_acknowledgement_link_opens_a_readable_page(browser, api, owne
     try:
         page = await context.new_page()
         await page.goto(url)
+        await expect(page.get_by_role("heading")).to_have_text("Grandma Li 可能需要帮助")
+        await page.get_by_role("button", name="我马上就到").click()
         await expect(page.get_by_role("heading")).to_have_text("✓ 谢谢：您正在赶往现场")
         await expect(page.locator("dl")).to_contain_text("Grandma Li")
         await expect(page.locator("dl")).to_contain_text("跌倒")
