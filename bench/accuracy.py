@@ -2,7 +2,7 @@
 and to established open-source implementations, in one run.
 
     pip install -e '.[bench]'      # neurokit2, heartpy (baselines only)
-    python bench/accuracy.py       # about three minutes
+    python bench/accuracy.py       # about four minutes (ten on the loaded shared machine)
 
 Fitted parameters were chosen by subject-wise cross-validation (bench/fit_*.py);
 the CV figures they recorded are printed next to the shipped model's in-sample
@@ -32,7 +32,7 @@ warnings.filterwarnings("ignore")
 
 
 def row(name: str, value: str, target: str = "", note: str = "") -> None:
-    print(f"  {name:<44} {value:>14}  {target:<14} {note}")
+    print(f"  {name:<50} {value:>14}  {target:<12} {note}")
 
 
 def optional(module: str):
@@ -156,10 +156,14 @@ def steps_without_swing() -> None:
     groups = [("swinging (as recorded)", swinging, "<= 5 %")]
     groups += [(f"non-swinging, {k}", [w for w in quiet if w.kind == k], "<= 10 %")
                for k in steps_eval.SCALES]  # fmt: skip
+    zero_walks = 0
     for name, walks, target in groups:
-        mean, worst, zeros, n = steps_eval.count_error(walks)
+        mean, worst, zeros, _ = steps_eval.count_error(walks, min_steps=60)
+        zero_walks += zeros
         row(f"{name}: mean |count error|", f"{mean:.1%}", target,
-            f"worst {worst:.0%}; counted zero {zeros} of {n}")  # fmt: skip
+            f"worst {worst:.0%}; walks of >= 60 steps counted zero: {zeros}")  # fmt: skip
+    long_walks = sum(w.true_steps >= 60 for _, ws, _ in groups for w in ws)
+    row("walks of >= 60 steps counted zero (all above)", f"{zero_walks} of {long_walks}", "0")
     if cv is not None:
         row("non-swinging: mean |count error|, CV", f"{cv:.1%}", "<= 10 %", "leave-one-set-out")
 

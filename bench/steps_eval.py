@@ -75,13 +75,14 @@ def non_swinging(recorded: list[Walk]) -> list[Walk]:
     return out
 
 
-def count_error(walks: list[Walk]) -> tuple[float, float, int, int]:
-    """(mean |error|, worst |error|, walks counted zero, walks) with the shipped counter."""
+def count_error(walks: list[Walk], min_steps: int = 0) -> tuple[float, float, int, int]:
+    """(mean |error|, worst |error|, walks of at least ``min_steps`` counted zero, walks)
+    with the shipped counter."""
     from analytics.steps import count_steps
 
     errs, zeros = [], 0
     for w in walks:
         n = count_steps(w.mag, w.fs).steps
         errs.append(abs(n - w.true_steps) / w.true_steps)
-        zeros += n == 0
+        zeros += n == 0 and w.true_steps >= min_steps
     return float(np.mean(errs)), float(np.max(errs)), zeros, len(walks)
