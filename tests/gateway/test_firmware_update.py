@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import time
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bandhub.bumble_radio import VirtualLink
 from bandhub.contracts import dfu
@@ -26,19 +24,13 @@ from gateway.mqtt_publisher import AckingPublisher
 from gateway.service import Gateway
 from ingest.service import Ingest
 from tests.e2e.helpers import eventually, produced_counts, stored_counts
+from tests.firmware_images import VENDOR_PUBLIC, signed_image
 from tests.gateway.test_gateway_behaviour import Listener
 
 pytestmark = [pytest.mark.e2e]
 
-VENDOR = Ed25519PrivateKey.generate()
 START = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
 SIZE = 48 * 1024
-
-
-def signed_image(version: str, size: int = SIZE, flags: int = 0) -> tuple[bytes, bytes]:
-    header = dfu.ImageHeader("BH-1", version, flags)
-    image = dfu.build_image(header, os.urandom(size - dfu.HEADER_SIZE))
-    return image, dfu.sign(VENDOR, image)
 
 
 class Ota:
@@ -57,7 +49,7 @@ class Ota:
     async def start(self, **band) -> SimulatedBand:
         config = BandConfig(
             serial="BH-0001", address="F0:00:00:00:00:01", start=START, speed=60,
-            vendor_key=dfu.public_bytes(VENDOR), **band,
+            vendor_key=VENDOR_PUBLIC, **band,
         )  # fmt: skip
         self.band = SimulatedBand(config, self.link)
         await self.band.start()
