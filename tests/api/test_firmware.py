@@ -36,8 +36,8 @@ def runs(url: str, band_ids: list[str], version: str = "1.0.0", model: str = "BH
             )
 
 
-def release_body(version: str, **kw) -> dict:
-    image, signature = signed_image(version, size=2048, **kw)
+def release_body(version: str, size: int = 2048) -> dict:
+    image, signature = signed_image(version, size=size)
     return {"image_b64": base64.b64encode(image).decode(), "signature_hex": signature.hex(),
             "notes_en": f"{version}: longer battery life",
             "notes_zh": f"{version}：续航更长"}  # fmt: skip

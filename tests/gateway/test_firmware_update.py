@@ -188,3 +188,61 @@ async def test_an_update_waits_for_the_battery(ota):
     band.set_battery(80)  # charged: the band notifies its level, the update starts
     result = await ota.result(cmd_id)
     assert result["status"] == "ok" and band.firmware == "1.1.0"
+
+
+async def test_from_the_catalogue_to_the_band_through_the_api(ota, api, owner, settings):
+    """Support rolls a release out to 50 % of the bands; the band (inside the half) is
+    reminded on its screen; its owner sees the update and accepts it; the band runs it
+    and the API shows its progress and the new version."""
+    from api.firmware import rollout_bucket
+    from tests.api.test_firmware import release_body
+    from tests.people import person
+
+    band = await ota.start()
+    owner.own(settings.database_url, "BH-0001")
+    await eventually(
+        lambda: _status_firmware(settings.database_url) == "1.0.0", 20, "the band's status stored"
+    )
+    # a version whose 50 % rollout includes BH-0001 (the hash is stable, so this is too)
+    version = next(v for v in (f"1.1.{i}" for i in range(100))
+                   if rollout_bucket({"model": "BH-1", "version": v}, "BH-0001") < 50)  # fmt: skip
+    support = await person(str(api.base_url), settings.database_url, "sam@bandhub.example",
+                           support=True)  # fmt: skip
+    r = await support.client.post("/firmware/releases", json=release_body(version, 32 * 1024))
+    assert r.status_code == 201, r.text
+    r = await support.client.put(f"/firmware/releases/{r.json()['id']}/rollout",
+                                 json={"mode": "percent", "percent": 50})  # fmt: skip
+    assert r.json()["reminded"] == ["BH-0001"]
+    await eventually(
+        lambda: ("message", f"SMS: Update {version} (1)")
+        in [(e.kind, e.detail) for e in band.events],
+        20, "the reminder on the band's screen",
+    )  # fmt: skip
+
+    offer = (await owner.client.get("/bands/BH-0001/firmware")).json()
+    assert offer["current"] == "1.0.0" and offer["available"]["version"] == version
+    r = await owner.client.post("/bands/BH-0001/firmware/update", json={"action": "now"})
+    assert r.status_code == 202, r.text
+    result = await ota.result(r.json()["command_id"])
+    assert result["status"] == "ok" and band.firmware == version
+
+    async def shown() -> bool:
+        got = (await owner.client.get("/bands/BH-0001/firmware")).json()
+        return got["current"] == version and got["progress"]["state"] == "updated"
+
+    await eventually(shown, 20, "the new version in the API")
+    got = (await owner.client.get("/bands/BH-0001/firmware")).json()
+    assert got["available"] is None  # nothing newer on offer
+    diag = (await owner.client.get("/bands/BH-0001/diagnostics")).json()
+    assert diag["link"]["update"]["state"] == "updated"
+    await support.aclose()
+
+
+def _status_firmware(url: str) -> str | None:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT status->>'firmware' FROM band_status WHERE band_id = 'BH-0001'"
+        ).fetchone()
+    return row[0] if row else None
