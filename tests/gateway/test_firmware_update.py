@@ -150,6 +150,16 @@ async def test_a_dropped_link_resumes_from_the_confirmed_offset(ota):
     assert len(resumes) == 1 and SIZE // 3 < resumes[0] < SIZE, notes
     final = ota.updates()[-1]
     assert final["state"] == "updated" and final["resumes"] == 1
+    assert ota.gateway is not None
+    registry = ota.gateway.metrics.registry
+    assert (
+        registry.get_sample_value("bandhub_gateway_firmware_resumes_total", {"band_id": "BH-0001"})
+        == 1
+    )
+    assert (
+        registry.get_sample_value("bandhub_gateway_firmware_updates_total", {"outcome": "updated"})
+        == 1
+    )
     _timeline("dropped link, resumed", final, time.monotonic() - started)
 
 
