@@ -79,6 +79,7 @@ class BandDfu:
         )
         if same and self.state == dfu.DfuState.RECEIVING:
             self.start = start  # the receipt interval may change on resume
+            self.packets = 0  # receipts count from this START (docs/gatt.md)
             return dfu.Response(op, dfu.DfuStatus.SUCCESS, len(self.received)), (
                 f"resume at {len(self.received)}"
             )
