@@ -172,7 +172,7 @@ async def rollout(
     "/firmware/releases/{release_id}/pause",
     response_model=RolloutOut,
     summary="Stop offering a release (bands already updating finish)",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def pause(release_id: IdPath, conn: DbConn, _: Support) -> dict:
     return {"release": await firmware.set_rollout(conn, release_id, paused=True), "reminded": []}
@@ -182,7 +182,7 @@ async def pause(release_id: IdPath, conn: DbConn, _: Support) -> dict:
     "/firmware/releases/{release_id}/resume",
     response_model=RolloutOut,
     summary="Offer a paused release again",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def resume(release_id: IdPath, conn: DbConn, request: Request, _: Support) -> dict:
     release = await firmware.set_rollout(conn, release_id, paused=False)
