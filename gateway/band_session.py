@@ -132,6 +132,7 @@ class BandSession:
             self._updater = FirmwareUpdater(
                 c, self.firmware, receipt_every=self.options.ota_receipt_every,
                 stall_s=self.options.stall_s, min_battery=self.options.ota_min_battery,
+                alive=self._seen_alive,
             )  # fmt: skip
             await self._updater.subscribe()
             await self._conclude_update()
@@ -178,6 +179,9 @@ class BandSession:
 
     async def _read_log_status(self) -> g.LogStatus:
         return g.decode_log_status(bytes(await self.client.read_gatt_char(g.LOG_STATUS)))
+
+    def _seen_alive(self) -> None:
+        self.stats.alive_at = time.monotonic()
 
     async def _conclude_update(self) -> None:
         """The band is back after activating new firmware: did it boot it?"""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from bleak import BleakClient
 
@@ -38,8 +39,11 @@ class FirmwareUpdater:
         receipt_every: int,
         stall_s: float,
         min_battery: int,
+        alive: Callable[[], None] = lambda: None,
     ) -> None:
+        """``alive()`` is told of every receipt: a sign of life for the radio watchdog."""
         self.client = client
+        self._alive = alive
         self.jobs = jobs
         self.receipt_every = receipt_every
         self.stall_s = stall_s
@@ -147,6 +151,7 @@ class FirmwareUpdater:
             log.warning("malformed DFU response: %s", exc)
 
     def _on_status(self, _char, data: bytearray) -> None:
+        self._alive()
         try:
             self._receipts.put_nowait(dfu.Status.decode(bytes(data)))
         except DecodeError as exc:
