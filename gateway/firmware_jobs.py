@@ -21,6 +21,7 @@ from gateway.state import GatewayState
 
 log = logging.getLogger(__name__)
 
+_GRACE_S = 86400.0  # an update under way may outlive its time to live by this much
 _FINAL = {"updated": "ok", "refused": "failed", "rolled_back": "failed", "failed": "failed"}
 
 
@@ -159,9 +160,13 @@ class FirmwareJobs:
 
     def expire(self) -> None:
         """Updates whose time to live passed before they started are answered
-        ``expired`` (one under way when it passes is finished first)."""
+        ``expired``; one under way when it passes is finished first, unless the band
+        stays away for a day more (then ``failed``)."""
         now = self._clock()
         for job in list(self.jobs.values()):
+            if now > job.expires_at + _GRACE_S and job.stage != "waiting":
+                self.progress(job, "failed", detail=f"band not back since {job.stage}")
+                continue
             if now > job.expires_at and job.stage == "waiting":
                 self.jobs.pop(job.band_id)
                 self._state.remove_firmware_job(job.band_id)

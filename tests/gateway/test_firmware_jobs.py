@@ -76,3 +76,21 @@ def test_a_newer_update_replaces_the_waiting_one_and_an_unstarted_one_expires(tm
     jobs.expire()
     assert (results[-1]["id"], results[-1]["status"]) == ("fw-4", "expired")
     assert jobs.last["BH-0001"]["state"] == "expired"
+
+
+def test_an_update_under_way_outlives_its_ttl_but_not_by_a_day(tmp_path):
+    clock, results = Clock(), []
+    jobs = jobs_on(tmp_path / "gw.sqlite", clock, results)
+    jobs.add("BH-0001", request("fw-5", ttl_s=60))
+    job = jobs.due("BH-0001")
+    assert job is not None
+    jobs.progress(job, "activating")
+    clock.now += 3600
+    jobs.expire()
+    assert results == [] and jobs.pending("BH-0001") is not None  # the band may come back
+    clock.now += 86400
+    jobs.expire()
+    assert (results[-1]["status"], results[-1]["detail"]) == (
+        "failed",
+        "band not back since activating",
+    )
