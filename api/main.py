@@ -21,6 +21,7 @@ from api.routes import (
     commands,
     contacts,
     dead_letters,
+    firmware,
     gateways,
     organisations,
     privacy,
@@ -53,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.commands = CommandPublisher(settings)
     install(app)
     routers = (auth, bands, gateways, shares, organisations, contacts, commands, summaries, alerts)
-    for resource in (*routers, audit, privacy, dead_letters):
+    for resource in (*routers, audit, privacy, dead_letters, firmware):
         app.include_router(resource.router)
     webapp.mount(app)
     return app

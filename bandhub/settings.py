@@ -104,6 +104,22 @@ class Settings(BaseSettings):
         " (noticed sooner when the radio reports the disconnect)",
     )
     gateway_batch_max: int = Field(default=500, ge=1, le=10000)
+    gateway_ota_min_battery: int = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="A firmware update starts only with the band's battery at or above this %",
+    )
+    gateway_ota_receipt_every: int = Field(
+        default=8,
+        ge=1,
+        le=255,
+        description="Firmware packets sent before waiting for the band's receipt (flow control)",
+    )
+    # Firmware catalogue (server): the vendor's Ed25519 public key, 64 hex digits; a
+    # release whose signature it does not verify is refused (empty: not checked here,
+    # the band still checks)
+    firmware_public_key: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")
 
     # Ingest
     ingest_batch_max: int = Field(default=2000, ge=1)

@@ -29,16 +29,18 @@ from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
 
 from bandhub.bumble_keys import BlindMemoryKeyStore
+from bandhub.contracts import dfu
 from bandhub.contracts import gatt as g
 from firmware_sim.clock import SimClock
+from firmware_sim.dfu import BandDfu
 from firmware_sim.physiology import DayPlan, SimulatedDay, fall_window, simulate_day
 from firmware_sim.record_log import RecordLog
 
 log = logging.getLogger(__name__)
 
 _MANUFACTURER = "bandhub"
-_MODEL = "BH-1 (simulated)"
-_FIRMWARE = "sim-1.0.0"
+MODEL = "BH-1"
+FIRMWARE = "1.0.0"
 _LIVE_PERIOD_S = 1.0  # real seconds between live notifications (HR, steps, log status)
 _TICK_S = 0.05
 _FALL_FS_HZ = 50
@@ -80,6 +82,10 @@ class BandConfig:
     im_ok_after_s: float | None = None  # wearer presses "I'm OK" this long into a countdown
     stop_at: dt.datetime | None = None  # band stops making records at this band time
     passkey: bool = False  # has a display: pairing shows a passkey (no Just Works bonds)
+    firmware: str = FIRMWARE
+    vendor_key: bytes | None = None  # Ed25519 public key that signs firmware images
+    battery: float | None = None  # starting level % (default: from the seed)
+    drop_link_at_dfu_offset: int | None = None  # fault injection: walks away mid-update
 
     @property
     def name(self) -> str:
@@ -109,6 +115,9 @@ class _Chars:
     new_alert: Characteristic
     urgent: Characteristic
     raw_accel: Characteristic
+    dfu_control: Characteristic
+    dfu_packet: Characteristic
+    dfu_status: Characteristic
 
 
 @dataclass
@@ -135,7 +144,8 @@ class SimulatedBand:
         self.hr_interval_s = config.hr_interval_s
         self._days: dict[dt.date, SimulatedDay] = {}
         self._state = _State(generated_until=int(config.start.timestamp()))
-        self._state.battery = 70.0 + (config.seed * 7) % 30
+        self._state.battery = config.battery or 70.0 + (config.seed * 7) % 30
+        self.dfu = BandDfu(MODEL, config.firmware, config.vendor_key)
         self._rng = np.random.default_rng(config.seed)
         self._listeners: list[Callable[[BandEvent], None]] = []
         self.controller = Controller(
@@ -279,6 +289,11 @@ class SimulatedBand:
             new_alert=dyn(g.NEW_ALERT, P.WRITE | P.NOTIFY, write=self._on_new_alert),
             urgent=dyn(g.URGENT_RECORDS, P.NOTIFY),
             raw_accel=dyn(g.RAW_ACCEL, P.NOTIFY),
+            dfu_control=dyn(dfu.DFU_CONTROL, P.WRITE | P.INDICATE, write=self._on_dfu_control),
+            dfu_packet=dyn(dfu.DFU_PACKET, P.WRITE_WITHOUT_RESPONSE, write=self._on_dfu_packet),
+            dfu_status=dyn(
+                dfu.DFU_STATUS, P.READ | P.NOTIFY, read=lambda _c: self.dfu.status.encode()
+            ),
         )
         self.device.add_services(
             [
@@ -286,9 +301,13 @@ class SimulatedBand:
                     g.DEVICE_INFORMATION_SERVICE,
                     [
                         ro(g.MANUFACTURER_NAME, _MANUFACTURER.encode()),
-                        ro(g.MODEL_NUMBER, _MODEL.encode()),
+                        ro(g.MODEL_NUMBER, MODEL.encode()),
                         ro(g.SERIAL_NUMBER, self.config.serial.encode()),
-                        ro(g.FIRMWARE_REVISION, _FIRMWARE.encode()),
+                        dyn(
+                            g.FIRMWARE_REVISION,
+                            P.READ,
+                            read=lambda _c: self.dfu.version.encode(),
+                        ),
                     ],
                 ),
                 Service(g.BATTERY_SERVICE, [chars.battery]),
@@ -311,6 +330,7 @@ class SimulatedBand:
                         chars.raw_accel,
                     ],
                 ),
+                Service(dfu.DFU_SERVICE, [chars.dfu_control, chars.dfu_packet, chars.dfu_status]),
             ]
         )
         return chars
@@ -495,6 +515,46 @@ class SimulatedBand:
         else:
             return g.CommandStatus.UNSUPPORTED
         return g.CommandStatus.SUCCESS
+
+    # --- firmware update (docs/gatt.md, "Firmware update") -----------------------------
+    @property
+    def firmware(self) -> str:
+        return self.dfu.version
+
+    def set_battery(self, level: float) -> None:
+        """Tests: the battery is at ``level`` % now."""
+        self._state.battery = level
+
+    def _on_dfu_control(self, conn: Connection, value: bytes) -> None:
+        countdown = self._state.countdown is not None and not self._state.countdown.done()
+        resp, note = self.dfu.control(bytes(value), self._battery_level, countdown)
+        self._event("dfu", note)
+        self._spawn(self._indicate(conn, self._chars.dfu_control, resp.encode()))
+        if resp.request == dfu.DfuOp.ACTIVATE and resp.status == dfu.DfuStatus.SUCCESS:
+            asyncio.get_running_loop().call_later(0.2, lambda: self._spawn(self._reboot()))
+
+    def _on_dfu_packet(self, conn: Connection, value: bytes) -> None:
+        before = len(self.dfu.received)
+        if self.dfu.packet(bytes(value)):
+            self._spawn(self._notify_dfu_status(conn))
+        drop_at = self.config.drop_link_at_dfu_offset
+        if drop_at is not None and before < drop_at <= len(self.dfu.received):
+            self.config.drop_link_at_dfu_offset = None  # once
+            self._event("dfu", f"link lost at {len(self.dfu.received)} bytes")
+            self._spawn(self.drop_link())
+
+    async def _notify_dfu_status(self, conn: Connection) -> None:
+        try:
+            await self.device.notify_subscriber(
+                conn, self._chars.dfu_status, self.dfu.status.encode()
+            )
+        except Exception as exc:
+            log.debug("%s: dfu status notify failed: %s", self.config.serial, exc)
+
+    async def _reboot(self) -> None:
+        """Swap banks and boot: the link drops, the record log and its seqs survive."""
+        await self.drop_link()
+        self._event("firmware", self.dfu.boot())
 
     async def _countdown(self, seconds: int) -> None:
         """The wearer sees "Are you OK?"; a simulated wearer may press the button."""

@@ -36,6 +36,7 @@ class FleetOptions:
     im_ok_after_s: float | None = None
     drop_links_every_s: float | None = None  # chaos: a random band walks out of range
     passkey: bool = False  # bands show a passkey to type in when pairing (display, no keys)
+    vendor_key: bytes | None = None  # Ed25519 public key of firmware images (none: refused)
 
 
 def band_configs(opts: FleetOptions) -> list[BandConfig]:
@@ -60,6 +61,7 @@ def band_configs(opts: FleetOptions) -> list[BandConfig]:
                 im_ok_after_s=opts.im_ok_after_s,
                 stop_at=stop,
                 passkey=opts.passkey,
+                vendor_key=opts.vendor_key,
             )
         )
     return configs

@@ -18,6 +18,7 @@ from typing import TypeVar
 from bleak import BleakClient
 from pydantic import ValidationError
 
+from bandhub.contracts import dfu
 from bandhub.contracts import gatt as g
 from bandhub.contracts.messages import (
     CommandRequest,
@@ -27,6 +28,7 @@ from bandhub.contracts.messages import (
 )
 from gateway.band_clock import SET_TOLERANCE_S, BandClock
 from gateway.band_commands import InvalidCommand, ShowAlert, band_request
+from gateway.firmware_update import FirmwareUpdater
 from gateway.page_pacer import PagePacer
 from gateway.records import spool_messages
 from gateway.session import SessionContext, SessionStats
@@ -37,6 +39,8 @@ T = TypeVar("T")
 
 _IDLE_POLL_S = 5.0
 _CHECK_EVERY_S = 0.25  # how often a wait for a band checks the link is still there
+_UPDATE_RETRY_S = 30.0  # a firmware update that must wait (battery, alert) is tried again
+_REBOOT_S = 10.0  # a band that activated new firmware drops the link within this
 # Without these a band cannot be synced; everything else is optional (docs/gatt.md).
 MANDATORY = (g.SERIAL_NUMBER, g.CURRENT_TIME, g.LOG_STATUS, g.LOG_DATA, g.LOG_CONTROL)
 
@@ -72,6 +76,9 @@ class BandSession:
         self.clock = BandClock()
         self._cmd_lock = asyncio.Lock()
         self._log_lock = asyncio.Lock()
+        self.firmware = context.firmware
+        self._updater: FirmwareUpdater | None = None
+        self._update_retry_at = 0.0
 
     @property
     def band_id(self) -> str:
@@ -98,6 +105,8 @@ class BandSession:
         self.check_band(self.band_id)
         if self._has(g.FIRMWARE_REVISION):
             self.stats.firmware = (await c.read_gatt_char(g.FIRMWARE_REVISION)).decode().strip()
+        if self._has(g.MODEL_NUMBER):
+            self.stats.model = (await c.read_gatt_char(g.MODEL_NUMBER)).decode().strip()
         await self._measure_and_set_clock()
         if self._has(g.BATTERY_LEVEL):
             level = bytes(await c.read_gatt_char(g.BATTERY_LEVEL))
@@ -119,6 +128,14 @@ class BandSession:
             if char is not None and {"notify", "indicate"} & set(char.properties):
                 await c.start_notify(uuid, handler)
         self._log_status = await self._read_log_status()
+        if self.firmware is not None and self._has(dfu.DFU_CONTROL):
+            self._updater = FirmwareUpdater(
+                c, self.firmware, receipt_every=self.options.ota_receipt_every,
+                stall_s=self.options.stall_s, min_battery=self.options.ota_min_battery,
+                alive=self._seen_alive,
+            )  # fmt: skip
+            await self._updater.subscribe()
+            await self._conclude_update()
         log.info(
             "band %s (%s) connected: log %s..%s, clock offset %+.1f s",
             self.band_id,
@@ -163,11 +180,54 @@ class BandSession:
     async def _read_log_status(self) -> g.LogStatus:
         return g.decode_log_status(bytes(await self.client.read_gatt_char(g.LOG_STATUS)))
 
+    def _seen_alive(self) -> None:
+        self.stats.alive_at = time.monotonic()
+
+    async def _conclude_update(self) -> None:
+        """The band is back after activating new firmware: did it boot it?"""
+        assert self.firmware is not None and self._updater is not None
+        job = self.firmware.pending(self.band_id)
+        if job is None or job.stage != "activating":
+            return
+        result = (await self._updater.last_result()).last_result
+        if self.stats.firmware == job.version:
+            self.firmware.progress(job, "updated", detail=f"runs {job.version}")
+        elif result == dfu.LastResult.ROLLED_BACK:
+            detail = f"{job.version} did not boot; the band rolled back to {self.stats.firmware}"
+            self.firmware.progress(job, "rolled_back", detail=detail)
+        else:
+            came = f"band came back with {self.stats.firmware}"
+            self.firmware.progress(job, "failed", detail=came)
+
+    async def _update_firmware(self) -> bool:
+        """Run the band's due firmware update, with its record log synced first (this
+        runs only when nothing is left to fetch); True when the band is rebooting."""
+        if self.firmware is None or time.monotonic() < self._update_retry_at:
+            return False
+        job = self.firmware.due(self.band_id)
+        if job is None or job.stage == "activating":
+            return False
+        if self._updater is None:
+            self.firmware.progress(job, "failed", detail="band has no firmware update service")
+            return False
+        async with self._log_lock:  # no record page interleaves with the image
+            rebooting = await self._updater.run(job, self.stats.battery, self.stats.firmware)
+        if not rebooting:
+            self._update_retry_at = time.monotonic() + _UPDATE_RETRY_S
+            return False
+        deadline = time.monotonic() + _REBOOT_S
+        while self.client.is_connected and time.monotonic() < deadline:
+            await asyncio.sleep(_CHECK_EVERY_S)
+        return True
+
     async def sync_forever(self) -> None:
-        """Keep the band's record log drained until the link drops."""
+        """Keep the band's record log drained until the link drops; between pages, when
+        nothing is left to fetch, install a firmware update that is due."""
         while self.client.is_connected:
             cursor = self.cursor
             if self._log_status.next_seq > cursor and await self.sync_page(cursor):
+                continue
+            if await self._update_firmware():
                 continue
             self._status_changed.clear()
             try:
@@ -383,6 +443,8 @@ class BandSession:
 
     def _on_battery(self, _char, data: bytearray) -> None:
         if (level := self._decoded("battery", g.decode_battery_level, data)) is not None:
+            if level > (self.stats.battery or 0):  # charged: a waiting update may start now
+                self._update_retry_at = 0.0
             self.stats.battery = level
 
     def _reject(self, reason: str, raw: bytes) -> None:

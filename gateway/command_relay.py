@@ -47,14 +47,18 @@ class CommandRelay:
         connected: Callable[[str], DeviceSession | None],
         clock: Callable[[], float] = time.time,
         store: PendingStore | None = None,
+        firmware: Callable[[str, CommandRequest], None] | None = None,
     ) -> None:
         """``publish(topic, payload)`` sends a result; ``connected(band_id)`` is the
-        band's session if it is connected now; ``store`` keeps waiting commands."""
+        band's session if it is connected now; ``store`` keeps waiting commands;
+        ``firmware(band_id, request)`` takes ``firmware_update`` commands, which run
+        between syncs and across connections (gateway.firmware_jobs)."""
         self.topics = topics
         self._publish = publish
         self._connected = connected
         self._clock = clock
         self._store = store
+        self._firmware = firmware
         self.waiting: dict[str, list[PendingCommand]] = {}  # by band id
         self._running: set[asyncio.Task] = set()
         for row, band_id, request, expires_at in store.pending_commands() if store else []:
@@ -70,6 +74,12 @@ class CommandRelay:
             reason = exc.errors()[0]
             where = ".".join(map(str, reason["loc"]))
             self._publish_result(band_id, "?", "invalid", f"{where}: {reason['msg']}")
+            return
+        if req.cmd == "firmware_update":
+            if self._firmware is None:
+                self._publish_result(band_id, req.id, "unsupported", "no firmware updates here")
+            else:
+                self._firmware(band_id, req)
             return
         pending = PendingCommand(req, (req.issued_at or self._clock()) + req.ttl_s)
         session = self._connected(band_id)

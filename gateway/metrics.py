@@ -54,6 +54,38 @@ class GatewayMetrics:
             registry=r,
         )
 
+        self.firmware_bytes = Gauge(
+            "bandhub_gateway_firmware_confirmed_bytes",
+            "Bytes of the firmware image being installed that the band confirmed",
+            ["band_id"],
+            registry=r,
+        )
+        self.firmware_resumes = Counter(
+            "bandhub_gateway_firmware_resumes",
+            "Firmware transfers resumed after a dropped link",
+            ["band_id"],
+            registry=r,
+        )
+        self.firmware_updates = Counter(
+            "bandhub_gateway_firmware_updates",
+            "Firmware updates ended, by outcome (updated, refused, rolled_back, failed, expired)",
+            ["outcome"],
+            registry=r,
+        )
+        self._resumes_seen: dict[str, int] = {}
+
+    def firmware_progress(self, band_id: str, progress: dict) -> None:
+        """Follow one update's progress (gateway.firmware_jobs) in the metrics."""
+        state = progress.get("state", "")
+        self.firmware_bytes.labels(band_id).set(progress.get("offset", 0))
+        resumes = progress.get("resumes", 0)
+        if resumes > self._resumes_seen.get(band_id, 0):
+            self.firmware_resumes.labels(band_id).inc(resumes - self._resumes_seen.get(band_id, 0))
+        self._resumes_seen[band_id] = resumes
+        if state in ("updated", "refused", "rolled_back", "failed", "expired"):
+            self.firmware_updates.labels(state).inc()
+            self._resumes_seen.pop(band_id, None)
+
     def published(self, count: int, seconds: float) -> None:
         self.messages.inc(count)
         self.publish_latency.observe(seconds)

@@ -24,6 +24,7 @@ from bandhub.settings import Settings
 from gateway.backend import BleBackend
 from gateway.bindings import Bindings
 from gateway.command_relay import CommandRelay
+from gateway.firmware_jobs import FirmwareJobs
 from gateway.links import BandLink
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_publisher import AckingPublisher
@@ -51,11 +52,15 @@ class Gateway:
         self.links: dict[str, BandLink] = {}  # by BLE address
         self._connect_lock = asyncio.Lock()
         self.options = SessionOptions.from_settings(settings)
+        self.firmware = FirmwareJobs(
+            self.state, self.topics, publish=self._publish, on_change=self._firmware_changed
+        )
         self.commands = CommandRelay(
             self.topics,
             publish=self._publish,
             connected=lambda band_id: self.sessions().get(band_id),
             store=self.state,
+            firmware=self.firmware.add,
         )
         self.metrics = GatewayMetrics(
             connected=lambda: len(self.sessions()),
@@ -69,8 +74,10 @@ class Gateway:
             on_published=self.metrics.published,
         )
         self.status = StatusReporter(
-            settings.gateway_id, self.topics, self.state.cursor, publish=self._publish
-        )
+            settings.gateway_id, self.topics, self.state.cursor, publish=self._publish,
+            firmware=self.firmware.last.get,
+        )  # fmt: skip
+        self._firmware_reported: dict[str, tuple[str, float]] = {}
         self.bindings = Bindings(
             settings.gateway_id, settings.gateway_auth, on_change=self._bindings_changed
         )
@@ -82,6 +89,21 @@ class Gateway:
     def _publish(self, topic: str, payload: str, retain: bool = False) -> asyncio.Future[None]:
         """QoS 1 through whichever publisher is set now (tests set it after __init__)."""
         return self.publisher.publish(topic, payload, retain=retain)
+
+    def _firmware_changed(self, band_id: str) -> None:
+        """An update moved on: metrics, and the band's status (at most once a second
+        while the image is being sent, at once for every other step)."""
+        progress = self.firmware.last.get(band_id) or {}
+        state = progress.get("state", "")
+        self.metrics.firmware_progress(band_id, progress)
+        now = time.monotonic()
+        last_state, last_at = self._firmware_reported.get(band_id, ("", 0.0))
+        if state == last_state == "transferring" and now - last_at < 1.0:
+            return
+        self._firmware_reported[band_id] = (state, now)
+        for link in self.links.values():
+            if link.band_id == band_id:
+                self.status.report(link)
 
     def sessions(self) -> dict[str, DeviceSession]:
         """The connected devices' sessions, by band id."""
@@ -113,6 +135,7 @@ class Gateway:
             while not stop.is_set():
                 await self._scan_once()
                 self.commands.expire()
+                self.firmware.expire()
                 self.status.refresh(self.links.values())
                 await self._watchdog()
                 with contextlib.suppress(TimeoutError):
@@ -211,7 +234,7 @@ class Gateway:
             try:
                 context = SessionContext(
                     self.publisher, self.state, self.topics, self.options, self._on_spooled,
-                    check_band=self._check_band(link),
+                    check_band=self._check_band(link), firmware=self.firmware,
                 )  # fmt: skip
                 session = new_session(link.kind, client, context)
                 await session.open(link.address)

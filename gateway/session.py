@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from bandhub.contracts.messages import CommandRequest, Topics
 from bandhub.settings import Settings
+from gateway.firmware_jobs import FirmwareJobs
 from gateway.mqtt_publisher import AckingPublisher
 from gateway.state import GatewayState
 
@@ -23,6 +24,7 @@ from gateway.state import GatewayState
 class SessionStats:
     band_id: str = ""
     firmware: str = ""
+    model: str = ""
     records_spooled: int = 0
     alive_at: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
     rejected: int = 0
@@ -40,6 +42,8 @@ class SessionOptions:
     pair: bool = True
     spool_max_bytes: int = 256 * 1024 * 1024
     stall_s: float = 6.0
+    ota_min_battery: int = 30
+    ota_receipt_every: int = 8
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionOptions:
@@ -51,6 +55,8 @@ class SessionOptions:
             pair=settings.gateway_pair,
             spool_max_bytes=int(settings.gateway_spool_max_mb * 1024 * 1024),
             stall_s=settings.gateway_stall_s,
+            ota_min_battery=settings.gateway_ota_min_battery,
+            ota_receipt_every=settings.gateway_ota_receipt_every,
         )
 
 
@@ -66,6 +72,7 @@ class SessionContext:
     # raises (gateway.bindings.NotBound) for a band this gateway may not sync: called
     # as soon as the band is identified, before its clock is set or a record is read
     check_band: Callable[[str], None] = lambda _band_id: None
+    firmware: FirmwareJobs | None = None  # firmware updates in hand (gateway.firmware_jobs)
 
 
 @runtime_checkable

@@ -85,6 +85,10 @@ class GatewayState:
             "CREATE TABLE IF NOT EXISTS pending_commands (id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " band_id TEXT NOT NULL, request TEXT NOT NULL, expires_at REAL NOT NULL)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS firmware_jobs (band_id TEXT PRIMARY KEY,"
+            " request TEXT NOT NULL, expires_at REAL NOT NULL, progress TEXT NOT NULL)"
+        )
         rows, size = self._db.execute(
             "SELECT count(*), coalesce(sum(bytes), 0) FROM spool"
         ).fetchone()
@@ -218,6 +222,29 @@ class GatewayState:
 
     def remove_pending_command(self, row_id: int) -> None:
         self._db.execute("DELETE FROM pending_commands WHERE id = ?", (row_id,))
+
+    def put_firmware_job(self, band_id: str, request: str, expires_at: float, progress: str):
+        """The band's firmware update (one at a time; a new one replaces the old)."""
+        self._db.execute(
+            "INSERT INTO firmware_jobs (band_id, request, expires_at, progress)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (band_id) DO UPDATE SET request ="
+            " excluded.request, expires_at = excluded.expires_at, progress = excluded.progress",
+            (band_id, request, expires_at, progress),
+        )
+
+    def save_firmware_progress(self, band_id: str, progress: str) -> None:
+        self._db.execute(
+            "UPDATE firmware_jobs SET progress = ? WHERE band_id = ?", (progress, band_id)
+        )
+
+    def firmware_jobs(self) -> list[tuple[str, str, float, str]]:
+        """(band_id, request JSON, expires_at, progress JSON) of every update in hand."""
+        return self._db.execute(
+            "SELECT band_id, request, expires_at, progress FROM firmware_jobs"
+        ).fetchall()
+
+    def remove_firmware_job(self, band_id: str) -> None:
+        self._db.execute("DELETE FROM firmware_jobs WHERE band_id = ?", (band_id,))
 
     def add_paired(self, address: str, band_id: str, name: str = "") -> None:
         self._db.execute(

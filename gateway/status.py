@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bandhub.contracts.messages import BandStatus, Topics
+from bandhub.contracts.messages import BandStatus, FirmwareProgress, Topics
 from gateway.links import BandLink
 from gateway.session import RecordLogSession
 
@@ -22,6 +22,7 @@ class StatusReporter:
         stored_cursor: Callable[[str], int],
         publish: Callable[..., Any],
         clock: Callable[[], float] = time.monotonic,
+        firmware: Callable[[str], dict | None] = lambda _band_id: None,
     ) -> None:
         """``stored_cursor(band_id)`` is the durable next seq; ``publish(topic, payload,
         retain=True)`` sends a status."""
@@ -30,12 +31,15 @@ class StatusReporter:
         self._stored_cursor = stored_cursor
         self._publish = publish
         self._clock = clock
+        self._firmware = firmware  # the band's latest firmware update progress
 
     def report(self, link: BandLink) -> None:
         """Publish the link's status now; only for identified devices."""
         if not link.band_id:
             return
         status = band_status(link, self.gateway_id, self._stored_cursor(link.band_id))
+        if (update := self._firmware(link.band_id)) is not None:
+            status = status.model_copy(update={"update": FirmwareProgress.model_validate(update)})
         link.status_at = self._clock()
         self._publish(self.topics.band_status(link.band_id), status.model_dump_json(), retain=True)
 
@@ -65,6 +69,7 @@ def band_status(link: BandLink, gateway_id: str, stored_cursor: int) -> BandStat
         address=link.address,
         rssi_dbm=link.rssi,
         firmware=st.firmware if st else "",
+        model=st.model if st else "",
         battery_percent=st.battery if st else None,
         clock_offset_s=round(st.clock_offset_s, 3) if st else None,
         next_seq=next_seq,

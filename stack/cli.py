@@ -19,6 +19,7 @@ from stack.accounts_cli import accounts_app
 from stack.broker_cli import broker_app
 from stack.cli_support import fail as _fail
 from stack.cli_support import run_until_signal
+from stack.firmware_cli import firmware_app
 from stack.gateway_cli import gateway_app
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(broker_app, name="broker")
+app.add_typer(firmware_app, name="firmware")
 
 
 @app.command()
@@ -71,6 +73,9 @@ def sim(
     )
     from bandhub.claims import claim_code
     from bandhub.settings import get_settings
+
+    if vendor := get_settings().firmware_public_key:  # the bands accept images it signed
+        opts.vendor_key = bytes.fromhex(vendor)
 
     secret = get_settings().claim_secret
     for k in range(bands):  # what would be printed on each band's box

@@ -77,7 +77,9 @@ def clean_db(database_url: str) -> str:
             "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
             " alerts, deliveries, accounts, organisations, audit_log, rate_counters,"
             " ingest_sessions, hr_1m, hr_1h, band_days, day_summaries, erasures,"
-            " gateways, gateway_bands RESTART IDENTITY CASCADE"
+            " gateways, gateway_bands, band_status, firmware_releases, firmware_groups,"
+            " band_firmware"
+            " RESTART IDENTITY CASCADE"
         )
     return database_url
 

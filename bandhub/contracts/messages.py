@@ -115,6 +115,7 @@ class CommandRequest(_Strict):
     cmd: Literal[
         "find_band", "vibrate", "message", "call", "fall_countdown", "fall_cancel",
         "set_hr_interval", "reboot", "set_profile", "set_alarm", "raw_stream",
+        "firmware_update",
     ]  # fmt: skip
     args: dict = Field(default_factory=dict)
     ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 300.0
@@ -167,6 +168,23 @@ class LinkEvent(_Strict):
     detail: str = ""
 
 
+class FirmwareProgress(_Strict):
+    """A firmware update as the gateway sees it (docs/mqtt.md, "Firmware update")."""
+
+    version: str
+    state: Literal[
+        "waiting", "transferring", "verifying", "activating", "updated", "refused",
+        "rolled_back", "failed", "expired",
+    ]  # fmt: skip
+    offset: int = 0  # bytes the band confirmed
+    size: int = 0
+    chunk: int = 0  # image bytes per packet
+    resumes: int = 0  # transfers picked up again after a dropped link
+    transfer_s: float = 0.0  # time spent sending, over all connections
+    detail: str = ""
+    at: UnixTime
+
+
 class BandStatus(_Strict):
     """Retained payload of ``{prefix}/band/{band_id}/status``: the gateway's view of one
     band, for remote support. Published on every change and every 30 s while connected."""
@@ -179,6 +197,8 @@ class BandStatus(_Strict):
     address: str = ""
     rssi_dbm: int | None = None
     firmware: str = ""
+    model: str = ""
+    update: FirmwareProgress | None = None  # the last or current firmware update
     battery_percent: int | None = None
     clock_offset_s: float | None = None  # band clock minus gateway clock, at the last sync
     next_seq: int = 0  # the sync cursor: next record the gateway will fetch

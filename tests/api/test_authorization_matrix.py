@@ -9,6 +9,8 @@ that nothing of another wearer appears in the answer.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,9 +32,11 @@ from api.security.policy import (
     route_policies,
 )
 from bandhub.claims import claim_code
+from bandhub.contracts import dfu
 from bandhub.contracts.messages import Topics
 from bandhub.principals.dynsec import BrokerAdmin
 from bandhub.principals.gateways import bind_band, register_gateway
+from tests.firmware_images import signed_image
 from tests.people import PASSWORD, add_account
 
 ROLES = (
@@ -114,6 +118,7 @@ def seed(url: str, needed: set[str], admin: BrokerAdmin) -> dict[str, int]:
     care, BH-0003 of a stranger) whose data no cell may show, and every kind of caller."""
     with psycopg.connect(url) as conn:  # DELETE: much faster than TRUNCATE on tiny tables
         for table in ("deliveries", "alerts", "contacts", "consents", "shares", "hr",
+                      "band_firmware", "firmware_groups", "firmware_releases", "band_status",
                       "dead_letters", "bands", "org_members", "organisations", "sessions",
                       "email_tokens", "rate_counters", "gateway_bands", "gateways",
                       "accounts"):  # fmt: skip
@@ -175,6 +180,20 @@ def seed(url: str, needed: set[str], admin: BrokerAdmin) -> dict[str, int]:
                 (EMAIL[role], sorted(scopes), ids["owner"], ids[role]),
             ).fetchone()[0]
         ids["org_a"], ids["org_b"] = org_a, org_b
+        # BH-0001 runs 1.0.0 and is offered 1.1.0 (a release rolled out to all)
+        status = {"v": 1, "band_id": "BH-0001", "gateway_id": "gw-1", "connected": True,
+                  "at": 1.8e9, "model": "BH-1", "firmware": "1.0.0"}  # fmt: skip
+        q(
+            "INSERT INTO band_status (band_id, gateway_id, status) VALUES ('BH-0001', 'gw-1', %s)",
+            (json.dumps(status),),
+        )
+        image, signature = signed_image("1.1.0", size=1024)
+        ids["release"] = q(
+            "INSERT INTO firmware_releases (model, version, version_key, image, size, sha256,"
+            " signature, rollout) VALUES ('BH-1', '1.1.0', '{1,1,0}', %s, %s, %s, %s, 'all')"
+            " RETURNING id",
+            (image, len(image), dfu.sha256(image), signature),
+        ).fetchone()[0]
     with psycopg.connect(url, autocommit=True) as conn:
         register_gateway(conn, admin, GATEWAY, account_id=ids["owner"])
         bind_band(conn, admin, GATEWAY, "BH-0001")
@@ -313,7 +332,32 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("DELETE", "/gateways/{gateway_id}"): lambda w: Call(GW),
     ("PUT", "/gateways/{gateway_id}/bands/{band_id}"): lambda w: Call({**GW, **BAND}),
     ("DELETE", "/gateways/{gateway_id}/bands/{band_id}"): lambda w: Call({**GW, **BAND}),
+    ("GET", "/firmware/releases"): lambda w: Call({}),
+    ("POST", "/firmware/releases"): lambda w: Call({}, json=new_release()),
+    ("PUT", "/firmware/releases/{release_id}/rollout"): lambda w: Call(
+        {"release_id": w.ids["release"]}, json={"mode": "percent", "percent": 100}
+    ),
+    ("POST", "/firmware/releases/{release_id}/pause"): lambda w: Call(
+        {"release_id": w.ids["release"]}
+    ),
+    ("POST", "/firmware/releases/{release_id}/resume"): lambda w: Call(
+        {"release_id": w.ids["release"]}
+    ),
+    ("PUT", "/firmware/groups/{name}"): lambda w: Call(
+        {"name": "pilot"}, json={"band_ids": ["BH-0001"]}
+    ),
+    ("GET", "/bands/{band_id}/firmware"): lambda w: Call(BAND),
+    ("POST", "/bands/{band_id}/firmware/update"): lambda w: Call(
+        BAND, json={"action": "postpone", "postpone_days": 2}
+    ),
 }
+
+
+def new_release() -> dict:
+    """A release the catalogue does not hold yet (a fresh version each call)."""
+    image, signature = signed_image(f"9.{uuid.uuid4().int % 10**6}", size=1024)
+    return {"image_b64": base64.b64encode(image).decode(), "signature_hex": signature.hex(),
+            "notes_en": "Faster sync", "notes_zh": "同步更快"}  # fmt: skip
 
 
 def invitation(w: World) -> str:
@@ -340,6 +384,7 @@ RESEED_AFTER = {
     ("GET", "/contacts/{contact_id}/opt-out"), ("POST", "/bands"),
     ("DELETE", "/bands/{band_id}"), ("POST", "/auth/me/erase"),
     ("DELETE", "/gateways/{gateway_id}"), ("DELETE", "/gateways/{gateway_id}/bands/{band_id}"),
+    ("POST", "/firmware/releases/{release_id}/pause"),
 }  # fmt: skip
 
 # Routes whose answer for an allowed caller depends on who they are, beyond the policy.
