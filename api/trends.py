@@ -13,6 +13,7 @@ import statistics
 from psycopg import AsyncConnection
 
 from api.db import fetch_all, fetch_one
+from api.local_days import day_hours, zone_history
 from api.summary import COMPUTED_WITH, daily_summary
 
 PERIOD_DAYS = {"week": 7, "month": 30, "year": 365}
@@ -36,8 +37,7 @@ async def _rows(conn: AsyncConnection, band_id: str, first: dt.date, last: dt.da
     return await fetch_all(
         conn,
         "SELECT g::date AS day, d.epochs, d.steps, d.active_min,"
-        " extract(epoch FROM coalesce(d.t1 - d.t0, band_day_start(%(b)s, g::date + 1)"
-        "   - band_day_start(%(b)s, g::date)))::float / 3600 AS seconds_h,"
+        " extract(epoch FROM d.t1 - d.t0)::float / 3600 AS hours,"
         " d.version IS NOT NULL AS kept,"
         " s.depends_on = ARRAY[coalesce(p.version, 0), d.version, coalesce(n.version, 0)]"
         "   AS current, s.summary -> 'heart_rate' ->> 'resting' AS resting,"
@@ -65,6 +65,7 @@ async def trends(
         for day in stale[:compute_days]:
             await daily_summary(conn, band_id, day)
         rows = await _rows(conn, band_id, first, last)
+    history = await zone_history(conn, band_id)
     days = []
     for r in rows:
         current = bool(r["current"])
@@ -72,7 +73,9 @@ async def trends(
         days.append(
             {
                 "day": r["day"],
-                "hours": round(r["seconds_h"], 2),
+                "hours": round(r["hours"], 2)
+                if r["hours"] is not None
+                else day_hours(history, r["day"]),
                 "steps": r["steps"] if r["epochs"] else None,
                 "active_minutes": r["active_min"] if r["epochs"] else None,
                 "resting_hr_bpm": float(r["resting"]) if current and r["resting"] else None,

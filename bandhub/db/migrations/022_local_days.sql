@@ -33,9 +33,12 @@ $$;
 -- end of a DST gap at midnight, or the first of two midnights when clocks go back.
 CREATE FUNCTION zone_midnight(d date, zone text) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT min(c) FROM (SELECT d::timestamp AT TIME ZONE zone AS m) x,
-        LATERAL (VALUES (m - interval '1 hour'), (m - interval '30 minutes'), (m)) v(c)
-    WHERE (c AT TIME ZONE zone)::date >= d
+    SELECT CASE
+        WHEN ((m - interval '1 hour') AT TIME ZONE zone)::date >= d THEN m - interval '1 hour'
+        WHEN ((m - interval '30 minutes') AT TIME ZONE zone)::date >= d
+            THEN m - interval '30 minutes'
+        ELSE m END
+    FROM (SELECT d::timestamp AT TIME ZONE zone AS m) x
 $$;
 
 -- The first instant of band b's local day d (the end of d is the start of d + 1).
