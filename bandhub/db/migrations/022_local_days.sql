@@ -129,7 +129,7 @@ BEGIN
 END
 $$;
 
--- A band's days as they are kept: from the first to the last maintained day.
+-- A band's days as they are kept, from lo to the last maintained day.
 CREATE FUNCTION refresh_band_days_from(b text, lo timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -138,6 +138,8 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(4242011, hashtext(b));
     SELECT min(t0), max(t1) INTO first_t, last_t FROM band_days WHERE band_id = b;
+    -- not before the oldest epoch kept (retention): older days keep their keys
+    first_t := greatest(first_t, (SELECT min(t) FROM epochs WHERE band_id = b));
     IF last_t IS NOT NULL THEN
         PERFORM refresh_band_days(b, greatest(lo, first_t), last_t);
     END IF;
