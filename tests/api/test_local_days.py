@@ -15,6 +15,7 @@ import pytest
 
 from api.local_days import ZoneSpell, day_start
 from ingest.rollups import refresh_rollups
+from tests.e2e.helpers import eventually
 
 BAND = "BH-0001"
 MIN = dt.timedelta(minutes=1)
@@ -157,6 +158,16 @@ async def test_a_night_across_midnight_is_reported_once_on_the_day_of_waking(own
         end = _midnight(first + dt.timedelta(3), zone)
         refresh_rollups(conn, BAND, _midnight(first, zone), end)
     days = [first + dt.timedelta(i) for i in range(3)]
+    # trends answer from what is stored, and have the missing summaries computed after
+    week = f"/bands/{BAND}/trends"
+    r = await owner.client.get(week, params={"end": str(days[-1])})
+    assert [d["sleep_minutes"] for d in r.json()["days"][-3:]] == [None, None, None]
+
+    async def computed() -> bool:
+        r = await owner.client.get(week, params={"end": str(days[-1])})
+        return all(d["sleep_minutes"] is not None for d in r.json()["days"][-3:])
+
+    await eventually(computed, 30, "the summaries computed after the trends read")
     summaries = []
     for d in days:
         r = await owner.client.get(f"/bands/{BAND}/summary", params={"date": str(d)})
