@@ -28,6 +28,7 @@ from api.security.access import BandRoles, Principal, Scope, visible_bands_sql
 from api.security.policy import BandAccess, OnBand, SignedIn, SupportStaff
 from bandhub import claims
 from bandhub.contracts.messages import BAND_ID_PATTERN, CommandRequest
+from bandhub.db import ROLLUP_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,11 @@ async def band_settings(
         if column in changes and changes[column] is None:
             changes.pop(column)
     assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "name = name"
+    if "time_zone" in changes:  # the band's days are rebuilt (migration 022): take ingest's
+        # per-band lock before the band's row, in the order ingest takes them
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (ROLLUP_LOCK, access.band_id)
+        )
     band = await fetch_one(
         conn,
         f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s"
