@@ -109,15 +109,20 @@ async def day_bounds(conn: AsyncConnection, band_id: str, date: dt.date) -> dict
 
 
 async def summary_days(conn: AsyncConnection, band_id: str) -> list[dt.date]:
-    """The local days a band has epochs on: the kept days (``band_days``), and for epochs
-    outside them (written by other means than ingest) their local days from the raw rows."""
+    """The local days a band has epochs on: the kept days with epochs (``band_days``),
+    and for epochs outside them (written by other means than ingest) their local days,
+    looked up per quarter hour of epochs (its first and last: a day's edge inside a
+    quarter hour gives both days)."""
     rows = await fetch_all(
         conn,
-        "WITH kept AS (SELECT min(t0) AS lo, max(t1) AS hi FROM band_days WHERE band_id = %(b)s)"
+        "WITH q AS (SELECT min(t) AS a, max(t) AS z FROM epochs WHERE band_id = %(b)s"
+        "   GROUP BY date_bin('15 minutes', t, TIMESTAMPTZ '2000-01-01 00:00+00'))"
         " SELECT day FROM band_days WHERE band_id = %(b)s AND epochs > 0 UNION"
-        " SELECT band_local_day(%(b)s, m) FROM (SELECT DISTINCT"
-        "   date_bin('1 minute', t, TIMESTAMPTZ '2000-01-01 00:00+00') AS m FROM epochs, kept"
-        "   WHERE band_id = %(b)s AND (kept.lo IS NULL OR t < kept.lo OR t >= kept.hi)) x"
+        " SELECT band_local_day(%(b)s, x) FROM q, LATERAL (VALUES (q.a), (q.z)) v(x)"
+        " WHERE NOT EXISTS (SELECT 1 FROM band_days d WHERE d.band_id = %(b)s"
+        "   AND d.day BETWEEN (q.a AT TIME ZONE 'UTC')::date - 2"
+        "   AND (q.a AT TIME ZONE 'UTC')::date + 2"
+        "   AND d.epochs > 0 AND d.t0 <= q.a AND q.z < d.t1)"
         " ORDER BY 1",
         {"b": band_id},
     )

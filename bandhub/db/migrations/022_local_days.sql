@@ -97,19 +97,32 @@ CREATE TRIGGER band_days_bounds BEFORE INSERT ON band_days
 FOR EACH ROW EXECUTE FUNCTION band_days_bounds();
 
 -- Recompute band b's local days that [lo, hi) touches from hr_1m and the epochs (the
--- minute heart-rate rollup is exact for any zone: every midnight is on a minute).
+-- minute heart-rate rollup is exact for any zone: every midnight is on a minute). The
+-- span grows to whole days, new and old (a change of zone moves a day's edges), until
+-- the rows it replaces lie inside it: nothing is dropped, nothing counted twice.
 CREATE FUNCTION refresh_band_days(b text, lo timestamptz, hi timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    d0 date := band_local_day(b, lo);
-    d1 date := band_local_day(b, hi - interval '1 microsecond');
-    a timestamptz := band_day_start(b, d0);
-    z timestamptz := band_day_start(b, d1 + 1);
+    d0 date;
+    d1 date;
+    lo2 timestamptz;
+    hi2 timestamptz;
 BEGIN
     IF lo >= hi THEN
         RETURN;
     END IF;
-    DELETE FROM band_days WHERE band_id = b AND (day BETWEEN d0 AND d1 OR (t0 < z AND t1 > a));
+    LOOP
+        d0 := band_local_day(b, lo);
+        d1 := band_local_day(b, hi - interval '1 microsecond');
+        lo2 := least(lo, band_day_start(b, d0));
+        hi2 := greatest(hi, band_day_start(b, d1 + 1));
+        SELECT least(lo2, min(t0)), greatest(hi2, max(t1)) INTO lo2, hi2 FROM band_days
+        WHERE band_id = b AND (day BETWEEN d0 AND d1 OR (t0 < hi2 AND t1 > lo2));
+        EXIT WHEN lo2 = lo AND hi2 = hi;
+        lo := lo2;
+        hi := hi2;
+    END LOOP;
+    DELETE FROM band_days WHERE band_id = b AND (day BETWEEN d0 AND d1 OR (t0 < hi AND t1 > lo));
     INSERT INTO band_days (band_id, day, t0, t1, zone, hr_n, hr_sum, hr_min, hr_max, epochs,
                            steps, worn_min, active_min)
     SELECT b, x.day, x.t0, x.t1, band_zone_at(b, x.t0), coalesce(h.n, 0), coalesce(h.s, 0),
