@@ -347,3 +347,36 @@ async def test_trends_over_a_year_a_month_and_a_week(owner, settings):
         assert [d["day"] for d in r.json()["days"]] == [d["day"] for d in year["days"][-n:]]
     bad = await owner.client.get(f"/bands/{BAND}/trends", params={"period": "decade"})
     assert bad.status_code == 422 and "period" in bad.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("at", "zone", "hours"),
+    [
+        ("2026-06-10T16:00Z", "Asia/Tokyo", 18),  # 01:00 already tomorrow in Tokyo: day ends
+        ("2026-06-10T10:00Z", "Asia/Tokyo", 17),  # 19:00 in Tokyo: the day ends at its midnight
+        ("2026-06-10T16:00Z", "America/Los_Angeles", 33),  # 09:00 in LA: lasts to its midnight
+        ("2026-06-10T16:00Z", "Pacific/Kiritimati", 18),  # a day ahead: none skipped (+14)
+    ],
+)
+def test_a_change_of_zone_at_any_hour_keeps_every_step_once(settings, at, zone, hours):
+    """The day of the change (from Berlin, CEST) is cut or stretched at the change; the
+    rebuild keeps every step once, whatever the hour of the change."""
+    url = settings.database_url
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO bands (band_id, time_zone) VALUES (%s, 'Europe/Berlin')", (BAND,))
+    lo = dt.datetime(2026, 6, 7, tzinfo=dt.UTC)
+    _seed_minutes(url, lo, lo + dt.timedelta(days=7), every=7)
+    with psycopg.connect(url) as conn:
+        refresh_rollups(conn, BAND, lo, lo + dt.timedelta(days=7))
+        v = dt.datetime.fromisoformat(at)
+        conn.execute(
+            "INSERT INTO band_time_zones VALUES (%s, %s, %s, band_local_day(%s, %s))",
+            (BAND, v, zone, BAND, v - dt.timedelta(microseconds=1)),
+        )
+        conn.execute("SELECT refresh_band_days_from(%s, %s)", (BAND, v))
+    days = _days(url)
+    assert sum(d[4] for d in days) == _raw(url, lo, lo + dt.timedelta(days=7))[0]
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(days))
+    changed = next(d for d in days if d[1] < v < d[2] or d[2] == v)
+    assert (changed[0], changed[3]) == (dt.date(2026, 6, 10), "Europe/Berlin")
+    assert changed[2] - changed[1] == dt.timedelta(hours=hours)
