@@ -9,6 +9,7 @@ read (a summary read of the day computes it too)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import statistics
 
 from psycopg import AsyncConnection
@@ -17,6 +18,8 @@ from psycopg_pool import AsyncConnectionPool
 from api.db import fetch_all, fetch_one
 from api.local_days import day_hours, zone_history
 from api.summary import COMPUTED_WITH, daily_summary
+
+log = logging.getLogger(__name__)
 
 PERIOD_DAYS = {"week": 7, "month": 30, "year": 365}
 
@@ -63,11 +66,15 @@ def stale_days(rows: list[dict], limit: int) -> list[dt.date]:
 
 
 async def compute_summaries(pool: AsyncConnectionPool, band_id: str, days: list[dt.date]) -> None:
-    """Compute and store the summaries of ``days`` (after a trends read has answered)."""
-    async with pool.connection() as conn:
-        for day in days:
-            await daily_summary(conn, band_id, day)
-            await conn.commit()
+    """Compute and store the summaries of ``days`` (after a trends read has answered);
+    a failure (the band erased meanwhile, the server stopping) only leaves them for later."""
+    try:
+        async with pool.connection() as conn:
+            for day in days:
+                await daily_summary(conn, band_id, day)
+                await conn.commit()
+    except Exception:  # nobody waits for this: log it and go on
+        log.warning("band %s: summaries after a trends read not computed", band_id, exc_info=True)
 
 
 async def trends(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -66,12 +67,22 @@ async def band_trends(
     answer, stale = await trends(conn, band.band_id, period, last)
     if stale[: settings.trends_compute_days]:  # for the next read, once this one has answered
         tasks.add_task(
-            compute_summaries,
-            request.app.state.pool,
-            band.band_id,
-            stale[: settings.trends_compute_days],
+            fill_later, request.app.state, band.band_id, stale[: settings.trends_compute_days]
         )
     return answer
+
+
+_FILLS: dict[str, asyncio.Task] = {}  # per band: summaries being computed after a read
+
+
+async def fill_later(state, band_id: str, days: list[dt.date]) -> None:
+    """Compute the summaries detached from the request (its connection is free for the
+    client's next request at once), one fill per band at a time."""
+    if band_id in _FILLS:
+        return
+    task = asyncio.create_task(compute_summaries(state.pool, band_id, days))
+    _FILLS[band_id] = task
+    task.add_done_callback(lambda _t: _FILLS.pop(band_id, None))
 
 
 def _as_utc(t: dt.datetime) -> dt.datetime:
