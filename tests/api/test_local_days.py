@@ -150,6 +150,7 @@ def _seed_nights(url: str, zone: str, first: dt.date, nights: list[tuple[str, st
 
 async def test_a_night_across_midnight_is_reported_once_on_the_day_of_waking(owner, settings):
     url, zone = settings.database_url, "Europe/Berlin"
+    settings.trends_compute_days = 7  # trends reads fill missing summaries (off by default)
     owner.own(url, BAND)
     await _set_zone(owner, zone)
     first = dt.date(2026, 10, 23)  # the second night is 25 hours long: clocks go back
