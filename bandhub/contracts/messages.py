@@ -114,7 +114,7 @@ class CommandRequest(_Strict):
     id: Annotated[str, Field(min_length=1, max_length=64)]
     cmd: Literal[
         "find_band", "vibrate", "message", "call", "fall_countdown", "fall_cancel",
-        "set_hr_interval", "reboot", "set_profile", "set_alarm", "raw_stream",
+        "set_hr_interval", "reboot", "set_profile", "set_alarm", "raw_stream", "set_time_zone",
         "firmware_update",
     ]  # fmt: skip
     args: dict = Field(default_factory=dict)
