@@ -138,6 +138,31 @@ class BandSettingsIn(BaseModel):
     fall_countdown_s: Annotated[float, Field(strict=True, ge=0, le=600)] | None = Field(
         None, description="This wearer's fall countdown; null: the server default"
     )
+    height_cm: Annotated[float, Field(strict=True, ge=50, le=250)] | None = Field(
+        None, description="profile, for stride and energy (null: unknown)"
+    )
+    weight_kg: Annotated[float, Field(strict=True, ge=10, le=400)] | None = Field(
+        None, description="profile, for energy"
+    )
+    birth_year: Annotated[int, Field(strict=True, ge=1900, le=2100)] | None = Field(
+        None, description="profile, for energy, heart-rate zones and sleep advice"
+    )
+    sex: Literal["female", "male"] | None = Field(None, description="profile, for energy")
+    step_goal: Annotated[int, Field(strict=True, ge=100, le=100_000)] | None = Field(
+        None, description="daily steps goal (null: the app's default)"
+    )
+    sleep_goal_min: Annotated[int, Field(strict=True, ge=60, le=960)] | None = Field(
+        None, description="nightly sleep goal, minutes (null: the app's default)"
+    )
+
+    @model_validator(mode="after")
+    def _born_in_the_past(self) -> BandSettingsIn:
+        if self.birth_year is not None and self.birth_year > dt.date.today().year:
+            raise ValueError("birth_year is in the future")
+        return self
+
+
+PROFILE_COLUMNS = ("height_cm", "weight_kg", "birth_year", "sex", "step_goal", "sleep_goal_min")
 
 
 class BandSettings(BaseModel):
@@ -145,6 +170,12 @@ class BandSettings(BaseModel):
     name: str
     time_zone: str
     fall_countdown_s: float | None
+    height_cm: float | None
+    weight_kg: float | None
+    birth_year: int | None
+    sex: Literal["female", "male"] | None
+    step_goal: int | None
+    sleep_goal_min: int | None
 
 
 class BatteryPoint(BaseModel):
@@ -238,6 +269,14 @@ class HeartRate(BaseModel):
     unit: Literal["bpm"] = "bpm"
 
 
+class SleepSegment(BaseModel):
+    start: OffsetTimestamp
+    end: OffsetTimestamp
+    stage: Literal["wake", "light", "deep", "rem"] = Field(
+        description="wake is measured (movement); light/deep/rem are estimates from heart rate"
+    )
+
+
 class Sleep(BaseModel):
     minutes: int
     start: OffsetTimestamp | None = Field(description="main sleep period")
@@ -246,6 +285,10 @@ class Sleep(BaseModel):
     waso_min: float
     awakenings: int
     stages_estimate_min: dict[str, int] = Field(description="deep/light/rem, from heart rate")
+    hypnogram: list[SleepSegment] = Field(
+        default_factory=list,
+        description="the main sleep period as runs of wake or an estimated stage",
+    )
 
 
 class Hrv(BaseModel):
@@ -258,6 +301,30 @@ class Hrv(BaseModel):
     removed: int = Field(description="artefacts and ectopic beats left out")
 
 
+class Activity(BaseModel):
+    """Derived with the wearer's profile (docs/analytics.md); null when it lacks an input."""
+
+    active_minutes: int = Field(description="worn, >= 100 steps/min or wrist ENMO >= 100 mg")
+    distance_m: int | None = Field(description="steps x stride (from height)")
+    stride_m: float | None
+    active_kcal: int | None = Field(description="Keytel (heart rate) or ACSM walking, net")
+    resting_kcal: int | None = Field(description="Mifflin-St Jeor, for the day so far")
+    total_kcal: int | None
+
+
+class HrZone(BaseModel):
+    zone: int = Field(ge=1, le=5)
+    low_bpm: int
+    high_bpm: int | None
+    minutes: int
+
+
+class HrZones(BaseModel):
+    max_bpm: int = Field(description="maximal heart rate, 208 - 0.7 x age (Tanaka)")
+    formula: Literal["tanaka"]
+    zones: list[HrZone] = Field(description="50/60/70/80/90 % of the maximal heart rate")
+
+
 class DailySummary(BaseModel):
     band_id: str
     date: dt.date = Field(description="the UTC day")
@@ -268,6 +335,8 @@ class DailySummary(BaseModel):
     hrv: Hrv | None = Field(description="null with under 60 RR intervals")
     falls: int = Field(description="confirmed falls")
     coverage: float = Field(description="share of the day the band was worn")
+    activity: Activity
+    hr_zones: HrZones | None = Field(description="null without the wearer's birth year")
 
 
 class HrPoint(BaseModel):

@@ -17,10 +17,10 @@ from fastapi.encoders import jsonable_encoder
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from analytics import daily
+from analytics import daily, energy
 from api.db import fetch_all, fetch_one
 
-_FORMAT = "1"  # bump when the code behind the summary changes what it answers
+_FORMAT = "2"  # bump when the code behind the summary changes what it answers
 
 
 def _computed_with() -> str:
@@ -95,9 +95,31 @@ async def _hr_stats(
 async def daily_summary(
     conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
 ) -> dict:
-    """The day's summary: the stored one while it is current (its day's rollup has not
-    changed since), else computed and stored for the next reader (unless ``store`` is
-    off: an export reads in a read-only snapshot)."""
+    """The day's summary with the figures the wearer's profile gives (activity, heart-rate
+    zones), applied to the stored profile-free part as it is read."""
+    stored = await _stored_summary(conn, band_id, date, store=store)
+    band = await fetch_one(
+        conn,
+        "SELECT height_cm, weight_kg, birth_year, sex FROM bands WHERE band_id = %s",
+        (band_id,),
+    )
+    profile = energy.Profile(**band) if band else energy.Profile()
+    summary = {k: v for k, v in stored.items() if k != "basis"}
+    basis = stored["basis"]
+    start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+    so_far = (dt.datetime.now(dt.UTC) - start).total_seconds() // 60
+    minutes = int(min(1440, max(0, so_far)))
+    summary["activity"] = energy.activity(basis, summary["steps"], profile, date, minutes)
+    summary["hr_zones"] = energy.hr_zones(basis["hr_minutes"], profile.age(date))
+    return summary
+
+
+async def _stored_summary(
+    conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
+) -> dict:
+    """The day's profile-free summary: the stored one while it is current (its day's
+    rollup has not changed since), else computed and stored for the next reader (unless
+    ``store`` is off: an export reads in a read-only snapshot)."""
     day = await fetch_one(
         conn,
         "SELECT d.version, d.hr_n, d.hr_sum, d.hr_min, d.hr_max, s.version AS stored,"
@@ -122,7 +144,8 @@ async def daily_summary(
 
 
 async def _compute(conn: AsyncConnection, band_id: str, date: dt.date, day: dict | None) -> dict:
-    """Steps, heart rate, sleep, HRV, falls and coverage of one UTC day."""
+    """Steps, heart rate, sleep, HRV, falls and coverage of one UTC day, and the sums the
+    profile's figures are derived from (``basis``, not shown as such)."""
     start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
     epochs = await fetch_all(
@@ -166,8 +189,15 @@ async def _compute(conn: AsyncConnection, band_id: str, date: dt.date, day: dict
             "waso_min": sleep.waso_min,
             "awakenings": sleep.awakenings,
             "stages_estimate_min": sleep.stage_minutes,
+            "hypnogram": [
+                {"start": _utc(a), "end": _utc(b), "stage": stage}
+                for a, b, stage in sleep.hypnogram
+            ],
         },
         "hrv": await _day_hrv(conn, band_id, sleep, start, end),
         "falls": falls["n"],
         "coverage": round(int(worn.sum()) / 1440, 4),
+        "basis": energy.day_basis(
+            np.array([e["steps"] for e in epochs], dtype=float), enmo_g * 1000, hr_mean, worn
+        ),
     }

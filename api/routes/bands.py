@@ -13,6 +13,7 @@ from api.db import fetch_all, fetch_one
 from api.deps import DbConn, SettingsDep
 from api.errors import ApiError, error_responses
 from api.schemas import (
+    PROFILE_COLUMNS,
     BandCreated,
     BandIn,
     BandListItem,
@@ -165,10 +166,27 @@ async def transfer(
     )
 
 
+_SETTINGS = ", ".join(("band_id", "name", "time_zone", "fall_countdown_s", *PROFILE_COLUMNS))
+
+
+@router.get(
+    "/{band_id}",
+    response_model=BandSettings,
+    summary="A wearer's settings, profile and goals",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def read_band_settings(
+    access: Annotated[BandAccess, Depends(OnBand(Scope.SETTINGS))], conn: DbConn
+) -> dict:
+    return await fetch_one(
+        conn, f"SELECT {_SETTINGS} FROM bands WHERE band_id = %s", (access.band_id,)
+    )
+
+
 @router.patch(
     "/{band_id}",
     response_model=BandSettings,
-    summary="A wearer's settings (name, time zone, fall countdown)",
+    summary="A wearer's settings, profile and goals (null clears a profile field or goal)",
     responses=error_responses(401, 403, 404, 422),
 )
 async def band_settings(
@@ -183,8 +201,7 @@ async def band_settings(
     assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "name = name"
     return await fetch_one(
         conn,
-        f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s"
-        " RETURNING band_id, name, time_zone, fall_countdown_s",
+        f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s RETURNING {_SETTINGS}",
         {**changes, "band_id": access.band_id},
     )
 

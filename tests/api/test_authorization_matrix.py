@@ -232,6 +232,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
         BAND, json={"email": EMAIL["other_user"]}
     ),
     ("PATCH", "/bands/{band_id}"): lambda w: Call(BAND, json={"name": "Gran"}),
+    ("GET", "/bands/{band_id}"): lambda w: Call(BAND),
     ("GET", "/bands/{band_id}/diagnostics"): lambda w: Call(BAND),
     ("POST", "/bands/{band_id}/shares"): lambda w: Call(
         BAND, json={"email": _fresh("s"), "scopes": ["summaries"]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import psycopg
@@ -12,10 +11,8 @@ from alerts import links
 from bandhub import claims
 from tests.api.test_alert_stream import _fall
 from tests.api.test_sharing import _invitation_code
+from tests.days import DAY, seed_day
 from tests.people import PASSWORD, add_account
-
-DAY = dt.date(2026, 11, 23)
-MIDNIGHT = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
 
 
 async def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
@@ -24,27 +21,6 @@ async def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="My wearers")).to_be_visible()
-
-
-def _seed_day(url: str) -> None:
-    """An unclaimed band with a night (00:00-06:00 asleep, RR for HRV) and a walk."""
-    epochs, hr = [], []
-    for minute in range(600):
-        t = MIDNIGHT + dt.timedelta(minutes=minute)
-        if minute < 360:  # steps, activity count, ENMO (mg), heart rate, RR (ms)
-            steps, count, enmo, bpm, rr = 0, 5, 2, 55, [1000.0, 1060.0] * 3
-        else:
-            steps, count, enmo, bpm, rr = 37, 3000, 180, 95 + minute % 7, [600.0, 700.0] * 5
-        epochs.append((minute, t, steps, count, enmo, bpm))
-        hr.append((minute, t, bpm, rr))
-    with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO bands (band_id, name) VALUES ('BH-0001', 'Grandma Li')")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO epochs VALUES ('BH-0001', %s, %s, %s, %s, %s, %s, true, now())",
-                epochs,
-            )
-            cur.executemany("INSERT INTO hr VALUES ('BH-0001', %s, %s, %s, %s, true, now())", hr)
 
 
 async def test_sign_up_then_sign_out_and_in_again(page: Page):
@@ -67,7 +43,7 @@ async def test_sign_up_then_sign_out_and_in_again(page: Page):
 
 
 async def test_claim_a_band_and_see_today_as_the_api_sums_it_up(page: Page, owner, settings):
-    _seed_day(settings.database_url)
+    seed_day(settings.database_url)
     await _sign_in(page, owner.email)
     await page.get_by_label("Band number (on the box)").fill("BH-0001")
     await page.get_by_label("Claim code (on the box)").fill("WRONG-CODE")
