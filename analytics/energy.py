@@ -135,3 +135,16 @@ def hr_zones(hr_minutes: Mapping[str, int], age: int | None) -> dict | None:
             }
         )
     return {"max_bpm": round(top), "formula": "tanaka", "zones": zones}
+
+
+DEFAULT_STEP_GOAL = 8000  # where the lowered mortality of Paluch et al. (2022) levels off
+
+
+def sleep_recommendation(age: int | None) -> dict:
+    """Hours of sleep the National Sleep Foundation (Hirshkowitz et al. 2015) recommends
+    for the age group; an adult's when the age is not known."""
+    if age is not None and age >= 65:
+        return {"age_group": "older_adult", "min_h": 7, "max_h": 8, "source": "NSF 2015"}
+    if age is not None and age < 18:
+        return {"age_group": "teenager", "min_h": 8, "max_h": 10, "source": "NSF 2015"}
+    return {"age_group": "adult", "min_h": 7, "max_h": 9, "source": "NSF 2015"}

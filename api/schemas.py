@@ -277,6 +277,15 @@ class SleepSegment(BaseModel):
     )
 
 
+class SleepRecommendation(BaseModel):
+    age_group: Literal["teenager", "adult", "older_adult"] = Field(
+        description="from the wearer's birth year; adult when unknown"
+    )
+    min_h: int
+    max_h: int
+    source: str
+
+
 class Sleep(BaseModel):
     minutes: int
     start: OffsetTimestamp | None = Field(description="main sleep period")
@@ -289,6 +298,7 @@ class Sleep(BaseModel):
         default_factory=list,
         description="the main sleep period as runs of wake or an estimated stage",
     )
+    recommended: SleepRecommendation
 
 
 class Hrv(BaseModel):
@@ -325,6 +335,13 @@ class HrZones(BaseModel):
     zones: list[HrZone] = Field(description="50/60/70/80/90 % of the maximal heart rate")
 
 
+class Goals(BaseModel):
+    steps: int = Field(description="the wearer's step goal, or 8000")
+    steps_met: bool
+    sleep_min: int = Field(description="the wearer's sleep goal, or the recommended minimum")
+    sleep_met: bool
+
+
 class DailySummary(BaseModel):
     band_id: str
     date: dt.date = Field(description="the UTC day")
@@ -337,6 +354,7 @@ class DailySummary(BaseModel):
     coverage: float = Field(description="share of the day the band was worn")
     activity: Activity
     hr_zones: HrZones | None = Field(description="null without the wearer's birth year")
+    goals: Goals
 
 
 class HrPoint(BaseModel):

@@ -100,10 +100,13 @@ async def daily_summary(
     stored = await _stored_summary(conn, band_id, date, store=store)
     band = await fetch_one(
         conn,
-        "SELECT height_cm, weight_kg, birth_year, sex FROM bands WHERE band_id = %s",
+        "SELECT height_cm, weight_kg, birth_year, sex, step_goal, sleep_goal_min FROM bands"
+        " WHERE band_id = %s",
         (band_id,),
     )
-    profile = energy.Profile(**band) if band else energy.Profile()
+    band = band or {"step_goal": None, "sleep_goal_min": None}
+    goals = {"step_goal": band.pop("step_goal"), "sleep_goal_min": band.pop("sleep_goal_min")}
+    profile = energy.Profile(**band)
     summary = {k: v for k, v in stored.items() if k != "basis"}
     basis = stored["basis"]
     start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
@@ -111,6 +114,16 @@ async def daily_summary(
     minutes = int(min(1440, max(0, so_far)))
     summary["activity"] = energy.activity(basis, summary["steps"], profile, date, minutes)
     summary["hr_zones"] = energy.hr_zones(basis["hr_minutes"], profile.age(date))
+    advice = energy.sleep_recommendation(profile.age(date))
+    summary["sleep"] = {**summary["sleep"], "recommended": advice}
+    steps_goal = goals["step_goal"] or energy.DEFAULT_STEP_GOAL
+    sleep_goal = goals["sleep_goal_min"] or advice["min_h"] * 60
+    summary["goals"] = {
+        "steps": steps_goal,
+        "steps_met": summary["steps"] >= steps_goal,
+        "sleep_min": sleep_goal,
+        "sleep_met": summary["sleep"]["minutes"] >= sleep_goal,
+    }
     return summary
 
 

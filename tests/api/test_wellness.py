@@ -70,3 +70,17 @@ async def test_the_night_as_a_hypnogram(api, owner, settings):
     for stage in ("deep", "light", "rem"):
         assert length.get(stage, 0) == sleep["stages_estimate_min"][stage]
     assert length.get("wake", 0) == sleep["waso_min"]
+
+
+async def test_goals_and_the_sleep_recommendation_follow_the_profile(api, owner, settings):
+    seed_day(settings.database_url)
+    owner.own(settings.database_url, "BH-0001")
+    s = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
+    assert s["sleep"]["recommended"]["age_group"] == "adult"  # no birth year yet
+    assert s["goals"] == {"steps": 8000, "steps_met": True, "sleep_min": 420, "sleep_met": False}
+    await owner.client.patch(
+        "/bands/BH-0001", json={"birth_year": 1950, "step_goal": 10000, "sleep_goal_min": 300}
+    )
+    s = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
+    assert (s["sleep"]["recommended"]["min_h"], s["sleep"]["recommended"]["max_h"]) == (7, 8)
+    assert s["goals"] == {"steps": 10000, "steps_met": False, "sleep_min": 300, "sleep_met": True}
