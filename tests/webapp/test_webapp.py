@@ -59,6 +59,8 @@ async def test_claim_a_band_and_see_today_as_the_api_sums_it_up(page: Page, owne
         """() => { const t = JSON.parse(sessionStorage.getItem("bandhub.tokens"));
         sessionStorage.setItem("bandhub.tokens", JSON.stringify({...t, access_token: "x"})); }"""
     )
+    profile = {"height_cm": 165, "weight_kg": 60, "birth_year": 1956, "sex": "female"}
+    assert (await owner.client.patch("/bands/BH-0001", json=profile)).status_code == 200
     await page.get_by_label("Day (UTC)").fill(str(DAY))
     await expect(page).to_have_url(re.compile(f"date={DAY}"))
     s = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
@@ -76,8 +78,26 @@ async def test_claim_a_band_and_see_today_as_the_api_sums_it_up(page: Page, owne
         "#sleep-awakenings": str(s["sleep"]["awakenings"]),
         "#hrv-rmssd": f"{round(s['hrv']['rmssd_ms'])} ms",
     }
+    a, sleep = s["activity"], s["sleep"]
+    expected |= {
+        "#distance": f"{a['distance_m'] / 1000:.2f} km",
+        "#active-minutes": str(a["active_minutes"]),
+        "#calories": f"{a['total_kcal']:,} kcal",
+    }
     for selector, text in expected.items():
         await expect(page.locator(selector)).to_have_text(text)
+    zones = page.locator("#hr-zones li")  # time in zone, each bar named in text
+    await expect(zones).to_have_count(5)
+    busiest = max(s["hr_zones"]["zones"], key=lambda z: z["minutes"])
+    await expect(zones.nth(busiest["zone"] - 1)).to_contain_text(
+        f"{busiest['minutes'] // 60} h {busiest['minutes'] % 60} min"
+    )
+    blocks = page.locator("#hypnogram rect[data-stage]")  # one block per run of the night
+    await expect(blocks).to_have_count(len(sleep["hypnogram"]))
+    await expect(page.locator("#sleep-advice")).to_contain_text(
+        "less than the 7–8 h recommended for adults over 65"  # 6 h, born in 1956
+    )
+    await expect(page.get_by_label("Steps: 8,880 of 8,000")).to_have_attribute("value", "8000")
     await expect(page.get_by_role("heading", name="Sleep stages (estimate)")).to_be_visible()
     await expect(page.locator(".uplot canvas")).to_have_count(1)  # the day's heart-rate chart
 
@@ -128,8 +148,15 @@ async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page,
     await page.goto("/app/#/settings/BH-0001")
     await page.get_by_label("Time zone").select_option("Asia/Shanghai")
     await page.get_by_label("Fall countdown").fill("45")
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("form", name="Wearer").get_by_role("button", name="Save").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
+    profile = page.get_by_role("form", name="Profile and goals")
+    await profile.get_by_label("Height (cm)").fill("158")
+    await profile.get_by_label("Year of birth").fill("1950")
+    await profile.get_by_label("Sex (for the energy formulas)").select_option("female")
+    await profile.get_by_label("Daily step goal").fill("6000")
+    await profile.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Saved.")).to_have_count(2)
     await page.get_by_label("Contact's name").fill("Bo")
     await page.get_by_label("E-mail address or webhook URL").fill("bo@example.com")
     await page.get_by_role("button", name="Add contact").click()
@@ -141,8 +168,10 @@ async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page,
     await invite.get_by_role("button", name="Send invitation").click()
     await expect(page.get_by_text(re.compile("cy@example.com — invited"))).to_be_visible()
 
-    band = (await owner.client.patch("/bands/BH-0001", json={})).json()
+    band = (await owner.client.get("/bands/BH-0001")).json()
     assert (band["time_zone"], band["fall_countdown_s"]) == ("Asia/Shanghai", 45)
+    assert (band["height_cm"], band["birth_year"], band["sex"]) == (158, 1950, "female")
+    assert (band["weight_kg"], band["step_goal"], band["sleep_goal_min"]) == (None, 6000, None)
     shares = (await owner.client.get("/bands/BH-0001/shares")).json()
     assert [(s["email"], sorted(s["scopes"])) for s in shares] == [
         ("cy@example.com", ["alerts", "summaries"])

@@ -42,6 +42,11 @@ export function dateTime(iso) {
   return iso ? new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" }) : "—";
 }
 
+/** The time of day (hours and minutes) in the browser's zone. */
+export function clock(iso) {
+  return iso ? new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) : "—";
+}
+
 export function number(n, digits = 0) {
   return n == null ? "—" : Number(n).toLocaleString(lang, { maximumFractionDigits: digits });
 }

@@ -38,13 +38,14 @@ export async function renderSettings(main, bandId) {
   if (!band || !band.scopes.includes("settings"))
     return main.append(heading("settings_title_all"), h("p", { text: t("no_settings_scope") }));
   main.append(heading("settings_title", { name: band.name || bandId }));
-  main.append(await wearerSection(bandId), await contactsSection(bandId));
+  const current = await api(path(bandId)); // GET /bands/{id}: settings, profile, goals
+  main.append(wearerSection(bandId, current), profileSection(bandId, current),
+    await contactsSection(bandId));
   if (band.scopes.includes("owner")) main.append(await sharingSection(bandId));
   main.append(findSection(bandId));
 }
 
-async function wearerSection(id) {
-  const current = await api(path(id), { method: "PATCH", body: {} }); // an empty change answers the settings
+function wearerSection(id, current) {
   const saved = status();
   const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [current.time_zone];
   if (!zones.includes(current.time_zone)) zones.unshift(current.time_zone);
@@ -62,6 +63,35 @@ async function wearerSection(id) {
     saved.textContent = t("saved");
   });
   return h("section", { "aria-labelledby": "wearer-h" }, h("h2", { id: "wearer-h", text: t("wearer_title") }), f, saved);
+}
+
+/** Height, weight, birth year and sex (what the summary derives from), and the goals. */
+function profileSection(id, current) {
+  const saved = status();
+  const num = (v) => (v === "" ? null : Number(v));
+  const sex = h("select", { id: "sex", name: "sex" },
+    ["", "female", "male"].map((v) => h("option", { value: v, selected: (current.sex ?? "") === v,
+      text: t(v ? `sex_${v}` : "sex_unset") })));
+  const year = new Date().getFullYear();
+  const f = form("profile_title", [
+    h("p", { class: "note", text: t("profile_note") }),
+    ...field("height_cm", "height_cm", { type: "number", min: 50, max: 250, step: 1, value: current.height_cm ?? "", inputmode: "numeric" }),
+    ...field("weight_kg", "weight_kg", { type: "number", min: 10, max: 400, step: 0.1, value: current.weight_kg ?? "", inputmode: "decimal" }),
+    ...field("birth_year", "birth_year", { type: "number", min: 1900, max: year, step: 1, value: current.birth_year ?? "", inputmode: "numeric" }),
+    h("label", { for: "sex", text: t("sex") }), sex,
+    ...field("step_goal", "step_goal", { type: "number", min: 100, max: 100000, step: 100, value: current.step_goal ?? "", inputmode: "numeric" }),
+    ...field("sleep_goal_h", "sleep_goal_h", { type: "number", min: 1, max: 16, step: 0.25, value: current.sleep_goal_min == null ? "" : current.sleep_goal_min / 60, inputmode: "decimal" }),
+    h("p", { class: "note", text: t("goal_default_note") }),
+  ], "save", async (el) => {
+    const sleepH = num(el.sleep_goal_h.value);
+    await api(path(id), { method: "PATCH", body: {
+      height_cm: num(el.height_cm.value), weight_kg: num(el.weight_kg.value),
+      birth_year: num(el.birth_year.value), sex: sex.value || null,
+      step_goal: num(el.step_goal.value), sleep_goal_min: sleepH == null ? null : Math.round(sleepH * 60),
+    } });
+    saved.textContent = t("saved");
+  });
+  return h("section", { "aria-labelledby": "profile-h" }, h("h2", { id: "profile-h", text: t("profile_title") }), f, saved);
 }
 
 async function contactsSection(id) {
