@@ -13,6 +13,8 @@ import numpy as np
 from analytics.hrv import HrvResult, hrv_from_chunks
 from analytics.sleep import score_bandhub, stages, summarize
 
+BRIDGE_MIN = 30  # wake gaps shorter than this do not end a sleep (as the main period)
+
 MIN_HRV_INTERVALS = 60  # about a minute of beats: fewer, and RMSSD is mostly noise
 MIN_NIGHT_MIN = 120  # a shorter main sleep period (a nap, a still spell) is not a night
 
@@ -103,6 +105,48 @@ def hypnogram(
         else:
             runs.append((float(t), float(t) + 60.0, str(label)))
     return runs
+
+
+def sleep_ending_in(
+    t_s: np.ndarray,
+    asleep: np.ndarray,
+    hr_mean: np.ndarray,
+    movement: np.ndarray,
+    start_s: float,
+    end_s: float,
+) -> DaySleep:
+    """The sleep of the day [start_s, end_s) from per-minute flags around it: every
+    sleep stretch (wake gaps under ``BRIDGE_MIN`` bridged) whose waking falls in the day,
+    wherever it began. The longest is the night. A night across midnight is therefore
+    reported once, whole, on the day of waking, as the big platforms show it."""
+    t_s = np.asarray(t_s, dtype=float)
+    asleep = np.asarray(asleep, dtype=bool)
+    idx = np.flatnonzero(asleep)
+    mine = np.zeros(asleep.size, dtype=bool)
+    spans: list[tuple[int, int]] = []
+    if idx.size:
+        breaks = np.flatnonzero(np.diff(idx) > BRIDGE_MIN)
+        for first, last in zip(
+            np.r_[idx[0], idx[breaks + 1]], np.r_[idx[breaks], idx[-1]], strict=True
+        ):
+            if start_s <= t_s[last] + 60.0 < end_s:
+                spans.append((int(first), int(last)))
+                mine[first : last + 1] = asleep[first : last + 1]
+    if not spans:
+        return DaySleep(0, None, None, None, 0.0, 0, {"deep": 0, "light": 0, "rem": 0}, [])
+    first, last = max(spans, key=lambda s: int(asleep[s[0] : s[1] + 1].sum()))
+    main = summarize(t_s[first : last + 1], asleep[first : last + 1], 60.0)
+    labels = np.asarray(stages(mine, hr_mean, movement))
+    return DaySleep(
+        minutes=int(mine.sum()),
+        onset_s=main.sleep_onset_s,
+        end_s=main.sleep_end_s,
+        efficiency=main.efficiency,
+        waso_min=main.waso_min,
+        awakenings=main.awakenings,
+        stage_minutes={k: int(np.sum(labels[mine] == k)) for k in ("deep", "light", "rem")},
+        hypnogram=hypnogram(t_s, labels, main.sleep_onset_s, main.sleep_end_s),
+    )
 
 
 def night(sleep: DaySleep) -> tuple[float, float] | None:

@@ -7,8 +7,7 @@ figures at once without recomputing the day. Every formula is linear in what the
 basis sums, which is why a few sums are enough. The formulas (docs/analytics.md):
 
 - active minute: worn, and a cadence of at least 100 steps/min (moderate walking,
-  Tudor-Locke et al. 2018) or a wrist ENMO of at least 100 mg (the MVPA threshold of
-  Hildebrand et al. 2014);
+  Tudor-Locke et al. 2018), as the day's rollup counts them (ingest/rollups.py);
 - stride: 0.415 x height (men), 0.413 x height (women), their mean when sex is not
   given (the usual pedometer rule); distance = steps x stride;
 - resting energy: Mifflin-St Jeor BMR, spread evenly over the day's minutes;
@@ -27,8 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ACTIVE_CADENCE = 100  # steps per minute
-ACTIVE_ENMO_MG = 100.0
+ACTIVE_CADENCE = 100  # steps per minute, as ingest.rollups.ACTIVE_STEPS
 ZONE_EDGES = (0.5, 0.6, 0.7, 0.8, 0.9)  # share of maximal heart rate where zones 1-5 start
 _KJ_PER_KCAL = 4.184
 
@@ -44,14 +42,12 @@ class Profile:
         return None if self.birth_year is None else on.year - self.birth_year
 
 
-def day_basis(
-    steps: np.ndarray, enmo_mg: np.ndarray, hr_mean: np.ndarray, worn: np.ndarray
-) -> dict:
+def day_basis(steps: np.ndarray, hr_mean: np.ndarray, worn: np.ndarray) -> dict:
     """The profile-free sums of a day's minute epochs that the figures need."""
     steps = np.asarray(steps, dtype=float)
     worn = np.asarray(worn, dtype=bool)
     hr = np.asarray(hr_mean, dtype=float)
-    active = worn & ((steps >= ACTIVE_CADENCE) | (np.asarray(enmo_mg, float) >= ACTIVE_ENMO_MG))
+    active = worn & (steps >= ACTIVE_CADENCE)
     has_hr = ~np.isnan(hr)
     keytel = active & has_hr
     bpm, count = np.unique(np.round(hr[worn & has_hr]).astype(int), return_counts=True)

@@ -12,6 +12,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     HttpUrl,
     PlainSerializer,
@@ -290,6 +291,9 @@ class Sleep(BaseModel):
     minutes: int
     start: OffsetTimestamp | None = Field(description="main sleep period")
     end: OffsetTimestamp | None
+    midpoint_local: str | None = Field(
+        None, description="middle of the main sleep period, local HH:MM", examples=["03:10"]
+    )
     efficiency: float | None
     waso_min: float
     awakenings: int
@@ -314,7 +318,7 @@ class Hrv(BaseModel):
 class Activity(BaseModel):
     """Derived with the wearer's profile (docs/analytics.md); null when it lacks an input."""
 
-    active_minutes: int = Field(description="worn, >= 100 steps/min or wrist ENMO >= 100 mg")
+    active_minutes: int = Field(description="worn, at least 100 steps a minute")
     distance_m: int | None = Field(description="steps x stride (from height)")
     stride_m: float | None
     active_kcal: int | None = Field(description="Keytel (heart rate) or ACSM walking, net")
@@ -344,7 +348,13 @@ class Goals(BaseModel):
 
 class DailySummary(BaseModel):
     band_id: str
-    date: dt.date = Field(description="the UTC day")
+    date: dt.date = Field(description="the wearer's local day")
+    time_zone: str = Field(description="the IANA zone the day began in")
+    start: dt.datetime = Field(description="local midnight that began the day")
+    end: dt.datetime = Field(description="the next local midnight (end, exclusive)")
+    hours: float = Field(
+        description="24, or 23/25 on a DST change day, or other on a day the wearer's zone changed"
+    )
     steps: int
     heart_rate: HeartRate
     sleep_minutes: int
@@ -355,6 +365,36 @@ class DailySummary(BaseModel):
     activity: Activity
     hr_zones: HrZones | None = Field(description="null without the wearer's birth year")
     goals: Goals
+
+
+class TrendDay(BaseModel):
+    day: dt.date
+    hours: float = Field(description="24, 23 or 25 (DST), other on a change of zone")
+    steps: int | None = Field(description="null: no epochs that day")
+    active_minutes: int | None = Field(description="worn minutes with at least 100 steps")
+    resting_hr_bpm: float | None = Field(description="from the stored daily summary")
+    sleep_minutes: int | None = Field(description="the sleep that ended that day")
+    sleep_midpoint_local: str | None = Field(description="HH:MM, local")
+    hrv_sdnn_ms: float | None
+
+
+class SleepRegularity(BaseModel):
+    midpoint_sd_min: float | None = Field(
+        description="standard deviation of the nights' local sleep midpoints (minutes)"
+    )
+    nights: int
+
+
+class Trends(BaseModel):
+    band_id: str
+    time_zone: str = Field(description="the wearer's zone now")
+    period: Literal["week", "month", "year"]
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    days: list[TrendDay]
+    sleep_regularity: SleepRegularity
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class HrPoint(BaseModel):

@@ -1,9 +1,10 @@
 """The heart-rate series from the rollups where ingest keeps them, raw rows elsewhere.
 
 Whole rollup buckets (an hour for hourly points, else a minute) inside the request
-on days ingest maintains (``band_days``) come from ``hr_1h``/``hr_1m``; the ragged
-edges and other days from ``hr``. Both give count, sum, min and max, so a point is
-the same whichever source it came from: the mean is the sum over the count.
+on the local days ingest maintains (``band_days``, each with its interval) come from
+``hr_1h``/``hr_1m``; the ragged edges and other days from ``hr``. Both give count,
+sum, min and max, so a point is the same whichever source it came from: the mean is
+the sum over the count.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ def _ceil(t: dt.datetime, step: int, origin: int) -> dt.datetime:
     return floor if floor == t else floor + dt.timedelta(seconds=step)
 
 
-def _split(start: dt.datetime, end: dt.datetime, days: list[dt.date], step: int, origin: int):
-    """(rollup spans, raw spans) covering [start, end) exactly."""
+def _split(start: dt.datetime, end: dt.datetime, days: list[Span], step: int, origin: int):
+    """(rollup spans, raw spans) covering [start, end) exactly: whole rollup buckets
+    inside the maintained days (local days: their edges need not be on a bucket's)."""
     lo, hi = _ceil(start, step, origin), _floor(end, step, origin)
     rolled: list[Span] = []
-    for day in sorted(days):
-        a = max(lo, dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC))
-        b = min(hi, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
+    for t0, t1 in sorted(days):
+        a = max(lo, _ceil(t0, step, origin))
+        b = min(hi, _floor(t1, step, origin))
         if a < b:
             if rolled and rolled[-1][1] == a:
                 a = rolled.pop()[0]
@@ -61,15 +63,16 @@ async def hr_points(
     info = await fetch_one(
         conn,
         "SELECT extract(epoch FROM TIMESTAMPTZ '2000-01-01')::bigint AS origin,"
-        " coalesce(array_agg(day), '{}') AS days FROM band_days"
-        " WHERE band_id = %s AND day >= %s::date AND day <= %s::date",
-        (band_id, start.astimezone(dt.UTC).date(), end.astimezone(dt.UTC).date()),
+        " coalesce(array_agg(t0 ORDER BY t0), '{}') AS t0s,"
+        " coalesce(array_agg(t1 ORDER BY t0), '{}') AS t1s FROM band_days"
+        " WHERE band_id = %s AND t0 < %s AND t1 > %s",
+        (band_id, end, start),
     )
     origin = info["origin"]  # the buckets' origin, in the session's time zone
     table, step = ("hr_1h", 3600) if seconds % 3600 == 0 else ("hr_1m", 60)
     if origin % step:  # buckets of the answer would split rollup buckets
         table, step = "hr_1m", 60
-    days = info["days"] if origin % step == 0 else []
+    days = list(zip(info["t0s"], info["t1s"], strict=True)) if origin % step == 0 else []
     rolled, raw = _split(start, end, days, step, origin)
     parts, params = [], []
     for a, b in rolled:

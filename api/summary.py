@@ -1,5 +1,7 @@
-"""A band's day from its stored epochs and heart rate: the figures of the daily
-summary, computed by analytics.daily so that the route only asks and answers.
+"""A band's local day from its stored epochs and heart rate: the figures of the daily
+summary, computed by analytics.daily so that the route only asks and answers. The
+day is the wearer's local day (docs/time.md), and its night is the sleep that ends
+in it.
 
 Days that ingest keeps rollups for (``band_days``, migration 011) take their heart
 rate figures from the rollup, and the computed summary is stored with the day's
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi.encoders import jsonable_encoder
@@ -20,7 +23,7 @@ from psycopg.types.json import Jsonb
 from analytics import daily, energy
 from api.db import fetch_all, fetch_one
 
-_FORMAT = "2"  # bump when the code behind the summary changes what it answers
+_FORMAT = "3"  # bump when the code behind the summary changes what it answers
 
 
 def _computed_with() -> str:
@@ -92,6 +95,41 @@ async def _hr_stats(
     return daily.heart_rate_stats(np.array([r["bpm"] for r in bpm]))
 
 
+_SLEEP_REACH = dt.timedelta(hours=12)  # a night that ends on a day began the evening before
+
+
+async def day_bounds(conn: AsyncConnection, band_id: str, date: dt.date) -> dict:
+    """The local day's interval [start, end) and the zone it began in (migration 022)."""
+    return await fetch_one(
+        conn,
+        "SELECT t0, t1, band_zone_at(%(b)s, t0) AS zone FROM (SELECT band_day_start(%(b)s, %(d)s)"
+        " AS t0, band_day_start(%(b)s, %(d)s + 1) AS t1) x",
+        {"b": band_id, "d": date},
+    )
+
+
+async def summary_days(conn: AsyncConnection, band_id: str) -> list[dt.date]:
+    """The local days a band has epochs on: the kept days (``band_days``), and for epochs
+    outside them (written by other means than ingest) their local days from the raw rows."""
+    rows = await fetch_all(
+        conn,
+        "WITH kept AS (SELECT min(t0) AS lo, max(t1) AS hi FROM band_days WHERE band_id = %(b)s)"
+        " SELECT day FROM band_days WHERE band_id = %(b)s AND epochs > 0 UNION"
+        " SELECT band_local_day(%(b)s, m) FROM (SELECT DISTINCT"
+        "   date_bin('1 minute', t, TIMESTAMPTZ '2000-01-01 00:00+00') AS m FROM epochs, kept"
+        "   WHERE band_id = %(b)s AND (kept.lo IS NULL OR t < kept.lo OR t >= kept.hi)) x"
+        " ORDER BY 1",
+        {"b": band_id},
+    )
+    return [r["day"] for r in rows]
+
+
+async def local_today(conn: AsyncConnection, band_id: str) -> dt.date:
+    """The wearer's local today."""
+    row = await fetch_one(conn, "SELECT band_local_day(%s, now()) AS day", (band_id,))
+    return row["day"]
+
+
 async def daily_summary(
     conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
 ) -> dict:
@@ -109,9 +147,10 @@ async def daily_summary(
     profile = energy.Profile(**band)
     summary = {k: v for k, v in stored.items() if k != "basis"}
     basis = stored["basis"]
-    start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+    start = stored["start"]
+    start = dt.datetime.fromisoformat(start) if isinstance(start, str) else start
     so_far = (dt.datetime.now(dt.UTC) - start).total_seconds() // 60
-    minutes = int(min(1440, max(0, so_far)))
+    minutes = int(min(stored["hours"] * 60, max(0, so_far)))
     summary["activity"] = energy.activity(basis, summary["steps"], profile, date, minutes)
     summary["hr_zones"] = energy.hr_zones(basis["hr_minutes"], profile.age(date))
     advice = energy.sleep_recommendation(profile.age(date))
@@ -130,48 +169,70 @@ async def daily_summary(
 async def _stored_summary(
     conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
 ) -> dict:
-    """The day's profile-free summary: the stored one while it is current (its day's
-    rollup has not changed since), else computed and stored for the next reader (unless
-    ``store`` is off: an export reads in a read-only snapshot)."""
+    """The local day's profile-free summary: the stored one while it is current (neither its day's
+    rollup nor its neighbours' has changed since: the night ending on a day began the
+    day before), else computed and stored for the next reader (unless ``store`` is
+    off: an export reads in a read-only snapshot)."""
     day = await fetch_one(
         conn,
-        "SELECT d.version, d.hr_n, d.hr_sum, d.hr_min, d.hr_max, s.version AS stored,"
-        " s.summary FROM band_days d LEFT JOIN day_summaries s"
+        "SELECT d.version, d.t0, d.t1, d.zone, d.hr_n, d.hr_sum, d.hr_min, d.hr_max,"
+        " ARRAY[coalesce(p.version, 0), d.version, coalesce(n.version, 0)] AS deps,"
+        " s.depends_on, s.summary FROM band_days d"
+        " LEFT JOIN band_days p ON p.band_id = d.band_id AND p.day = d.day - 1"
+        " LEFT JOIN band_days n ON n.band_id = d.band_id AND n.day = d.day + 1"
+        " LEFT JOIN day_summaries s"
         " ON s.band_id = d.band_id AND s.day = d.day AND s.computed_with = %s"
         " WHERE d.band_id = %s AND d.day = %s",
         (COMPUTED_WITH, band_id, date),
     )
-    if day is not None and day["stored"] == day["version"]:
+    if day is not None and day["depends_on"] == day["deps"]:
         return day["summary"]
-    summary = await _compute(conn, band_id, date, day)
+    bounds = day if day is not None else await day_bounds(conn, band_id, date)
+    summary = await _compute(conn, band_id, date, bounds, day)
     if day is not None and store:
         await conn.execute(
-            "INSERT INTO day_summaries (band_id, day, version, computed_with, summary)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (band_id, day) DO UPDATE SET"
-            " version = EXCLUDED.version, computed_with = EXCLUDED.computed_with,"
-            " summary = EXCLUDED.summary WHERE day_summaries.version < EXCLUDED.version"
-            " OR day_summaries.computed_with <> EXCLUDED.computed_with",
-            (band_id, date, day["version"], COMPUTED_WITH, Jsonb(jsonable_encoder(summary))),
+            "INSERT INTO day_summaries (band_id, day, version, depends_on, computed_with,"
+            " summary) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (band_id, day) DO UPDATE SET"
+            " version = EXCLUDED.version, depends_on = EXCLUDED.depends_on,"
+            " computed_with = EXCLUDED.computed_with, summary = EXCLUDED.summary",
+            (
+                band_id,
+                date,
+                day["version"],
+                day["deps"],
+                COMPUTED_WITH,
+                Jsonb(jsonable_encoder(summary)),
+            ),
         )
     return summary
 
 
-async def _compute(conn: AsyncConnection, band_id: str, date: dt.date, day: dict | None) -> dict:
-    """Steps, heart rate, sleep, HRV, falls and coverage of one UTC day, and the sums the
-    profile's figures are derived from (``basis``, not shown as such)."""
-    start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
-    end = start + dt.timedelta(days=1)
+def _midpoint_local(sleep: daily.DaySleep, zone: str) -> str | None:
+    if sleep.onset_s is None or sleep.end_s is None:
+        return None
+    mid = dt.datetime.fromtimestamp((sleep.onset_s + sleep.end_s) / 2, ZoneInfo(zone))
+    return mid.strftime("%H:%M")
+
+
+async def _compute(
+    conn: AsyncConnection, band_id: str, date: dt.date, bounds: dict, day: dict | None
+) -> dict:
+    """Steps, heart rate, sleep, HRV, falls and coverage of one local day, and the sums
+    the profile's figures are derived from (``basis``, not shown as such)."""
+    start, end, zone = bounds["t0"], bounds["t1"], bounds["zone"]
     epochs = await fetch_all(
         conn,
         "SELECT t, steps, activity_count, enmo_mg, hr_mean, worn FROM epochs"
         " WHERE band_id = %s AND t >= %s AND t < %s ORDER BY t",
-        (band_id, start, end),
+        (band_id, start - _SLEEP_REACH, end + _SLEEP_REACH),
     )
     falls = await fetch_one(
         conn,
         "SELECT count(*) AS n FROM falls WHERE band_id = %s AND t >= %s AND t < %s AND confirmed",
         (band_id, start, end),
     )
+    t_s = np.array([e["t"].timestamp() for e in epochs], dtype=float)
+    inside = (t_s >= start.timestamp()) & (t_s < end.timestamp())
     activity = np.array([e["activity_count"] for e in epochs], dtype=float)
     worn = np.array([e["worn"] for e in epochs], dtype=bool)
     hr_mean = np.array(
@@ -179,18 +240,22 @@ async def _compute(conn: AsyncConnection, band_id: str, date: dt.date, day: dict
     )
     enmo_g = np.array([e["enmo_mg"] for e in epochs], dtype=float) / 1000.0
     asleep = daily.asleep_minutes(enmo_g, worn)
-    t_s = np.array([e["t"].timestamp() for e in epochs], dtype=float)
-    sleep = daily.day_sleep(t_s, asleep, hr_mean, enmo_g)
+    sleep = daily.sleep_ending_in(t_s, asleep, hr_mean, enmo_g, start.timestamp(), end.timestamp())
     stats = await _hr_stats(conn, day, band_id, start, end)
+    minutes = (end - start) / dt.timedelta(minutes=1)
     return {
         "band_id": band_id,
         "date": date,
-        "steps": int(sum(e["steps"] for e in epochs)),
+        "time_zone": zone,
+        "start": start,
+        "end": end,
+        "hours": round(minutes / 60, 2),
+        "steps": int(sum(e["steps"] for e, i in zip(epochs, inside, strict=True) if i)),
         "heart_rate": {
             "min": stats.min,
             "avg": stats.avg,
             "max": stats.max,
-            "resting": daily.resting_heart_rate(hr_mean, activity, asleep),
+            "resting": daily.resting_heart_rate(hr_mean[inside], activity[inside], asleep[inside]),
             "unit": "bpm",
         },
         "sleep_minutes": sleep.minutes,
@@ -198,6 +263,7 @@ async def _compute(conn: AsyncConnection, band_id: str, date: dt.date, day: dict
             "minutes": sleep.minutes,
             "start": _utc(sleep.onset_s),
             "end": _utc(sleep.end_s),
+            "midpoint_local": _midpoint_local(sleep, zone),
             "efficiency": sleep.efficiency,
             "waso_min": sleep.waso_min,
             "awakenings": sleep.awakenings,
@@ -209,8 +275,10 @@ async def _compute(conn: AsyncConnection, band_id: str, date: dt.date, day: dict
         },
         "hrv": await _day_hrv(conn, band_id, sleep, start, end),
         "falls": falls["n"],
-        "coverage": round(int(worn.sum()) / 1440, 4),
+        "coverage": round(int(worn[inside].sum()) / minutes, 4) if minutes else 0.0,
         "basis": energy.day_basis(
-            np.array([e["steps"] for e in epochs], dtype=float), enmo_g * 1000, hr_mean, worn
+            np.array([e["steps"] for e in epochs], dtype=float)[inside],
+            hr_mean[inside],
+            worn[inside],
         ),
     }

@@ -163,6 +163,14 @@ class Settings(BaseSettings):
     retention_audit_days: float = Field(default=730.0, ge=0, description="the audit log")
     retention_interval_s: float = Field(default=3600.0, gt=0)
 
+    trends_compute_days: int = Field(
+        default=7,
+        ge=0,
+        le=400,
+        description="A trends read computes at most this many missing daily summaries"
+        " (newest first); their figures are null until computed",
+    )
+
     claim_secret: str = Field(
         default="bandhub-simulated-bands",
         description="Shared with the manufacturer: claim codes on band boxes are derived from it"

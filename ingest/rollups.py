@@ -18,7 +18,8 @@ from bandhub.contracts.messages import Stream
 
 _LOCK_CLASS = 4_242_011
 _ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00+00'"
-_DAY = "(t AT TIME ZONE 'UTC')::date"
+_DAY = "band_local_day(band_id, t)"  # the wearer's local day (migration 022)
+_MINUTE = f"date_bin('1 minute', t, {_ORIGIN})"
 
 
 def _hr_add(table: str) -> str:
@@ -44,7 +45,23 @@ _DAY_ADD = (
     " hr_min = LEAST(band_days.hr_min, EXCLUDED.hr_min),"
     " hr_max = GREATEST(band_days.hr_max, EXCLUDED.hr_max),"
     " epochs = band_days.epochs + EXCLUDED.epochs, steps = band_days.steps + EXCLUDED.steps,"
-    " worn_min = band_days.worn_min + EXCLUDED.worn_min, version = band_days.version + 1"
+    " worn_min = band_days.worn_min + EXCLUDED.worn_min,"
+    " active_min = band_days.active_min + EXCLUDED.active_min,"
+    " version = nextval('band_day_version')"
+)
+ACTIVE_STEPS = 100  # steps in a minute from which it counts as active (brisk walking)
+
+# heart rate per minute first: a day's edges are on whole minutes in every zone, and
+# the zone is looked up once per band and minute, not per record
+_HR_DAYS = (
+    "INSERT INTO band_days (band_id, day, hr_n, hr_sum, hr_min, hr_max)"
+    " SELECT band_id, band_local_day(band_id, m), sum(n), sum(s), min(lo), max(hi)"
+    " FROM ({minutes}) x GROUP BY 1, 2 ORDER BY 1, 2" + _DAY_ADD
+)
+_EPOCH_DAYS = (
+    "INSERT INTO band_days (band_id, day, epochs, steps, worn_min, active_min)"
+    " SELECT band_id, band_local_day(band_id, m), sum(n), sum(steps), sum(worn), sum(active)"
+    " FROM ({minutes}) x GROUP BY 1, 2 ORDER BY 1, 2" + _DAY_ADD
 )
 
 # per stream: what the insert returns besides the key, and the rollup statements
@@ -54,14 +71,18 @@ _ROLLUPS: dict[Stream, list[str]] = {
     Stream.HR: [
         _hr_upsert("hr_1m", "1 minute", "new"),
         _hr_upsert("hr_1h", "1 hour", "new"),
-        f"INSERT INTO band_days (band_id, day, hr_n, hr_sum, hr_min, hr_max)"
-        f" SELECT band_id, {_DAY}, count(*), sum(bpm), min(bpm), max(bpm) FROM new"
-        f" GROUP BY 1, 2 ORDER BY 1, 2" + _DAY_ADD,
+        _HR_DAYS.format(
+            minutes=f"SELECT band_id, {_MINUTE} AS m, count(*) AS n, sum(bpm) AS s,"
+            " min(bpm) AS lo, max(bpm) AS hi FROM new GROUP BY 1, 2"
+        ),
     ],
     Stream.EPOCH: [
-        f"INSERT INTO band_days (band_id, day, epochs, steps, worn_min)"
-        f" SELECT band_id, {_DAY}, count(*), sum(steps), count(*) FILTER (WHERE worn)"
-        f" FROM new GROUP BY 1, 2 ORDER BY 1, 2" + _DAY_ADD,
+        _EPOCH_DAYS.format(
+            minutes=f"SELECT band_id, {_MINUTE} AS m, count(*) AS n, sum(steps) AS steps,"
+            " count(*) FILTER (WHERE worn) AS worn,"
+            f" count(*) FILTER (WHERE worn AND steps >= {ACTIVE_STEPS}) AS active"
+            " FROM new GROUP BY 1, 2"
+        ),
     ],
     Stream.FALL: [  # the day's summary counts falls: it is out of date now
         f"INSERT INTO band_days (band_id, day) SELECT DISTINCT band_id, {_DAY} FROM new"
@@ -109,7 +130,6 @@ def add_inserted(conn: psycopg.Connection, stream: Stream, rows: list[tuple]) ->
         hour = _aggregate(
             [((r[0], r[2].replace(minute=0, second=0, microsecond=0)), r[3]) for r in rows]
         )
-        day = _aggregate([((r[0], r[2].date()), r[3]) for r in rows])
         unnest = "unnest(%s::text[], %s::timestamptz[], %s::int[], %s::bigint[], %s::int2[],"
         for table, agg in (("hr_1m", minute), ("hr_1h", hour)):
             conn.execute(
@@ -118,21 +138,25 @@ def add_inserted(conn: psycopg.Connection, stream: Stream, rows: list[tuple]) ->
                 _columns(agg),
             )
         conn.execute(
-            "INSERT INTO band_days (band_id, day, hr_n, hr_sum, hr_min, hr_max)"
-            f" SELECT * FROM {unnest.replace('timestamptz', 'date')} %s::int2[])" + _DAY_ADD,
-            _columns(day),
+            _HR_DAYS.format(
+                minutes=f"SELECT * FROM {unnest} %s::int2[]) AS u(band_id, m, n, s, lo, hi)"
+            ),
+            _columns(minute),
         )
     elif stream == Stream.EPOCH:  # steps r[3], worn r[7]
-        days: dict[tuple, list[int]] = {}
+        minutes: dict[tuple, list[int]] = {}
         for r in rows:
-            a = days.setdefault((r[0], r[2].date()), [0, 0, 0])
+            a = minutes.setdefault((r[0], r[2].replace(second=0, microsecond=0)), [0, 0, 0, 0])
             a[0] += 1
             a[1] += r[3]
             a[2] += 1 if r[7] else 0
+            a[3] += 1 if r[7] and r[3] >= ACTIVE_STEPS else 0
         conn.execute(
-            "INSERT INTO band_days (band_id, day, epochs, steps, worn_min) SELECT * FROM"
-            " unnest(%s::text[], %s::date[], %s::int[], %s::bigint[], %s::int[])" + _DAY_ADD,
-            _columns([(*k, *a) for k, a in sorted(days.items())]),
+            _EPOCH_DAYS.format(
+                minutes="SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::int[],"
+                " %s::bigint[], %s::int[], %s::int[]) AS u(band_id, m, n, steps, worn, active)"
+            ),
+            _columns([(*k, *a) for k, a in sorted(minutes.items())]),
         )
 
 
@@ -148,33 +172,25 @@ def lock_bands(conn: psycopg.Connection, bands: list[str], *, exclusive: bool = 
 def refresh_rollups(
     conn: psycopg.Connection, band_id: str, start: dt.datetime, end: dt.datetime
 ) -> None:
-    """Recompute ``band_id``'s rollups for the UTC days that [start, end) touches from
-    its raw rows, in one transaction; afterwards the API reads rollups for those days."""
-    first = start.astimezone(dt.UTC).date()
-    last = (end.astimezone(dt.UTC) - dt.timedelta(microseconds=1)).date()
-    lo = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    rng = (band_id, lo, hi)
-    raw_hr = "(SELECT band_id, t, bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s) s"
+    """Recompute ``band_id``'s rollups for the local days that [start, end) touches
+    from its raw rows, in one transaction; afterwards the API reads rollups for those
+    days. The heart-rate rollups are recomputed over whole UTC days around them."""
     with conn.transaction():
         lock_bands(conn, [band_id], exclusive=True)
+        lo, hi = conn.execute(
+            "SELECT band_day_start(%(b)s, band_local_day(%(b)s, %(s)s)),"
+            " band_day_start(%(b)s, band_local_day(%(b)s, %(e)s - interval '1 microsecond') + 1)",
+            {"b": band_id, "s": start, "e": end},
+        ).fetchone()
+        first = lo.astimezone(dt.UTC).date()
+        last = (hi.astimezone(dt.UTC) - dt.timedelta(microseconds=1)).date()
+        rng = (
+            band_id,
+            dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC),
+            dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC),
+        )
+        raw_hr = "(SELECT band_id, t, bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s) s"
         for table, width in (("hr_1m", "1 minute"), ("hr_1h", "1 hour")):
             conn.execute(f"DELETE FROM {table} WHERE band_id = %s AND t >= %s AND t < %s", rng)
             conn.execute(_hr_upsert(table, width, raw_hr), rng)
-        conn.execute(
-            "INSERT INTO band_days (band_id, day, hr_n, hr_sum, hr_min, hr_max, epochs, steps,"
-            " worn_min) SELECT %s, d::date, coalesce(h.n, 0), coalesce(h.s, 0), h.lo, h.hi,"
-            " coalesce(e.n, 0), coalesce(e.steps, 0), coalesce(e.worn, 0)"
-            " FROM generate_series(%s::date, %s::date, interval '1 day') AS d"
-            " LEFT JOIN (SELECT (t AT TIME ZONE 'UTC')::date AS day, sum(n) AS n,"
-            "   sum(bpm_sum) AS s, min(bpm_min) AS lo, max(bpm_max) AS hi FROM hr_1h"
-            "   WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1) h ON h.day = d::date"
-            " LEFT JOIN (SELECT (t AT TIME ZONE 'UTC')::date AS day, count(*) AS n,"
-            "   sum(steps) AS steps, count(*) FILTER (WHERE worn) AS worn FROM epochs"
-            "   WHERE band_id = %s AND t >= %s AND t < %s GROUP BY 1) e ON e.day = d::date"
-            " ON CONFLICT (band_id, day) DO UPDATE SET hr_n = EXCLUDED.hr_n,"
-            " hr_sum = EXCLUDED.hr_sum, hr_min = EXCLUDED.hr_min, hr_max = EXCLUDED.hr_max,"
-            " epochs = EXCLUDED.epochs, steps = EXCLUDED.steps, worn_min = EXCLUDED.worn_min,"
-            " version = band_days.version + 1",
-            (band_id, first, last, *rng, *rng),
-        )
+        conn.execute("SELECT refresh_band_days(%s, %s, %s)", (band_id, start, end))

@@ -9,8 +9,8 @@ import psycopg
 
 DAY = dt.date(2026, 11, 23)
 MIDNIGHT = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
-WALK_STEPS_PER_MIN = 37
-WALK_MINUTES = 240  # 06:00-10:00, ENMO 180 mg: active minutes
+WALK_STEPS_PER_MIN = 105  # brisk: active minutes
+WALK_MINUTES = 240  # 06:00-10:00
 
 
 def seed_day(url: str, band_id: str = "BH-0001", name: str | None = "Grandma Li") -> None:

@@ -13,9 +13,9 @@ from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
-from api.db import fetch_all, fetch_one
+from api.db import fetch_one
 from api.privacy.snapshot import chunks, dumps, snapshot
-from api.summary import daily_summary
+from api.summary import daily_summary, summary_days
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -113,16 +113,10 @@ async def export_fhir(database_url: str, band_id: str) -> AsyncIterator[str]:
                 end = r["hour"] + dt.timedelta(hours=1)
                 obs = observation("8867-4", r["bpm"], r["hour"], end, patient_id, device_id)
                 yield "," + _entry(obs)
-        days = await fetch_all(
-            conn,
-            "SELECT DISTINCT (t AT TIME ZONE 'UTC')::date AS day FROM epochs"
-            " WHERE band_id = %s ORDER BY 1",
-            (band_id,),
-        )
+        days = await summary_days(conn, band_id)
         for row in days:
-            summary = await daily_summary(conn, band_id, row["day"], store=False)
-            start = dt.datetime.combine(row["day"], dt.time(), tzinfo=dt.UTC)
-            end = start + dt.timedelta(days=1)
+            summary = await daily_summary(conn, band_id, row, store=False)
+            start, end = (dt.datetime.fromisoformat(str(summary[k])) for k in ("start", "end"))
             values = {
                 "41950-7": summary["steps"],
                 "40443-4": summary["heart_rate"]["resting"],

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from api.db import fetch_all, fetch_one
 from api.privacy.snapshot import RECORD_STREAMS, chunks, dumps, snapshot
-from api.summary import daily_summary
+from api.summary import daily_summary, summary_days
 
 FORMAT = "bandhub-export"
 VERSION = 1
@@ -50,16 +50,9 @@ async def export_json(database_url: str, band_id: str) -> AsyncIterator[str]:
             yield f',"{name}":' + dumps(await fetch_all(conn, sql, (band_id,)))
         yield ',"alerts":' + dumps(await _alerts(conn, band_id))
         yield ',"daily_summaries":['
-        days = await fetch_all(
-            conn,
-            "SELECT DISTINCT (t AT TIME ZONE 'UTC')::date AS day FROM epochs"
-            " WHERE band_id = %s ORDER BY 1",
-            (band_id,),
-        )
+        days = await summary_days(conn, band_id)
         for i, row in enumerate(days):
-            yield ("," if i else "") + dumps(
-                await daily_summary(conn, band_id, row["day"], store=False)
-            )
+            yield ("," if i else "") + dumps(await daily_summary(conn, band_id, row, store=False))
         yield '],"records":{'
         for i, (stream, columns) in enumerate(RECORD_STREAMS.items()):
             yield ("," if i else "") + f'"{stream}":['

@@ -7,14 +7,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import DbConn
+from api.deps import DbConn, SettingsDep
 from api.errors import ApiError, error_responses
-from api.schemas import DailySummary, HrSeries, IsoDate
+from api.schemas import DailySummary, HrSeries, IsoDate, Trends
 from api.security.access import Scope
 from api.security.policy import BandAccess, OnBand
 from api.security.throttle import Expensive
 from api.series import hr_points
-from api.summary import daily_summary
+from api.summary import daily_summary, local_today
+from api.trends import PERIOD_DAYS, trends
 
 router = APIRouter(prefix="/bands/{band_id}", tags=["summaries"], dependencies=[Expensive])
 Reader = Annotated[BandAccess, Depends(OnBand(Scope.SUMMARIES))]
@@ -23,16 +24,44 @@ _RESOLUTIONS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 _MAX_SERIES = dt.timedelta(days=31)
 
 
+# a day's instants, and the night before it, must be times Python can hold
+_FIRST_DAY, _LAST_DAY = dt.date(1900, 1, 1), dt.date(9999, 12, 28)
+
+
+def _check_day(name: str, day: dt.date) -> None:
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise ApiError(422, "invalid_request", f"{name}: a day from {_FIRST_DAY} to {_LAST_DAY}")
+
+
 @router.get(
     "/summary",
     response_model=DailySummary,
-    summary="Daily summary for one UTC day",
+    summary="Daily summary for one of the wearer's local days (default: local today)",
     responses=error_responses(401, 403, 404, 422, 429),
 )
-async def summary(band: Reader, date: IsoDate, conn: DbConn) -> dict:
-    if date == dt.date.max:  # its end, the next midnight, is past what a date can be
-        raise ApiError(422, "invalid_request", f"date: at most {date.max - dt.timedelta(1)}")
-    return await daily_summary(conn, band.band_id, date)
+async def summary(band: Reader, conn: DbConn, date: IsoDate | None = None) -> dict:
+    day = date if date is not None else await local_today(conn, band.band_id)
+    _check_day("date", day)
+    return await daily_summary(conn, band.band_id, day)
+
+
+@router.get(
+    "/trends",
+    response_model=Trends,
+    summary="Per local day over a week, month (30 days) or year (365 days) up to end",
+    responses=error_responses(401, 403, 404, 422, 429),
+)
+async def band_trends(
+    band: Reader,
+    conn: DbConn,
+    settings: SettingsDep,
+    period: Annotated[Literal["week", "month", "year"], Query()] = "week",
+    end: Annotated[IsoDate | None, Query(description="last day (default: local today)")] = None,
+) -> dict:
+    last = end if end is not None else await local_today(conn, band.band_id)
+    _check_day("end", last)
+    _check_day("end", last - dt.timedelta(days=PERIOD_DAYS[period] - 1))
+    return await trends(conn, band.band_id, period, last, settings.trends_compute_days)
 
 
 def _as_utc(t: dt.datetime) -> dt.datetime:

@@ -271,6 +271,9 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ),
     ("POST", "/bands/{band_id}/commands"): lambda w: Call(BAND, json={"cmd": "find_band"}),
     ("GET", "/bands/{band_id}/summary"): lambda w: Call(BAND, params={"date": "2026-11-23"}),
+    ("GET", "/bands/{band_id}/trends"): lambda w: Call(
+        BAND, params={"period": "week", "end": "2026-11-23"}
+    ),
     ("GET", "/bands/{band_id}/hr"): lambda w: Call(
         BAND, params={"start": "2026-11-23T09:00:00Z", "end": "2026-11-23T11:00:00Z"}
     ),

@@ -29,7 +29,7 @@ async def test_the_day_with_and_without_a_profile(api, owner, settings):
     seed_day(settings.database_url)
     owner.own(settings.database_url, "BH-0001")
     bare = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
-    assert bare["activity"]["active_minutes"] == WALK_MINUTES  # the walk: ENMO 180 mg
+    assert bare["activity"]["active_minutes"] == WALK_MINUTES  # the walk: 105 steps a minute
     assert bare["activity"]["distance_m"] is None and bare["activity"]["total_kcal"] is None
     assert bare["hr_zones"] is None  # no age, no maximal heart rate
 
@@ -79,8 +79,8 @@ async def test_goals_and_the_sleep_recommendation_follow_the_profile(api, owner,
     assert s["sleep"]["recommended"]["age_group"] == "adult"  # no birth year yet
     assert s["goals"] == {"steps": 8000, "steps_met": True, "sleep_min": 420, "sleep_met": False}
     await owner.client.patch(
-        "/bands/BH-0001", json={"birth_year": 1950, "step_goal": 10000, "sleep_goal_min": 300}
+        "/bands/BH-0001", json={"birth_year": 1950, "step_goal": 30000, "sleep_goal_min": 300}
     )
     s = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
     assert (s["sleep"]["recommended"]["min_h"], s["sleep"]["recommended"]["max_h"]) == (7, 8)
-    assert s["goals"] == {"steps": 10000, "steps_met": False, "sleep_min": 300, "sleep_met": True}
+    assert s["goals"] == {"steps": 30000, "steps_met": False, "sleep_min": 300, "sleep_met": True}

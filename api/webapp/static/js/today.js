@@ -1,4 +1,4 @@
-// "Today" for one wearer: the daily summary of a UTC day (GET /bands/{id}/summary) with
+// "Today" for one wearer: the summary of a local day (GET /bands/{id}/summary) with
 // what the wearer's profile gives (distance, energy, heart-rate zones, goals), the day's
 // heart rate (GET /bands/{id}/hr) drawn with uPlot over the zones, and the night as a
 // hypnogram with a sleep advice line.
@@ -8,7 +8,7 @@ import { t, number, clock } from "./i18n.js";
 import { hypnogram } from "./hypnogram.js";
 import { sleepAdvice } from "./advice.js";
 
-const todayUtc = () => new Date().toISOString().slice(0, 10);
+const todayLocal = () => new Date(Date.now() + 86400e3).toISOString().slice(0, 10); // any zone's today
 // zone colours (ColorBrewer YlOrRd), each zone also named in text beside its bar
 export const ZONE_FILL = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
 
@@ -72,26 +72,29 @@ function goalLine(id, labelKey, value, goal, met, format) {
 }
 
 export async function renderToday(main, bandId, query) {
-  const date = query.get("date") || todayUtc();
   const bands = await api("/bands");
   const band = bands.find((b) => b.band_id === bandId);
   const name = band?.name && band.name !== bandId ? band.name : bandId;
-  const picker = h("input", { id: "day", type: "date", value: date, max: todayUtc() });
+  const picker = h("input", { id: "day", type: "date", value: query.get("date") || "", max: todayLocal() });
   picker.addEventListener("change", () => {
     if (picker.value) location.hash = `#/today/${encodeURIComponent(bandId)}?date=${picker.value}`;
   });
+  const zoneNote = h("p", { class: "note" });
   main.append(heading("today_title", { name }),
-    h("label", { for: "day", text: t("day_utc") }), picker);
+    h("label", { for: "day", text: t("day_local") }), picker, zoneNote);
   if (band && !band.scopes.includes("summaries")) {
     return main.append(h("p", { text: t("no_summaries_scope") }));
   }
   const canSet = band?.scopes.includes("settings");
   const settingsLink = canSet ? `#/settings/${encodeURIComponent(bandId)}` : null;
-  const next = new Date(Date.parse(date) + 86400e3).toISOString().slice(0, 10);
-  const [s, hr] = await Promise.all([
-    api(`/bands/${encodeURIComponent(bandId)}/summary`, { query: { date } }),
-    api(`/bands/${encodeURIComponent(bandId)}/hr`, { query: { start: `${date}T00:00:00Z`, end: `${next}T00:00:00Z`, resolution: "5m" } }),
-  ]);
+  // without a date the API answers the wearer's local today; the day's bounds (local
+  // midnight to midnight, in the wearer's zone) then frame the heart-rate series
+  const date = query.get("date");
+  const s = await api(`/bands/${encodeURIComponent(bandId)}/summary`, { query: date ? { date } : {} });
+  picker.value = s.date;
+  zoneNote.textContent = t("day_zone_note", { zone: s.time_zone });
+  const hr = await api(`/bands/${encodeURIComponent(bandId)}/hr`,
+    { query: { start: s.start, end: s.end, resolution: "5m" } });
   const hrv = s.hrv;
   const a = s.activity;
   const stages = s.sleep.stages_estimate_min || {};
