@@ -18,6 +18,7 @@ from api.routes import (
     audit,
     auth,
     bands,
+    challenges,
     commands,
     contacts,
     dead_letters,
@@ -52,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.commands = CommandPublisher(settings)
     install(app)
     routers = (auth, bands, shares, organisations, contacts, commands, summaries, alerts)
-    for resource in (*routers, audit, privacy, dead_letters):
+    for resource in (*routers, challenges, audit, privacy, dead_letters):
         app.include_router(resource.router)
     webapp.mount(app)
     return app

@@ -397,6 +397,54 @@ class Trends(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
+class Streak(BaseModel):
+    current: int = Field(description="days in a row up to today (today once met)")
+    best: int = Field(description="the longest run in the last 365 days")
+
+
+class Streaks(BaseModel):
+    band_id: str
+    today: dt.date = Field(description="the wearer's local today")
+    step_goal: int
+    sleep_goal_min: int
+    steps: Streak
+    sleep: Streak = Field(description="nights not yet summed up end the run for now")
+
+
+class ChallengeIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=_NO_NUL)]
+    with_bands: list[Annotated[str, Field(pattern=BAND_ID_PATTERN)]] = Field(
+        max_length=20, description="the other wearers (the band in the path takes part)"
+    )
+    first_day: IsoDate = Field(description="the wearers' local days, inclusive")
+    last_day: IsoDate
+
+    @model_validator(mode="after")
+    def _in_order(self) -> ChallengeIn:
+        if self.last_day < self.first_day:
+            raise ValueError("last_day is before first_day")
+        return self
+
+
+class ChallengeListItem(BaseModel):
+    id: int
+    name: str
+    first_day: dt.date
+    last_day: dt.date
+
+
+class LeaderboardRow(BaseModel):
+    rank: int = Field(description="1 leads; a tie shares its rank")
+    band_id: str
+    name: str
+    steps: int
+    days: int = Field(description="days with data in the challenge")
+
+
+class Challenge(ChallengeListItem):
+    leaderboard: list[LeaderboardRow]
+
+
 class HrPoint(BaseModel):
     t: dt.datetime = Field(description="start of the bucket")
     bpm: float = Field(description="average")
