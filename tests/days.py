@@ -7,16 +7,24 @@ import datetime as dt
 
 import psycopg
 
+from ingest.rollups import refresh_rollups
+
 DAY = dt.date(2026, 11, 23)
 MIDNIGHT = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
 WALK_STEPS_PER_MIN = 105  # brisk: active minutes
 WALK_MINUTES = 240  # 06:00-10:00
 
 
-def seed_day(url: str, band_id: str = "BH-0001", name: str | None = "Grandma Li") -> None:
-    """Ten hours of minute epochs and heart rate for ``band_id`` (created unclaimed)."""
+def seed_day(
+    url: str,
+    band_id: str = "BH-0001",
+    name: str | None = "Grandma Li",
+    walk_minutes: int = WALK_MINUTES,
+) -> None:
+    """A night and a walk of minute epochs and heart rate for ``band_id`` (created
+    unclaimed when missing)."""
     epochs, hr = [], []
-    for minute in range(600):
+    for minute in range(360 + walk_minutes):
         t = MIDNIGHT + dt.timedelta(minutes=minute)
         if minute < 360:  # steps, activity count, ENMO (mg), heart rate, RR (ms)
             steps, count, enmo, bpm, rr = 0, 5, 2, 55, [1000.0, 1060.0] * 3
@@ -36,3 +44,5 @@ def seed_day(url: str, band_id: str = "BH-0001", name: str | None = "Grandma Li"
                 "INSERT INTO epochs VALUES (%s, %s, %s, %s, %s, %s, %s, true, now())", epochs
             )
             cur.executemany("INSERT INTO hr VALUES (%s, %s, %s, %s, %s, true, now())", hr)
+    with psycopg.connect(url) as conn:  # the day's rollups, as ingest keeps them
+        refresh_rollups(conn, band_id, MIDNIGHT, MIDNIGHT + dt.timedelta(days=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import psycopg
@@ -221,3 +222,36 @@ async def test_the_acknowledgement_link_opens_a_readable_page(browser, api, owne
         await context.close()
     alert = (await owner.client.get(f"/alerts/{alert_id}")).json()
     assert alert["state"] == "acknowledged" and alert["acknowledged_by"] == contact_id
+
+
+async def test_trends_and_a_family_step_challenge(page: Page, owner, settings):
+    """The month's trend of a wearer as the API gives it; then a step challenge between
+    two wearers, started in the app, with its leaderboard."""
+    seed_day(settings.database_url)
+    seed_day(settings.database_url, "BH-0002", "Grandpa Wu", walk_minutes=60)
+    owner.own(settings.database_url, "BH-0001", "BH-0002")
+    await _sign_in(page, owner.email)
+    await page.goto("/app/#/trends/BH-0001")
+    await expect(page.get_by_role("heading", name="Trends: Grandma Li")).to_be_visible()
+    await page.get_by_role("link", name="Month").click()
+    await expect(page.get_by_role("link", name="Month")).to_have_attribute("aria-current", "page")
+    month = (await owner.client.get("/bands/BH-0001/trends", params={"period": "month"})).json()
+    known = [d["steps"] for d in month["days"] if d["steps"] is not None]
+    assert known, "the seeded day is in the month"
+    average = f"{round(sum(known) / len(known)):,}"
+    await expect(page.locator("#trend-steps")).to_have_text(f"Average: {average} steps a day.")
+    fields = ("steps", "resting_hr_bpm", "sleep_minutes", "hrv_sdnn_ms")
+    charted = [f for f in fields if any(d[f] is not None for d in month["days"])]
+    await expect(page.locator(".uplot")).to_have_count(len(charted))  # the rest: "no data"
+    await expect(page.get_by_text("No data in this period.")).to_have_count(4 - len(charted))
+
+    await page.get_by_role("link", name="Challenges").click()
+    await expect(page.get_by_text("No challenges yet.")).to_be_visible()
+    await page.get_by_label("First day").fill(str(DAY))
+    await page.get_by_label("Last day (at most 31 days)").fill(str(DAY + dt.timedelta(days=6)))
+    await page.get_by_role("button", name="Start the challenge").click()
+    board = page.get_by_role("list", name="Leaderboard")
+    await expect(board.locator("li")).to_have_count(2)
+    await expect(board.locator("li").first).to_contain_text("No. 1")
+    await expect(board.locator("li").first).to_contain_text("Grandma Li")
+    await expect(board.locator("li").nth(1)).to_contain_text("Grandpa Wu")

@@ -93,8 +93,14 @@ export async function renderToday(main, bandId, query) {
   const s = await api(`/bands/${encodeURIComponent(bandId)}/summary`, { query: date ? { date } : {} });
   picker.value = s.date;
   zoneNote.textContent = t("day_zone_note", { zone: s.time_zone });
-  const hr = await api(`/bands/${encodeURIComponent(bandId)}/hr`,
-    { query: { start: s.start, end: s.end, resolution: "5m" } });
+  const streakLine = h("p", { id: "streaks", class: "note" });
+  const [hr] = await Promise.all([
+    api(`/bands/${encodeURIComponent(bandId)}/hr`, { query: { start: s.start, end: s.end, resolution: "5m" } }),
+    api(`/bands/${encodeURIComponent(bandId)}/streaks`).then((k) => {
+      streakLine.textContent = `${t("streak_steps", { n: k.steps.current, best: k.steps.best })} ${
+        t("streak_sleep", { n: k.sleep.current, best: k.sleep.best })}`;
+    }).catch(() => {}), // the streaks are a bonus: Today stands without them
+  ]);
   const hrv = s.hrv;
   const a = s.activity;
   const stages = s.sleep.stages_estimate_min || {};
@@ -104,7 +110,8 @@ export async function renderToday(main, bandId, query) {
   main.append(
     h("section", { "aria-labelledby": "goals-h" }, h("h2", { id: "goals-h", text: t("goals_title") }),
       goalLine("goal-steps", "goal_steps", s.steps, s.goals.steps, s.goals.steps_met, number),
-      goalLine("goal-sleep", "goal_sleep", s.sleep.minutes, s.goals.sleep_min, s.goals.sleep_met, minutes)),
+      goalLine("goal-sleep", "goal_sleep", s.sleep.minutes, s.goals.sleep_min, s.goals.sleep_met, minutes),
+      streakLine),
     h("section", { "aria-labelledby": "activity-h" }, h("h2", { id: "activity-h", text: t("activity") }),
       h("dl", { class: "figures" },
         figure("steps", "steps", number(s.steps)),
@@ -149,5 +156,10 @@ export async function renderToday(main, bandId, query) {
         : h("p", { text: t("hrv_none") })),
   );
   chart(chartBox, hr.points, s.hr_zones);
+  // the week's regularity completes the advice when it arrives
+  api(`/bands/${encodeURIComponent(bandId)}/trends`, { query: { period: "week", end: s.date } })
+    .then((w) => { main.querySelector("#sleep-advice").textContent = sleepAdvice(s, w.sleep_regularity); })
+    .catch(() => {});
+  main.append(h("p", {}, h("a", { href: `#/trends/${encodeURIComponent(bandId)}`, text: t("open_trends") })));
   if (settingsLink) main.append(h("p", {}, h("a", { href: settingsLink, text: t("open_settings") })));
 }
