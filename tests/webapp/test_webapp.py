@@ -165,6 +165,16 @@ async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page,
     await page.get_by_label("E-mail address or webhook URL").fill("bo@example.com")
     await page.get_by_role("button", name="Add contact").click()
     await expect(page.get_by_text("1. Bo — bo@example.com")).to_be_visible()
+    await page.get_by_label("Contact's name").fill("Di")
+    await page.get_by_label("E-mail address or webhook URL").fill("di@example.com")
+    await page.get_by_label("Quiet from").fill("22:00")
+    await page.get_by_label("Quiet until").fill("07:00")
+    await page.get_by_role("button", name="Add contact").click()
+    await expect(page.get_by_text("2. Di — di@example.com · quiet 22:00–07:00")).to_be_visible()
+    await page.get_by_role("button", name="Move Di up (alerted earlier)").click()
+    await expect(page.get_by_text("1. Di — di@example.com")).to_be_visible()
+    contacts = (await owner.client.get("/bands/BH-0001/contacts")).json()
+    assert [c["name"] for c in sorted(contacts, key=lambda c: c["position"])] == ["Di", "Bo"]
     await page.get_by_role("button", name="Send a test alert").click()
     await expect(page.get_by_text("Test alert sent to every contact.")).to_be_visible()
     invite = page.get_by_role("form", name="Invite family or a caregiver")
@@ -182,6 +192,8 @@ async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page,
     ]
     await page.get_by_role("button", name="Revoke").click()
     await expect(page.get_by_text("Not shared with anyone.")).to_be_visible()
+    await page.get_by_role("button", name="Delete").first.click()
+    await expect(page.get_by_text("1. Bo — bo@example.com")).to_be_visible()
     await page.get_by_role("button", name="Delete").click()
     await expect(page.get_by_text("No emergency contacts yet.")).to_be_visible()
     assert (await owner.client.get("/bands/BH-0001/contacts")).json() == []
