@@ -49,6 +49,7 @@ def test_every_key_the_app_names_is_in_the_dictionaries():
     named |= {f"age_group_{g}" for g in ("teenager", "adult", "older_adult")}
     named |= {f"sex_{s}" for s in ("unset", "female", "male")}
     named |= {f"period_{p}" for p in ("week", "month", "year")}
+    named |= {f"link_{e}" for e in ("connected", "disconnected", "failed")}
     named |= {f"day_{d}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     named |= {f"outcome_{o}" for o in ("ok", "needed_help", "false_alarm")}
     assert len(named) > 100

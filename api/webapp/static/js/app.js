@@ -11,6 +11,7 @@ import { renderAlerts } from "./alerts.js";
 import { renderSettings } from "./settings.js";
 import { renderChallenges } from "./challenges.js";
 import { renderTrends } from "./trends.js";
+import { renderSupport } from "./support.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -27,6 +28,7 @@ const PAGES = {
   settings: { title: "nav_settings", render: (m, [id]) => renderSettings(m, id) },
   challenges: { title: "nav_challenges", render: renderChallenges },
   trends: { title: "nav_trends", render: (m, [id], q) => renderTrends(m, id, q) },
+  support: { title: "nav_support", render: (m, [id], q) => renderSupport(m, id, q) },
 };
 
 async function route() {

@@ -82,8 +82,10 @@ export async function renderToday(main, bandId, query) {
   const zoneNote = h("p", { class: "note" });
   main.append(heading("today_title", { name }),
     h("label", { for: "day", text: t("day_local") }), picker, zoneNote);
+  const supportLink = band?.scopes.includes("diagnostics")
+    ? h("p", {}, h("a", { href: `#/support/${encodeURIComponent(bandId)}`, text: t("open_support") })) : null;
   if (band && !band.scopes.includes("summaries")) {
-    return main.append(h("p", { text: t("no_summaries_scope") }));
+    return main.append(h("p", { text: t("no_summaries_scope") }), supportLink);
   }
   const canSet = band?.scopes.includes("settings");
   const settingsLink = canSet ? `#/settings/${encodeURIComponent(bandId)}` : null;
@@ -162,4 +164,5 @@ export async function renderToday(main, bandId, query) {
     .catch(() => {});
   main.append(h("p", {}, h("a", { href: `#/trends/${encodeURIComponent(bandId)}`, text: t("open_trends") })));
   if (settingsLink) main.append(h("p", {}, h("a", { href: settingsLink, text: t("open_settings") })));
+  if (supportLink) main.append(supportLink);
 }

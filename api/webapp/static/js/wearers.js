@@ -19,7 +19,8 @@ export function status(band, openAlerts, battery) {
 function tile(band, state, battery) {
   const label = band.name && band.name !== band.band_id ? band.name : band.band_id;
   return h("li", { class: `tile status-${state}`, "data-band": band.band_id },
-    h("a", { href: `#/today/${encodeURIComponent(band.band_id)}` },
+    h("a", { href: band.scopes.includes("summaries") ? `#/today/${encodeURIComponent(band.band_id)}`
+      : `#/support/${encodeURIComponent(band.band_id)}` }, // support staff see no health data
       h("div", { class: "name", text: label }),
       h("div", { class: "status", text: `${t("symbol_" + state)} ${t("status_" + state)}` }),
       h("div", { class: "note", text: t("last_seen", { when: dateTime(band.last_seen) }) }),
