@@ -53,7 +53,9 @@ async def test_the_fuzzer_finds_no_server_error_and_no_undocumented_answer(
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 220)
+    out, _ = await asyncio.wait_for(
+        proc.communicate(), 300
+    )  # 54 operations; 220 s was cut close under load
     text = out.decode(errors="replace")
     summary = text[text.rfind("SUMMARY") :] if "SUMMARY" in text else text[-3000:]
     print(summary)

@@ -1,6 +1,7 @@
 // The night as a hypnogram: one row per stage (awake at the top, deep at the bottom), so
 // the height says the stage and colour only repeats it. An SVG drawn from the summary's
 // runs (GET /bands/{id}/summary: sleep.hypnogram); light/deep/REM are estimates.
+// Times are the wearer's local times, as the day is theirs.
 import { h } from "./dom.js";
 import { t, clock } from "./i18n.js";
 
@@ -15,7 +16,7 @@ function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function hypnogram(runs) {
+export function hypnogram(runs, zone) {
   if (!runs.length) return h("p", { class: "note", id: "hypnogram", text: t("no_sleep_night") });
   const W = 600, H = 160, left = 96, right = 8, top = 8, rowH = 30;
   const t0 = Date.parse(runs[0].start), t1 = Date.parse(runs.at(-1).end);
@@ -35,9 +36,9 @@ export function hypnogram(runs) {
   const ticks = [];
   for (let ms = Math.ceil(t0 / 3600e3) * 3600e3; ms <= t1; ms += 3600e3)
     ticks.push(svg("text", { x: x(ms), y: H - 8, "text-anchor": "middle", "font-size": 12, fill: "#444" },
-      clock(new Date(ms).toISOString())));
+      clock(new Date(ms).toISOString(), zone)));
   const summary = t("hypnogram_label", {
-    from: clock(runs[0].start), to: clock(runs.at(-1).end),
+    from: clock(runs[0].start, zone), to: clock(runs.at(-1).end, zone),
     wake: Math.round(minutesBy.wake || 0), rem: Math.round(minutesBy.rem || 0),
     light: Math.round(minutesBy.light || 0), deep: Math.round(minutesBy.deep || 0),
   });

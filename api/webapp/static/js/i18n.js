@@ -42,9 +42,11 @@ export function dateTime(iso) {
   return iso ? new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" }) : "—";
 }
 
-/** The time of day (hours and minutes) in the browser's zone. */
-export function clock(iso) {
-  return iso ? new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) : "—";
+/** The time of day (hours and minutes), in `zone` (the wearer's) or the browser's. */
+export function clock(iso, zone) {
+  const opts = { hour: "2-digit", minute: "2-digit" };
+  if (zone) opts.timeZone = zone;
+  return iso ? new Date(iso).toLocaleTimeString(lang, opts) : "—";
 }
 
 export function number(n, digits = 0) {

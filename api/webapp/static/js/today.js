@@ -20,7 +20,7 @@ export function minutes(m) {
   return m == null ? "—" : t("hours_minutes", { h: Math.floor(m / 60), m: Math.round(m % 60) });
 }
 
-function chart(el, points, zones) {
+function chart(el, points, zones, timeZone) {
   if (!points.length) return el.replaceChildren(h("p", { text: t("no_hr_data") }));
   const xs = points.map((p) => new Date(p.t).getTime() / 1000);
   const width = Math.max(280, el.clientWidth || 600);
@@ -49,6 +49,7 @@ function chart(el, points, zones) {
       { label: t("hr_max"), stroke: "#6b3e00", dash: [2, 6] }],
     axes: [{}, { label: t("bpm") }],
     hooks: { drawClear: [drawZones] },
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), timeZone), // the wearer's clock
   }, [xs, points.map((p) => p.bpm), points.map((p) => p.min), points.map((p) => p.max)], el);
 }
 
@@ -141,13 +142,13 @@ export async function renderToday(main, bandId, query) {
       h("dl", { class: "figures" },
         figure("sleep-total", "sleep_total", minutes(s.sleep.minutes)),
         figure("sleep-window", "sleep_window", s.sleep.start
-          ? `${clock(s.sleep.start)}–${clock(s.sleep.end)}` : "—"),
+          ? `${clock(s.sleep.start, s.time_zone)}–${clock(s.sleep.end, s.time_zone)}` : "—"),
         figure("sleep-efficiency", "sleep_efficiency", s.sleep.efficiency == null ? "—" : `${number(s.sleep.efficiency * 100)} %`),
         figure("sleep-waso", "sleep_waso", minutes(s.sleep.waso_min)),
         figure("sleep-awakenings", "sleep_awakenings", number(s.sleep.awakenings))),
       h("h3", { text: t("sleep_stages_estimate") }),
       h("p", { class: "note", text: t("sleep_stages_note") }),
-      hypnogram(s.sleep.hypnogram || []),
+      hypnogram(s.sleep.hypnogram || [], s.time_zone),
       h("dl", { class: "figures" }, ["deep", "light", "rem"].map((k) =>
         figure(`stage-${k}`, `stage_${k}`, minutes(stages[k] ?? null))))),
     h("section", { "aria-labelledby": "hrv-h" }, h("h2", { id: "hrv-h", text: t("hrv") }),
@@ -157,7 +158,7 @@ export async function renderToday(main, bandId, query) {
         figure("hrv-period", "hrv_period", t(`hrv_period_${hrv.period}`)))
         : h("p", { text: t("hrv_none") })),
   );
-  chart(chartBox, hr.points, s.hr_zones);
+  chart(chartBox, hr.points, s.hr_zones, s.time_zone);
   // the week's regularity completes the advice when it arrives
   api(`/bands/${encodeURIComponent(bandId)}/trends`, { query: { period: "week", end: s.date } })
     .then((w) => { main.querySelector("#sleep-advice").textContent = sleepAdvice(s, w.sleep_regularity); })
