@@ -96,6 +96,10 @@ class BandListItem(BandCreated):
         description="why you see this band"
     )
     scopes: list[str] = Field(description="what you may do with it")
+    battery_percent: int | None = Field(
+        None, description="the latest battery reading (diagnostics: every viewer holds it)"
+    )
+    battery_at: dt.datetime | None = None
 
 
 class ClaimIn(BaseModel):

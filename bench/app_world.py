@@ -125,13 +125,13 @@ def seed(url: str, wearers: int) -> None:
         conn.execute(
             "INSERT INTO bands (band_id, name, org_id, last_seen)"
             " SELECT id, 'Resident ' || (row_number() OVER ()), %s,"
-            " now() - make_interval(mins => (row_number() OVER ())::int * 3 % 400)"
+            " now() - make_interval(mins => (row_number() OVER ())::int * 3 %% 400)"
             " FROM unnest(%s::text[]) id",
             (org, ids),
         )
         conn.execute(
             "INSERT INTO battery SELECT id, 0, now() - interval '10 minutes',"
-            " 5 + (row_number() OVER ())::int * 7 % 95, now() FROM unnest(%s::text[]) id",
+            " 5 + (row_number() OVER ())::int * 7 %% 95, now() FROM unnest(%s::text[]) id",
             (ids,),
         )
         conn.execute(

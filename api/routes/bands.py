@@ -35,7 +35,7 @@ Me = Annotated[Principal, Depends(SignedIn())]
 @router.get(
     "",
     response_model=list[BandListItem],
-    summary="The bands you may see, with record counts and when they were last seen",
+    summary="The bands you may see: record counts, when last seen, the latest battery level",
     responses=error_responses(401),
 )
 async def list_bands(me: Me, conn: DbConn) -> list[dict]:
@@ -48,8 +48,11 @@ async def list_bands(me: Me, conn: DbConn) -> list[dict]:
         "   WHERE sh.band_id = b.band_id AND sh.account_id = %(viewer)s"
         "   AND sh.accepted_at IS NOT NULL AND sh.revoked_at IS NULL) AS shared,"
         " (SELECT m.role FROM org_members m WHERE m.org_id = b.org_id"
-        "   AND m.account_id = %(viewer)s) AS org_role"
-        f" FROM bands b WHERE {visible} ORDER BY b.band_id",
+        "   AND m.account_id = %(viewer)s) AS org_role,"
+        " y.level AS battery_percent, y.t AS battery_at"
+        f" FROM bands b LEFT JOIN LATERAL (SELECT level, t FROM battery"
+        "   WHERE battery.band_id = b.band_id ORDER BY t DESC LIMIT 1) y ON true"
+        f" WHERE {visible} ORDER BY b.band_id",
         {**params, "viewer": me.account_id},
     )
     for row in rows:

@@ -79,3 +79,18 @@ async def test_a_family_step_challenge_and_who_sees_its_leaderboard(api, owner, 
     assert r.status_code == 404 and "BH-0002" not in r.text
     too_long = {**body, "last_day": "2026-12-31"}
     assert (await owner.client.post("/bands/BH-0001/challenges", json=too_long)).status_code == 422
+
+
+async def test_the_band_list_answers_each_bands_latest_battery(api, owner, settings):
+    """The care view's tiles need it for every wearer: one request, not one per band."""
+    owner.own(settings.database_url, "BH-0001", "BH-0002")
+    with psycopg.connect(settings.database_url) as conn:
+        for seq, (hours, level) in enumerate([(3, 80), (1, 64), (2, 70)]):
+            conn.execute(
+                "INSERT INTO battery VALUES ('BH-0001', %s, now() - make_interval(hours => %s),"
+                " %s, now())",
+                (seq, hours, level),
+            )
+    bands = {b["band_id"]: b for b in (await owner.client.get("/bands")).json()}
+    assert bands["BH-0001"]["battery_percent"] == 64  # the latest, not the last written
+    assert bands["BH-0002"]["battery_percent"] is None
