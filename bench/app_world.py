@@ -62,7 +62,7 @@ def _days(conn: psycopg.Connection, band_id: str, first: dt.datetime, days: int,
             steps, count, enmo, rr = 108, 3200, 190, [560.0, 590.0, 575.0]
         else:
             bpm = 72 + 6 * math.sin(k / 40)
-            steps, count, enmo, rr = 6 if minute % 5 == 0 else 0, 200, 25, []
+            steps, count, enmo, rr = 6 if minute % 5 == 0 else 0, 50, 25, []
         epochs.append((band_id, k, t, steps, count, enmo, round(bpm)))
         hr.append((band_id, k, t, round(bpm), rr))
     with conn.cursor() as cur:

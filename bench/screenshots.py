@@ -65,7 +65,8 @@ async def main(opts) -> None:
                 await page.wait_for_selector("main:not([aria-busy])")
                 await page.wait_for_timeout(1500)  # late parts: batteries, streaks, charts
                 path = out / f"{name}-{size_name}.png"
-                await page.screenshot(path=str(path), animations="disabled")
+                full = name.startswith("today")  # its charts are below the fold
+                await page.screenshot(path=str(path), full_page=full, animations="disabled")
                 print(path, path.stat().st_size // 1024, "KiB")
                 await context.close()
         await browser.close()

@@ -17,11 +17,13 @@ function chart(box, days, values, { labelKey, color, bars, unit }) {
   const xs = days.map((d) => Date.parse(`${d.day}T12:00:00`) / 1000);
   /* global uPlot */
   const series = { label: t(labelKey), stroke: color, width: 2, spanGaps: false };
-  if (bars) Object.assign(series, { fill: color + "99", paths: uPlot.paths.bars({ size: [0.7, 40] }) });
+  if (bars) Object.assign(series, { fill: color + "99", points: { show: false },
+    paths: uPlot.paths.bars({ size: [0.7, 40] }) });
   else Object.assign(series, { points: { show: days.length <= 31 } });
   new uPlot({
     width: Math.max(280, box.clientWidth || 600), height: 180,
-    scales: { x: { time: true } }, legend: { show: false },
+    scales: { x: { time: true }, y: bars ? { range: (u, lo, hi) => [0, Math.max(1, hi) * 1.1] } : {} },
+    legend: { show: false },
     series: [{}, series], axes: [{}, { label: unit }],
   }, [xs, values], box);
 }
@@ -56,7 +58,7 @@ export async function renderTrends(main, bandId, query) {
   const panels = [
     panel("trend-steps", "steps", days, steps, { labelKey: "steps", color: "#1b7f3b", bars: true, unit: "" },
       t("trend_avg_steps", { n: number(mean(steps)) })),
-    panel("trend-resting", "hr_resting", days, resting, { labelKey: "hr_resting", color: "#b3261e", unit: t("bpm") },
+    panel("trend-resting", "trend_resting_title", days, resting, { labelKey: "hr_resting", color: "#b3261e", unit: t("bpm") },
       t("trend_avg_bpm", { n: number(mean(resting)) })),
     panel("trend-sleep", "sleep", days, sleepH, { labelKey: "sleep_total", color: "#1a237e", bars: true, unit: "h" },
       `${t("trend_avg_sleep", { d: minutes(sleepAvg) })} ${reg.midpoint_sd_min == null ? t("trend_regularity_none")
