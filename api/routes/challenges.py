@@ -29,7 +29,7 @@ Reader = Annotated[BandAccess, Depends(OnBand(Scope.SUMMARIES))]
     "/streaks",
     response_model=Streaks,
     summary="Days in a row the step and sleep goals were met, up to the local today",
-    responses=error_responses(401, 403, 404, 429),
+    responses=error_responses(401, 403, 404, 422, 429),
     dependencies=[Expensive],
 )
 async def streaks(band: Reader, conn: DbConn, settings: SettingsDep) -> dict:
@@ -84,7 +84,7 @@ async def _visible(conn, band: BandAccess, challenge_id: int | None = None) -> l
     "/challenges",
     response_model=list[ChallengeListItem],
     summary="The wearer's step challenges that you may see whole",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def list_challenges(band: Reader, conn: DbConn) -> list[dict]:
     return await _visible(conn, band)
