@@ -1,9 +1,10 @@
 """A band's local days over a week, a month or a year, read from what is kept per day
 (docs/time.md): steps, active minutes and the day's length from the rollup
 (``band_days``); resting heart rate, sleep and HRV from the stored daily summary
-while it is current. A read computes at most ``trends_compute_days`` missing or
-stale summaries (the newest first) and stores them: a year is never computed in one
-read, and a figure from a summary not yet computed is null until a later read."""
+while it is current. A read answers from what is stored at once; after it has answered,
+at most ``trends_compute_days`` missing or stale summaries (the newest first) are
+computed and stored, so a figure from a summary not yet computed is null until a later
+read (a summary read of the day computes it too)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import datetime as dt
 import statistics
 
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from api.db import fetch_all, fetch_one
+from api.local_days import day_hours, zone_history
 from api.summary import COMPUTED_WITH, daily_summary
 
 PERIOD_DAYS = {"week": 7, "month": 30, "year": 365}
@@ -36,8 +39,7 @@ async def _rows(conn: AsyncConnection, band_id: str, first: dt.date, last: dt.da
     return await fetch_all(
         conn,
         "SELECT g::date AS day, d.epochs, d.steps, d.active_min,"
-        " extract(epoch FROM coalesce(d.t1 - d.t0, band_day_start(%(b)s, g::date + 1)"
-        "   - band_day_start(%(b)s, g::date)))::float / 3600 AS seconds_h,"
+        " extract(epoch FROM d.t1 - d.t0)::float / 3600 AS hours,"
         " d.version IS NOT NULL AS kept,"
         " s.depends_on = ARRAY[coalesce(p.version, 0), d.version, coalesce(n.version, 0)]"
         "   AS current, s.summary -> 'heart_rate' ->> 'resting' AS resting,"
@@ -55,16 +57,26 @@ async def _rows(conn: AsyncConnection, band_id: str, first: dt.date, last: dt.da
     )
 
 
+def stale_days(rows: list[dict], limit: int) -> list[dt.date]:
+    """Kept days whose stored summary is missing or out of date, newest first."""
+    return [r["day"] for r in reversed(rows) if r["kept"] and not r["current"]][:limit]
+
+
+async def compute_summaries(pool: AsyncConnectionPool, band_id: str, days: list[dt.date]) -> None:
+    """Compute and store the summaries of ``days`` (after a trends read has answered)."""
+    async with pool.connection() as conn:
+        for day in days:
+            await daily_summary(conn, band_id, day)
+            await conn.commit()
+
+
 async def trends(
-    conn: AsyncConnection, band_id: str, period: str, last: dt.date, compute_days: int
-) -> dict:
+    conn: AsyncConnection, band_id: str, period: str, last: dt.date
+) -> tuple[dict, list[dt.date]]:
+    """The period's days as stored, and the days whose summaries are yet to compute."""
     first = last - dt.timedelta(days=PERIOD_DAYS[period] - 1)
     rows = await _rows(conn, band_id, first, last)
-    stale = [r["day"] for r in reversed(rows) if r["kept"] and not r["current"]]
-    if stale[:compute_days]:
-        for day in stale[:compute_days]:
-            await daily_summary(conn, band_id, day)
-        rows = await _rows(conn, band_id, first, last)
+    history = await zone_history(conn, band_id)
     days = []
     for r in rows:
         current = bool(r["current"])
@@ -72,7 +84,9 @@ async def trends(
         days.append(
             {
                 "day": r["day"],
-                "hours": round(r["seconds_h"], 2),
+                "hours": round(r["hours"], 2)
+                if r["hours"] is not None
+                else day_hours(history, r["day"]),
                 "steps": r["steps"] if r["epochs"] else None,
                 "active_minutes": r["active_min"] if r["epochs"] else None,
                 "resting_hr_bpm": float(r["resting"]) if current and r["resting"] else None,
@@ -82,7 +96,7 @@ async def trends(
             }
         )
     zone = await fetch_one(conn, "SELECT time_zone FROM bands WHERE band_id = %s", (band_id,))
-    return {
+    answer = {
         "band_id": band_id,
         "time_zone": zone["time_zone"],
         "period": period,
@@ -93,3 +107,4 @@ async def trends(
             [d["sleep_midpoint_local"] for d in days if d["sleep_midpoint_local"]]
         ),
     }
+    return answer, stale_days(rows, PERIOD_DAYS[period])

@@ -167,8 +167,8 @@ class Settings(BaseSettings):
         default=7,
         ge=0,
         le=400,
-        description="A trends read computes at most this many missing daily summaries"
-        " (newest first); their figures are null until computed",
+        description="After a trends read has answered, at most this many missing daily"
+        " summaries (newest first) are computed for the next read",
     )
 
     claim_secret: str = Field(

@@ -4,7 +4,8 @@ API part: loads BANDS x DAYS of history (bench/scale_history.py: heart rate ever
 5 s, minute epochs, interleaved as live ingest writes them) into a throwaway database,
 starts the real API and times each request RUNS times over HTTP (more than five, so
 psycopg's generic plans are covered): ``GET /bands``, the daily summary (first read
-of a day, and again), the hr series over 7 and 31 days at 1 h. "Before" is the same
+of a day, and again), trends over a month and a year, the hr series over 7 and 31
+days at 1 h, signed in as the bands' owner; the wearers live in --time-zone. "Before" is the same
 API with the rollups taken away (it then reads the raw rows, as before migration
 011). Storage is bytes per heart-rate sample, indexes included.
 
@@ -61,6 +62,12 @@ def _requests(bands: list[str], days: int, runs: int) -> dict[str, list[tuple[st
          {"date": str((t0 + dt.timedelta(days=1 + i % max(days - 1, 1))).date())})
         for i in range(runs)
     ]  # fmt: skip
+    for period in ("month", "year"):  # the last day loaded, and days from before it
+        out[f"trends, a {period}"] = [
+            (f"/bands/{bands[i % len(bands)]}/trends",
+             {"period": period, "end": str((t0 + dt.timedelta(days=days - 1)).date())})
+            for i in range(runs)
+        ]  # fmt: skip
     for span in (7, 31):
         out[f"hr {span} days at 1 h"] = [
             (f"/bands/{bands[i % len(bands)]}/hr",
@@ -76,7 +83,9 @@ async def _api_runs(url: str, bands: list[str], days: int, runs: int) -> dict[st
     from bandhub.settings import Settings
     from stack.ports import free_port
 
-    settings = Settings(database_url=url, api_port=free_port(), _env_file=None)
+    settings = Settings(
+        database_url=url, api_port=free_port(), api_expensive_per_min=10**6, _env_file=None
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(serve_api(settings, stop))
     out: dict[str, list[float]] = {}
@@ -90,12 +99,35 @@ async def _api_runs(url: str, bands: list[str], days: int, runs: int) -> dict[st
                     break
                 except httpx.TransportError:
                     await asyncio.sleep(0.05)
+            http.headers["Authorization"] = f"Bearer {await _owner_token(url, http, bands)}"
             for kind, requests in _requests(bands, days, runs).items():
                 out[kind] = await _timed(http, requests)
     finally:
         stop.set()
         await task
     return out
+
+
+async def _owner_token(url: str, http: httpx.AsyncClient, bands: list[str]) -> str:
+    """An account that owns every band (every route needs a signed-in caller)."""
+    from api.security.passwords import hash_password
+
+    with psycopg.connect(url) as conn:
+        owner = conn.execute(
+            "INSERT INTO accounts (email, password_hash, display_name, email_verified_at)"
+            " VALUES ('bench@example.com', %s, 'bench', now()) ON CONFLICT ((lower(email)))"
+            " DO UPDATE SET display_name = 'bench' RETURNING id",
+            (hash_password("bench password"),),
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE bands SET owner_id = %s, claimed_at = now() WHERE band_id = ANY(%s)",
+            (owner, bands),
+        )
+    r = await http.post(
+        "/auth/token", data={"username": "bench@example.com", "password": "bench password"}
+    )
+    r.raise_for_status()
+    return r.json()["access_token"]
 
 
 def _storage(url: str) -> tuple[float, float]:
@@ -132,6 +164,10 @@ def api_part(args) -> list[tuple[str, str, str]]:
         print(f"{n:,} hr rows ({args.bands} bands x {args.days} days) loaded with their"
               f" rollups in {time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
         bands = scale_history.band_ids(args.bands)
+        with psycopg.connect(url, autocommit=True) as conn:  # local days: re-keyed (022)
+            start = time.perf_counter()
+            conn.execute("UPDATE bands SET time_zone = %s", (args.time_zone,))
+            print(f"days re-keyed to {args.time_zone} in {time.perf_counter() - start:.1f} s")
         with _without_rollups(url):
             before = asyncio.run(_api_runs(url, bands, args.days, args.runs))
         after = asyncio.run(_api_runs(url, bands, args.days, args.runs))
@@ -163,6 +199,7 @@ def main() -> None:
         help="a checkout whose `bandhub ingest` is the 'before' (e.g. the main branch)",
     )
     parser.add_argument("--part", choices=("api", "ingest", "all"), default="all")
+    parser.add_argument("--time-zone", default="Asia/Kolkata", help="the wearers' zone")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
     rows = []

@@ -100,6 +100,7 @@ class _Chars:
     hr: Characteristic
     battery: Characteristic
     current_time: Characteristic
+    local_time: Characteristic
     steps: Characteristic
     log_status: Characteristic
     log_data: Characteristic
@@ -115,7 +116,9 @@ class _Chars:
 class _State:
     generated_until: int = 0  # band unix second up to which records exist
     steps_today: int = 0
-    steps_day: int = -1
+    steps_day: int = -1  # the local day (days since 1970) the counter is for
+    utc_offset_s: int = 0  # the wearer's, from Local Time Information: local midnight
+    local_time_information: bytes = b"\x00\x00"  # as written (UTC until then)
     battery: float = 90.0
     last_hr: int = 0
     connection: Connection | None = None
@@ -264,6 +267,12 @@ class SimulatedBand:
                 ),
                 write=self._on_time_write,
             ),
+            local_time=dyn(
+                g.LOCAL_TIME_INFORMATION,
+                P.READ | P.WRITE,
+                read=lambda _c: self._local_time_information(),
+                write=self._on_local_time_write,
+            ),
             steps=dyn(
                 g.STEPS, P.READ | P.NOTIFY, read=lambda _c: g.encode_steps(self._steps_now())
             ),
@@ -293,7 +302,7 @@ class SimulatedBand:
                 ),
                 Service(g.BATTERY_SERVICE, [chars.battery]),
                 Service(g.HEART_RATE_SERVICE, [chars.hr, ro(g.BODY_SENSOR_LOCATION, b"\x02")]),
-                Service(g.CURRENT_TIME_SERVICE, [chars.current_time]),
+                Service(g.CURRENT_TIME_SERVICE, [chars.current_time, chars.local_time]),
                 Service(g.IMMEDIATE_ALERT_SERVICE, [chars.alert_level]),
                 Service(
                     g.ALERT_NOTIFICATION_SERVICE,
@@ -376,6 +385,19 @@ class SimulatedBand:
         if new > old + 60:  # a forward jump skips the gap rather than inventing it
             self._state.generated_until = int(new)
         self._event("clock_set", f"drift {old - new:+.1f} s")
+
+    def _local_time_information(self) -> bytes:
+        return self._state.local_time_information
+
+    def _on_local_time_write(self, _conn: Connection, value: bytes) -> None:
+        """The wearer's offset from UTC: the daily step counter resets at local midnight."""
+        try:
+            self._state.utc_offset_s = g.decode_local_time_information(bytes(value))
+            self._state.local_time_information = bytes(value)
+        except g.DecodeError as exc:
+            self._event("local_time_refused", str(exc))
+            return
+        self._event("local_time_set", f"{self._state.utc_offset_s:+d} s")
 
     def _on_log_control(self, conn: Connection, value: bytes) -> None:
         value = bytes(value)
@@ -545,8 +567,9 @@ class SimulatedBand:
             if day is None:  # only the day in progress is simulated
                 continue
             s = t - day.midnight
-            if s == 0 or self._state.steps_day != day.plan.date.toordinal():
-                self._state.steps_day = day.plan.date.toordinal()
+            local_day = (t + self._state.utc_offset_s) // 86400
+            if self._state.steps_day != local_day:  # local midnight: a new day's count
+                self._state.steps_day = local_day
                 self._state.steps_today = 0
             self._state.steps_today += int(day.steps[s])
             worn = bool(day.worn[s])

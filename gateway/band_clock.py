@@ -10,6 +10,8 @@ estimate (band time minus the offset) and an offset of 0 (docs/gatt.md, Current 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 from bandhub.contracts import gatt as g
 from gateway.state import ClockEpoch
@@ -41,3 +43,14 @@ class BandClock:
         if rec.t < PLAUSIBLE_FROM:
             return dataclasses.replace(rec, t=round(rec.t - offset)), 0.0
         return rec, offset
+
+
+def local_time_information(zone: str, when: dt.datetime) -> bytes:
+    """Local Time Information (0x2A0F) for the wearer's IANA ``zone`` at ``when``: the
+    offset in force then (a DST change reaches the band at its next sync)."""
+    local = when.astimezone(ZoneInfo(zone))
+    offset, dst = local.utcoffset(), local.dst()
+    assert offset is not None
+    return g.encode_local_time_information(
+        int(offset.total_seconds()), int(dst.total_seconds()) if dst else 0
+    )

@@ -7,6 +7,7 @@ arguments is answered ``invalid`` without touching the band.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bandhub.contracts import gatt as g
 from bandhub.contracts.messages import CommandRequest
@@ -34,13 +35,28 @@ class ControlPointRequest:
     operand: bytes = b""
 
 
-def band_request(req: CommandRequest) -> ShowAlert | ControlPointRequest:
+@dataclass(frozen=True)
+class SetTimeZone:
+    """Keep the wearer's zone (the gateway writes its offset at every sync) and write
+    Local Time Information now: the band's daily step count resets at local midnight."""
+
+    zone: str
+
+
+def band_request(req: CommandRequest) -> ShowAlert | ControlPointRequest | SetTimeZone:
     """The GATT write that carries ``req``; InvalidCommand when its args are out of range."""
     args = req.args
     if req.cmd in ("message", "call"):
         category = g.AlertCategory.CALL if req.cmd == "call" else g.AlertCategory.SMS
         value = g.encode_new_alert(category, 1, str(args.get("text", "")))
         return ShowAlert(value, f"{category.name.lower()} alert shown")
+    if req.cmd == "set_time_zone":
+        zone = str(args.get("zone", ""))
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidCommand(f"set_time_zone: no IANA time zone {zone!r}") from exc
+        return SetTimeZone(zone)
     if req.cmd in ("set_profile", "set_alarm"):
         try:
             operand = _structured_operand(req.cmd, args)

@@ -25,8 +25,8 @@ from bandhub.contracts.messages import (
     LiveRawAccel,
     RejectedData,
 )
-from gateway.band_clock import SET_TOLERANCE_S, BandClock
-from gateway.band_commands import InvalidCommand, ShowAlert, band_request
+from gateway.band_clock import SET_TOLERANCE_S, BandClock, local_time_information
+from gateway.band_commands import InvalidCommand, SetTimeZone, ShowAlert, band_request
 from gateway.page_pacer import PagePacer
 from gateway.records import spool_messages
 from gateway.session import SessionContext, SessionStats
@@ -159,6 +159,18 @@ class BandSession:
                 )  # fmt: skip
         self.clock = clock
         self.stats.clock_offset_s = clock.offset_s
+        await self._write_local_time()
+
+    async def _write_local_time(self) -> bool:
+        """The wearer's offset now (their zone as the server last sent it), so the band's
+        day and step count start at local midnight; False when the band cannot take it."""
+        zone = self.state.band_zone(self.band_id)
+        if not self._has(g.LOCAL_TIME_INFORMATION):
+            return False
+        if zone is not None:
+            info = local_time_information(zone, dt.datetime.now(dt.UTC))
+            await self.client.write_gatt_char(g.LOCAL_TIME_INFORMATION, info, response=True)
+        return True
 
     async def _read_log_status(self) -> g.LogStatus:
         return g.decode_log_status(bytes(await self.client.read_gatt_char(g.LOG_STATUS)))
@@ -273,6 +285,11 @@ class BandSession:
             request = band_request(req)
         except InvalidCommand as exc:
             return "invalid", str(exc)
+        if isinstance(request, SetTimeZone):
+            self.state.set_band_zone(self.band_id, request.zone)
+            if not await self._write_local_time():
+                return "unsupported", "band has no Local Time Information"
+            return "ok", f"band's day follows {request.zone}"
         if isinstance(request, ShowAlert):
             if not self._has(g.NEW_ALERT):
                 return "unsupported", "band has no Alert Notification service"

@@ -82,6 +82,9 @@ class GatewayState:
             " set_at REAL NOT NULL, PRIMARY KEY (band_id, before_seq))"
         )
         self._db.execute(
+            "CREATE TABLE IF NOT EXISTS band_zones (band_id TEXT PRIMARY KEY, zone TEXT NOT NULL)"
+        )
+        self._db.execute(
             "CREATE TABLE IF NOT EXISTS pending_commands (id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " band_id TEXT NOT NULL, request TEXT NOT NULL, expires_at REAL NOT NULL)"
         )
@@ -201,6 +204,20 @@ class GatewayState:
             (band_id,),
         ).fetchall()
         return [ClockEpoch(*r) for r in rows]
+
+    # --- the wearer's time zone, for the band's local midnight (docs/gatt.md) ---------
+    def band_zone(self, band_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT zone FROM band_zones WHERE band_id = ?", (band_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_band_zone(self, band_id: str, zone: str) -> None:
+        self._db.execute(
+            "INSERT INTO band_zones (band_id, zone) VALUES (?, ?)"
+            " ON CONFLICT (band_id) DO UPDATE SET zone = excluded.zone",
+            (band_id, zone),
+        )
 
     # --- commands waiting for an absent band ------------------------------------------
     def add_pending_command(self, band_id: str, request: str, expires_at: float) -> int:

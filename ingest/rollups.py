@@ -15,8 +15,8 @@ import datetime as dt
 import psycopg
 
 from bandhub.contracts.messages import Stream
+from bandhub.db import ROLLUP_LOCK
 
-_LOCK_CLASS = 4_242_011
 _ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00+00'"
 _DAY = "band_local_day(band_id, t)"  # the wearer's local day (migration 022)
 _MINUTE = f"date_bin('1 minute', t, {_ORIGIN})"
@@ -165,7 +165,7 @@ def lock_bands(conn: psycopg.Connection, bands: list[str], *, exclusive: bool = 
     fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     conn.execute(
         f"SELECT {fn}(%s, hashtext(b)) FROM (SELECT unnest(%s::text[]) AS b ORDER BY 1) o",
-        (_LOCK_CLASS, sorted(bands)),
+        (ROLLUP_LOCK, sorted(bands)),
     )
 
 

@@ -3,9 +3,11 @@ transferring, the wearer's settings, and the support view (diagnostics)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.account_schemas import TransferIn
 from api.accounts import confirmed_account
@@ -26,7 +28,10 @@ from api.schemas import (
 from api.security.access import BandRoles, Principal, Scope, visible_bands_sql
 from api.security.policy import BandAccess, OnBand, SignedIn, SupportStaff
 from bandhub import claims
-from bandhub.contracts.messages import BAND_ID_PATTERN
+from bandhub.contracts.messages import BAND_ID_PATTERN, CommandRequest
+from bandhub.db import ROLLUP_LOCK
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/bands", tags=["bands"])
 Me = Annotated[Principal, Depends(SignedIn())]
@@ -194,6 +199,7 @@ async def read_band_settings(
 )
 async def band_settings(
     body: BandSettingsIn,
+    request: Request,
     access: Annotated[BandAccess, Depends(OnBand(Scope.SETTINGS))],
     conn: DbConn,
 ) -> dict:
@@ -202,11 +208,38 @@ async def band_settings(
         if column in changes and changes[column] is None:
             changes.pop(column)
     assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "name = name"
-    return await fetch_one(
+    if "time_zone" in changes:  # the band's days are rebuilt (migration 022): take ingest's
+        # per-band lock before the band's row, in the order ingest takes them
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (ROLLUP_LOCK, access.band_id)
+        )
+    band = await fetch_one(
         conn,
         f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s RETURNING {_SETTINGS}",
         {**changes, "band_id": access.band_id},
     )
+    if "time_zone" in changes and changes["time_zone"] != access.band["time_zone"]:
+        await _tell_band_zone(request, access.band_id, band["time_zone"])
+    return band
+
+
+async def _tell_band_zone(request: Request, band_id: str, zone: str) -> None:
+    """The band's gateway keeps the wearer's zone and writes its offset to the band at
+    every sync, so that the band's day (its step count) starts at local midnight
+    (docs/gatt.md). Kept by the gateway for an absent band up to a week; the days the
+    API answers do not depend on it, so a broker that is away does not fail the change."""
+    command = CommandRequest(
+        v=1,
+        id=f"zone-{band_id}-{time.time_ns()}",
+        cmd="set_time_zone",
+        args={"zone": zone},
+        ttl_s=7 * 86400,
+        issued_at=time.time(),
+    )
+    try:
+        await request.app.state.commands.publish(band_id, command)
+    except ApiError as exc:
+        log.warning("band %s: its gateway was not told the zone %s: %s", band_id, zone, exc)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
 from api.deps import DbConn, SettingsDep
 from api.errors import ApiError, error_responses
@@ -15,7 +15,7 @@ from api.security.policy import BandAccess, OnBand
 from api.security.throttle import Expensive
 from api.series import hr_points
 from api.summary import daily_summary, local_today
-from api.trends import PERIOD_DAYS, trends
+from api.trends import PERIOD_DAYS, compute_summaries, trends
 
 router = APIRouter(prefix="/bands/{band_id}", tags=["summaries"], dependencies=[Expensive])
 Reader = Annotated[BandAccess, Depends(OnBand(Scope.SUMMARIES))]
@@ -55,13 +55,23 @@ async def band_trends(
     band: Reader,
     conn: DbConn,
     settings: SettingsDep,
+    request: Request,
+    tasks: BackgroundTasks,
     period: Annotated[Literal["week", "month", "year"], Query()] = "week",
     end: Annotated[IsoDate | None, Query(description="last day (default: local today)")] = None,
 ) -> dict:
     last = end if end is not None else await local_today(conn, band.band_id)
     _check_day("end", last)
     _check_day("end", last - dt.timedelta(days=PERIOD_DAYS[period] - 1))
-    return await trends(conn, band.band_id, period, last, settings.trends_compute_days)
+    answer, stale = await trends(conn, band.band_id, period, last)
+    if stale[: settings.trends_compute_days]:  # for the next read, once this one has answered
+        tasks.add_task(
+            compute_summaries,
+            request.app.state.pool,
+            band.band_id,
+            stale[: settings.trends_compute_days],
+        )
+    return answer
 
 
 def _as_utc(t: dt.datetime) -> dt.datetime:

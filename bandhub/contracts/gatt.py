@@ -42,6 +42,7 @@ SERIAL_NUMBER = sig_uuid(0x2A25)
 FIRMWARE_REVISION = sig_uuid(0x2A26)
 CURRENT_TIME_SERVICE = sig_uuid(0x1805)
 CURRENT_TIME = sig_uuid(0x2A2B)
+LOCAL_TIME_INFORMATION = sig_uuid(0x2A0F)
 IMMEDIATE_ALERT_SERVICE = sig_uuid(0x1802)
 ALERT_LEVEL = sig_uuid(0x2A06)
 ALERT_NOTIFICATION_SERVICE = sig_uuid(0x1811)
@@ -51,7 +52,7 @@ SUPPORTED_NEW_ALERT_CATEGORY = sig_uuid(0x2A47)
 # --- vendor service ---------------------------------------------------------------------
 _VENDOR_BASE = "6b1d{:04x}-7a3c-4f0e-9a51-0c2b6e8d4f10"
 VENDOR_SERVICE = _VENDOR_BASE.format(0x0001)
-STEPS = _VENDOR_BASE.format(0x0002)  # read/notify: u32 cumulative steps since band midnight
+STEPS = _VENDOR_BASE.format(0x0002)  # read/notify: u32 steps since the band's local midnight
 LOG_STATUS = _VENDOR_BASE.format(0x0003)  # read/notify: u32 first_seq, u32 next_seq
 LOG_DATA = _VENDOR_BASE.format(0x0004)  # notify: record-frame byte stream
 LOG_CONTROL = _VENDOR_BASE.format(0x0005)  # write/indicate: record log procedure
@@ -169,6 +170,30 @@ def decode_current_time(data: bytes) -> dt.datetime:
         )
     except ValueError as exc:
         raise DecodeError(f"current time is not a valid date: {exc}") from None
+
+
+# --- Local Time Information (0x2A0F): the wearer's offset from UTC -----------------------
+_DST_CODES = {0: 0, 1800: 2, 3600: 4, 7200: 8}  # DST offset (s) -> its code
+
+
+def encode_local_time_information(utc_offset_s: int, dst_s: int = 0) -> bytes:
+    """Time Zone (sint8: the standard offset in 15-minute units, -48..56) and DST Offset
+    (u8: 0, 2 = +0.5 h, 4 = +1 h, 8 = +2 h): where the band's local midnight is."""
+    std = utc_offset_s - dst_s
+    if std % 900 or dst_s not in _DST_CODES or not -48 <= std // 900 <= 56:
+        raise DecodeError(f"no Local Time Information for offset {utc_offset_s} s, DST {dst_s} s")
+    return struct.pack("<bB", std // 900, _DST_CODES[dst_s])
+
+
+def decode_local_time_information(data: bytes) -> int:
+    """The total offset from UTC in seconds (standard offset plus DST)."""
+    if len(data) != 2:
+        raise DecodeError(f"local time information must be 2 bytes, got {len(data)}")
+    zone, dst = struct.unpack("<bB", data)
+    dst_s = {code: s for s, code in _DST_CODES.items()}.get(dst)
+    if not -48 <= zone <= 56 or dst_s is None:
+        raise DecodeError(f"local time information out of range: zone {zone}, DST {dst}")
+    return zone * 900 + dst_s
 
 
 # --- Battery, steps, log status ---------------------------------------------------------

@@ -114,7 +114,7 @@ class CommandRequest(_Strict):
     id: Annotated[str, Field(min_length=1, max_length=64)]
     cmd: Literal[
         "find_band", "vibrate", "message", "call", "fall_countdown", "fall_cancel",
-        "set_hr_interval", "reboot", "set_profile", "set_alarm", "raw_stream",
+        "set_hr_interval", "reboot", "set_profile", "set_alarm", "raw_stream", "set_time_zone",
     ]  # fmt: skip
     args: dict = Field(default_factory=dict)
     ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 300.0

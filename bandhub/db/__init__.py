@@ -11,6 +11,9 @@ log = logging.getLogger(__name__)
 
 _TIME_SERIES = ("hr", "epochs", "falls", "buttons", "battery")
 _LOCK_ID = 4_242_001  # advisory lock so concurrent starters migrate once
+# advisory lock class of a band's rollups (ingest shares it, a rebuild takes it alone:
+# ingest/rollups.py, migration 022), keyed by hashtext(band_id)
+ROLLUP_LOCK = 4_242_011
 
 
 def connect(url: str, **kwargs) -> psycopg.Connection:

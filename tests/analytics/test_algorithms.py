@@ -197,3 +197,22 @@ def test_short_gaps_are_bridged_and_long_ones_fall_back_to_the_other_channel() -
         "enmo",
         "activity",
     ]
+
+
+def test_a_days_sleep_is_what_ends_in_it_whole_wherever_it_began():
+    """Three nights over a 3-day window: the day [1440, 2880) min gets the night that
+    began before its midnight and ended in it, whole, and neither of the others."""
+    from analytics.daily import sleep_ending_in
+
+    t_s = np.arange(3 * 1440) * 60.0
+    asleep = np.zeros(t_s.size, dtype=bool)
+    for a, b in ((-120, 420), (1320, 1440 + 420), (1440 + 1320, 2880 + 420)):
+        asleep[max(a, 0) : b] = True  # 22:00 to 07:00, each night
+    asleep[1440 + 180] = False  # one minute awake in the night, bridged
+    hr, movement = np.full(t_s.size, 55.0), np.zeros(t_s.size)
+    day = sleep_ending_in(t_s, asleep, hr, movement, 1440 * 60.0, 2880 * 60.0)
+    assert day.minutes == 540 - 1  # the whole night from 22:00 the day before
+    assert (day.onset_s, day.end_s) == (1320 * 60.0, (1440 + 420) * 60.0)
+    assert day.awakenings == 1 and sum(day.stage_minutes.values()) == day.minutes
+    empty = sleep_ending_in(t_s, asleep, hr, movement, 1500 * 60.0, 1560 * 60.0)
+    assert (empty.minutes, empty.onset_s) == (0, None)

@@ -21,6 +21,9 @@ async def test_a_time_zone_is_an_iana_name(owner, settings):
 async def test_an_alarm_in_local_time_reaches_the_band_in_its_clock(owner, settings, band_commands):
     owner.own(settings.database_url, "BH-0001")
     await owner.client.patch("/bands/BH-0001", json={"time_zone": "Asia/Shanghai"})
+    told = json.loads((await asyncio.wait_for(band_commands.get(), 10)).payload)
+    # the gateway keeps the zone: the band's day (its step count) starts at local midnight
+    assert (told["cmd"], told["args"]) == ("set_time_zone", {"zone": "Asia/Shanghai"})
     alarm = {"cmd": "set_alarm", "args": {"slot": 0, "time": "07:00", "days": ["mon", "tue"]}}
     assert (await owner.client.post("/bands/BH-0001/commands", json=alarm)).status_code == 202
     sent = json.loads((await asyncio.wait_for(band_commands.get(), 10)).payload)

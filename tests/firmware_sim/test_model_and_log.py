@@ -77,3 +77,28 @@ async def test_a_band_stops_at_a_fractional_stop_time():
         await asyncio.wait_for(band.stopped.wait(), 10)
     finally:
         await band.close()
+
+
+async def test_the_bands_step_count_starts_at_the_wearers_local_midnight():
+    """Local Time Information +6 h: the count resets at 18:00 UTC, not at UTC midnight."""
+    import asyncio
+
+    from bumble.link import LocalLink
+
+    from firmware_sim.runner import FleetOptions, start_fleet
+
+    start = dt.datetime(2026, 11, 23, 17, 40, tzinfo=dt.UTC)
+    [band] = await start_fleet(
+        FleetOptions(count=1, start=start, days=40 / 1440, speed=600, fall_band=None), LocalLink()
+    )
+    try:
+        band._on_local_time_write(None, g.encode_local_time_information(6 * 3600))
+        await asyncio.wait_for(band.stopped.wait(), 20)
+        day = band.simulated_days[start.date()]
+        midnight = int(start.timestamp()) + 20 * 60 - day.midnight  # 18:00 UTC, local 00:00
+        end = band._state.generated_until - day.midnight
+        assert day.steps[midnight - 20 * 60 : midnight].sum() > 0  # walking before it
+        assert band._steps_now() == day.steps[midnight:end].sum()
+        assert g.decode_local_time_information(band._local_time_information()) == 21600
+    finally:
+        await band.close()

@@ -3,11 +3,20 @@ band is touched (docs/mqtt.md "Commands", docs/gatt.md "Control Point")."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bandhub.contracts import gatt as g
 from bandhub.contracts.messages import CommandRequest
-from gateway.band_commands import ControlPointRequest, InvalidCommand, ShowAlert, band_request
+from gateway.band_clock import local_time_information
+from gateway.band_commands import (
+    ControlPointRequest,
+    InvalidCommand,
+    SetTimeZone,
+    ShowAlert,
+    band_request,
+)
 
 
 def request(cmd: str, **args) -> ShowAlert | ControlPointRequest:
@@ -66,3 +75,22 @@ def test_out_of_range_arguments_are_refused_before_the_band_is_touched(cmd, args
     with pytest.raises(InvalidCommand) as refused:
         request(cmd, **args)
     assert says in str(refused.value)
+
+
+def test_the_wearers_zone_becomes_local_time_information_for_the_band():
+    assert request("set_time_zone", zone="Asia/Kathmandu") == SetTimeZone("Asia/Kathmandu")
+    with pytest.raises(InvalidCommand, match="no IANA time zone 'UTC\\+8'"):
+        request("set_time_zone", zone="UTC+8")
+    summer, winter = dt.datetime(2026, 7, 1, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    # Time Zone in 15-minute units of the standard offset, DST Offset 4 = +1 h
+    assert local_time_information("Europe/Berlin", summer) == bytes([4, 4])
+    assert local_time_information("Europe/Berlin", winter) == bytes([4, 0])
+    assert local_time_information("America/New_York", winter) == bytes([256 - 20, 0])
+    assert local_time_information("Asia/Kathmandu", winter) == bytes([23, 0])
+    for zone, offset in (("Europe/Berlin", 7200), ("Asia/Kathmandu", 20700),
+                         ("America/New_York", -18000), ("Pacific/Kiritimati", 50400)):  # fmt: skip
+        info = local_time_information(zone, summer if zone == "Europe/Berlin" else winter)
+        assert g.decode_local_time_information(info) == offset
+    for bad in (b"\x04", bytes([100, 0]), bytes([4, 3])):
+        with pytest.raises(g.DecodeError):
+            g.decode_local_time_information(bad)

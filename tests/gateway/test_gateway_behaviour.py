@@ -140,6 +140,20 @@ async def test_find_my_band_vibrates_the_band_and_reports_ok(running):
     assert ("message", "SMS: Lunch at 1? (1)") in kinds
     assert band._state.connection.is_encrypted  # the gateway bonded before reading data
 
+    # the wearer's zone: the gateway keeps it and writes its offset now and at every sync
+    for cmd_id, zone in (("zone-1", "Asia/Kolkata"), ("zone-2", "Mars/Olympus")):
+        listener.send(topics.command(band.config.serial), {"v": 1, "id": cmd_id,
+                      "cmd": "set_time_zone", "args": {"zone": zone}})  # fmt: skip
+    await eventually(lambda: len(listener.on("/cmd/result")) == 8, 20, "the zones' results")
+    results = {r["id"]: r for r in listener.on("/cmd/result")}
+    assert results["zone-1"]["status"] == "ok" and band._state.utc_offset_s == 5 * 3600 + 1800
+    assert (
+        results["zone-2"]["status"] == "invalid" and "Mars/Olympus" in results["zone-2"]["detail"]
+    )
+    band._state.utc_offset_s = 0  # as if the band had forgotten it (a reboot)
+    await band.drop_link()
+    await eventually(lambda: band._state.utc_offset_s == 19800, 30, "the offset at the next sync")
+
 
 async def test_commands_for_an_absent_band_expire_and_bad_ones_are_refused(running):
     _band, listener = running

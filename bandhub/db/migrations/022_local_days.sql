@@ -33,9 +33,12 @@ $$;
 -- end of a DST gap at midnight, or the first of two midnights when clocks go back.
 CREATE FUNCTION zone_midnight(d date, zone text) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT min(c) FROM (SELECT d::timestamp AT TIME ZONE zone AS m) x,
-        LATERAL (VALUES (m - interval '1 hour'), (m - interval '30 minutes'), (m)) v(c)
-    WHERE (c AT TIME ZONE zone)::date >= d
+    SELECT CASE
+        WHEN ((m - interval '1 hour') AT TIME ZONE zone)::date >= d THEN m - interval '1 hour'
+        WHEN ((m - interval '30 minutes') AT TIME ZONE zone)::date >= d
+            THEN m - interval '30 minutes'
+        ELSE m END
+    FROM (SELECT d::timestamp AT TIME ZONE zone AS m) x
 $$;
 
 -- The first instant of band b's local day d (the end of d is the start of d + 1).
@@ -126,7 +129,7 @@ BEGIN
 END
 $$;
 
--- A band's days as they are kept: from the first to the last maintained day.
+-- A band's days as they are kept, from lo to the last maintained day.
 CREATE FUNCTION refresh_band_days_from(b text, lo timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -135,6 +138,8 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(4242011, hashtext(b));
     SELECT min(t0), max(t1) INTO first_t, last_t FROM band_days WHERE band_id = b;
+    -- not before the oldest epoch kept (retention): older days keep their keys
+    first_t := greatest(first_t, (SELECT min(t) FROM epochs WHERE band_id = b));
     IF last_t IS NOT NULL THEN
         PERFORM refresh_band_days(b, greatest(lo, first_t), last_t);
     END IF;
