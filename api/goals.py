@@ -2,8 +2,9 @@
 
 A streak counts the wearer's local days in a row, back from today, on which a goal was
 met; today counts once met, and does not break a streak while it is still going. Steps
-come from the day's rollup; sleep from the stored daily summary (api/trends.py computes
-the missing ones a few per read), so a night not yet summed up ends the streak for now.
+come from the day's rollup; sleep from the stored daily summary (missing ones are
+computed a few per read, after the answer, as for trends), so a night not yet summed
+up ends the streak for now.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def _streaks(met: list[bool | None]) -> dict:
 
 
 async def goal_streaks(
-    conn: AsyncConnection, band_id: str, today: dt.date, compute_days: int
-) -> dict:
+    conn: AsyncConnection, band_id: str, today: dt.date
+) -> tuple[dict, list[dt.date]]:
+    """The streaks, and the days whose summaries are yet to compute (api/trends.py)."""
     band = await fetch_one(
         conn,
         "SELECT step_goal, sleep_goal_min, birth_year FROM bands WHERE band_id = %s",
@@ -46,7 +48,7 @@ async def goal_streaks(
     age = None if band["birth_year"] is None else today.year - band["birth_year"]
     step_goal = band["step_goal"] or DEFAULT_STEP_GOAL
     sleep_goal = band["sleep_goal_min"] or sleep_recommendation(age)["min_h"] * 60
-    year = await trends(conn, band_id, "year", today, compute_days)
+    year, stale = await trends(conn, band_id, "year", today)
     days = year["days"]
     return {
         "band_id": band_id,
@@ -57,7 +59,7 @@ async def goal_streaks(
         "sleep": _streaks(
             [d["sleep_minutes"] is not None and d["sleep_minutes"] >= sleep_goal for d in days]
         ),
-    }
+    }, stale
 
 
 async def may_see_all(conn: AsyncConnection, who: Principal, band_ids: list[str]) -> bool:

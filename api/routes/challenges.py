@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 
 from api.db import fetch_all, fetch_one
 from api.deps import MAX_ID, DbConn, SettingsDep
@@ -20,6 +20,7 @@ from api.security.access import Scope
 from api.security.policy import BandAccess, OnBand
 from api.security.throttle import Expensive
 from api.summary import local_today
+from api.trends import compute_summaries
 
 router = APIRouter(prefix="/bands/{band_id}", tags=["goals"])
 Reader = Annotated[BandAccess, Depends(OnBand(Scope.SUMMARIES))]
@@ -32,9 +33,19 @@ Reader = Annotated[BandAccess, Depends(OnBand(Scope.SUMMARIES))]
     responses=error_responses(401, 403, 404, 422, 429),
     dependencies=[Expensive],
 )
-async def streaks(band: Reader, conn: DbConn, settings: SettingsDep) -> dict:
+async def streaks(
+    band: Reader, conn: DbConn, settings: SettingsDep, request: Request, tasks: BackgroundTasks
+) -> dict:
     today = await local_today(conn, band.band_id)
-    return await goal_streaks(conn, band.band_id, today, settings.trends_compute_days)
+    answer, stale = await goal_streaks(conn, band.band_id, today)
+    if stale[: settings.trends_compute_days]:  # for the next read, as trends do
+        tasks.add_task(
+            compute_summaries,
+            request.app.state.pool,
+            band.band_id,
+            stale[: settings.trends_compute_days],
+        )
+    return answer
 
 
 @router.post(
