@@ -65,13 +65,15 @@ class DaySleep:
     waso_min: float  # wake after sleep onset, inside the main period
     awakenings: int
     stage_minutes: dict[str, int]  # deep/light/rem: heart-rate estimates, not measured
+    hypnogram: list[tuple[float, float, str]]  # (start s, end s, wake/light/deep/rem)
 
 
 def day_sleep(
     t_s: np.ndarray, asleep: np.ndarray, hr_mean: np.ndarray, movement: np.ndarray
 ) -> DaySleep:
     """The day's sleep from per-minute asleep flags; stages from minute heart rate."""
-    night = summarize(np.asarray(t_s, dtype=float), asleep, 60.0)
+    t_s = np.asarray(t_s, dtype=float)
+    night = summarize(t_s, asleep, 60.0)
     labels = np.asarray(stages(asleep, hr_mean, movement)) if asleep.size else np.zeros(0)
     return DaySleep(
         minutes=int(np.sum(asleep)),
@@ -81,7 +83,28 @@ def day_sleep(
         waso_min=night.waso_min,
         awakenings=night.awakenings,
         stage_minutes={k: int(np.sum(labels == k)) for k in ("deep", "light", "rem")},
+        hypnogram=hypnogram(
+            np.asarray(t_s, dtype=float), labels, night.sleep_onset_s, night.sleep_end_s
+        ),
     )
+
+
+def hypnogram(
+    t_s: np.ndarray, labels: np.ndarray, start_s: float | None, end_s: float | None
+) -> list[tuple[float, float, str]]:
+    """The main sleep period as runs of one label (wake, or a stage estimate); a gap in
+    the minutes (the band off the wrist or out of range) ends a run."""
+    if start_s is None or end_s is None:
+        return []
+    runs: list[tuple[float, float, str]] = []
+    for t, label in zip(t_s, labels, strict=True):
+        if t < start_s or t >= end_s:
+            continue
+        if runs and runs[-1][2] == label and runs[-1][1] == t:
+            runs[-1] = (runs[-1][0], t + 60.0, label)
+        else:
+            runs.append((float(t), float(t) + 60.0, str(label)))
+    return runs
 
 
 def sleep_ending_in(
@@ -110,7 +133,7 @@ def sleep_ending_in(
                 spans.append((int(first), int(last)))
                 mine[first : last + 1] = asleep[first : last + 1]
     if not spans:
-        return DaySleep(0, None, None, None, 0.0, 0, {"deep": 0, "light": 0, "rem": 0})
+        return DaySleep(0, None, None, None, 0.0, 0, {"deep": 0, "light": 0, "rem": 0}, [])
     first, last = max(spans, key=lambda s: int(asleep[s[0] : s[1] + 1].sum()))
     main = summarize(t_s[first : last + 1], asleep[first : last + 1], 60.0)
     labels = np.asarray(stages(mine, hr_mean, movement))
@@ -122,6 +145,7 @@ def sleep_ending_in(
         waso_min=main.waso_min,
         awakenings=main.awakenings,
         stage_minutes={k: int(np.sum(labels[mine] == k)) for k in ("deep", "light", "rem")},
+        hypnogram=hypnogram(t_s, labels, main.sleep_onset_s, main.sleep_end_s),
     )
 
 

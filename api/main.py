@@ -18,6 +18,7 @@ from api.routes import (
     audit,
     auth,
     bands,
+    challenges,
     commands,
     contacts,
     dead_letters,
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.commands = CommandPublisher(settings)
     install(app)
     routers = (auth, bands, gateways, shares, organisations, contacts, commands, summaries, alerts)
-    for resource in (*routers, audit, privacy, dead_letters, firmware):
+    for resource in (*routers, challenges, audit, privacy, dead_letters, firmware):
         app.include_router(resource.router)
     webapp.mount(app)
     return app

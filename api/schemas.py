@@ -96,6 +96,10 @@ class BandListItem(BandCreated):
         description="why you see this band"
     )
     scopes: list[str] = Field(description="what you may do with it")
+    battery_percent: int | None = Field(
+        None, description="the latest battery reading (diagnostics: every viewer holds it)"
+    )
+    battery_at: dt.datetime | None = None
 
 
 class ClaimIn(BaseModel):
@@ -143,6 +147,31 @@ class BandSettingsIn(BaseModel):
     fall_countdown_s: Annotated[float, Field(strict=True, ge=0, le=600)] | None = Field(
         None, description="This wearer's fall countdown; null: the server default"
     )
+    height_cm: Annotated[float, Field(strict=True, ge=50, le=250)] | None = Field(
+        None, description="profile, for stride and energy (null: unknown)"
+    )
+    weight_kg: Annotated[float, Field(strict=True, ge=10, le=400)] | None = Field(
+        None, description="profile, for energy"
+    )
+    birth_year: Annotated[int, Field(strict=True, ge=1900, le=2100)] | None = Field(
+        None, description="profile, for energy, heart-rate zones and sleep advice"
+    )
+    sex: Literal["female", "male"] | None = Field(None, description="profile, for energy")
+    step_goal: Annotated[int, Field(strict=True, ge=100, le=100_000)] | None = Field(
+        None, description="daily steps goal (null: the app's default)"
+    )
+    sleep_goal_min: Annotated[int, Field(strict=True, ge=60, le=960)] | None = Field(
+        None, description="nightly sleep goal, minutes (null: the app's default)"
+    )
+
+    @model_validator(mode="after")
+    def _born_in_the_past(self) -> BandSettingsIn:
+        if self.birth_year is not None and self.birth_year > dt.date.today().year:
+            raise ValueError("birth_year is in the future")
+        return self
+
+
+PROFILE_COLUMNS = ("height_cm", "weight_kg", "birth_year", "sex", "step_goal", "sleep_goal_min")
 
 
 class BandSettings(BaseModel):
@@ -150,6 +179,12 @@ class BandSettings(BaseModel):
     name: str
     time_zone: str
     fall_countdown_s: float | None
+    height_cm: float | None
+    weight_kg: float | None
+    birth_year: int | None
+    sex: Literal["female", "male"] | None
+    step_goal: int | None
+    sleep_goal_min: int | None
 
 
 class BatteryPoint(BaseModel):
@@ -243,6 +278,23 @@ class HeartRate(BaseModel):
     unit: Literal["bpm"] = "bpm"
 
 
+class SleepSegment(BaseModel):
+    start: OffsetTimestamp
+    end: OffsetTimestamp
+    stage: Literal["wake", "light", "deep", "rem"] = Field(
+        description="wake is measured (movement); light/deep/rem are estimates from heart rate"
+    )
+
+
+class SleepRecommendation(BaseModel):
+    age_group: Literal["teenager", "adult", "older_adult"] = Field(
+        description="from the wearer's birth year; adult when unknown"
+    )
+    min_h: int
+    max_h: int
+    source: str
+
+
 class Sleep(BaseModel):
     minutes: int
     start: OffsetTimestamp | None = Field(description="main sleep period")
@@ -254,6 +306,11 @@ class Sleep(BaseModel):
     waso_min: float
     awakenings: int
     stages_estimate_min: dict[str, int] = Field(description="deep/light/rem, from heart rate")
+    hypnogram: list[SleepSegment] = Field(
+        default_factory=list,
+        description="the main sleep period as runs of wake or an estimated stage",
+    )
+    recommended: SleepRecommendation
 
 
 class Hrv(BaseModel):
@@ -264,6 +321,37 @@ class Hrv(BaseModel):
     pnn50_pct: float
     intervals: int
     removed: int = Field(description="artefacts and ectopic beats left out")
+
+
+class Activity(BaseModel):
+    """Derived with the wearer's profile (docs/analytics.md); null when it lacks an input."""
+
+    active_minutes: int = Field(description="worn, at least 100 steps a minute")
+    distance_m: int | None = Field(description="steps x stride (from height)")
+    stride_m: float | None
+    active_kcal: int | None = Field(description="Keytel (heart rate) or ACSM walking, net")
+    resting_kcal: int | None = Field(description="Mifflin-St Jeor, for the day so far")
+    total_kcal: int | None
+
+
+class HrZone(BaseModel):
+    zone: int = Field(ge=1, le=5)
+    low_bpm: int
+    high_bpm: int | None
+    minutes: int
+
+
+class HrZones(BaseModel):
+    max_bpm: int = Field(description="maximal heart rate, 208 - 0.7 x age (Tanaka)")
+    formula: Literal["tanaka"]
+    zones: list[HrZone] = Field(description="50/60/70/80/90 % of the maximal heart rate")
+
+
+class Goals(BaseModel):
+    steps: int = Field(description="the wearer's step goal, or 8000")
+    steps_met: bool
+    sleep_min: int = Field(description="the wearer's sleep goal, or the recommended minimum")
+    sleep_met: bool
 
 
 class DailySummary(BaseModel):
@@ -282,6 +370,9 @@ class DailySummary(BaseModel):
     hrv: Hrv | None = Field(description="null with under 60 RR intervals")
     falls: int = Field(description="confirmed falls")
     coverage: float = Field(description="share of the day the band was worn")
+    activity: Activity
+    hr_zones: HrZones | None = Field(description="null without the wearer's birth year")
+    goals: Goals
 
 
 class TrendDay(BaseModel):
@@ -312,6 +403,54 @@ class Trends(BaseModel):
     sleep_regularity: SleepRegularity
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class Streak(BaseModel):
+    current: int = Field(description="days in a row up to today (today once met)")
+    best: int = Field(description="the longest run in the last 365 days")
+
+
+class Streaks(BaseModel):
+    band_id: str
+    today: dt.date = Field(description="the wearer's local today")
+    step_goal: int
+    sleep_goal_min: int
+    steps: Streak
+    sleep: Streak = Field(description="nights not yet summed up end the run for now")
+
+
+class ChallengeIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=_NO_NUL)]
+    with_bands: list[Annotated[str, Field(pattern=BAND_ID_PATTERN)]] = Field(
+        max_length=20, description="the other wearers (the band in the path takes part)"
+    )
+    first_day: IsoDate = Field(description="the wearers' local days, inclusive")
+    last_day: IsoDate
+
+    @model_validator(mode="after")
+    def _in_order(self) -> ChallengeIn:
+        if self.last_day < self.first_day:
+            raise ValueError("last_day is before first_day")
+        return self
+
+
+class ChallengeListItem(BaseModel):
+    id: int
+    name: str
+    first_day: dt.date
+    last_day: dt.date
+
+
+class LeaderboardRow(BaseModel):
+    rank: int = Field(description="1 leads; a tie shares its rank")
+    band_id: str
+    name: str
+    steps: int
+    days: int = Field(description="days with data in the challenge")
+
+
+class Challenge(ChallengeListItem):
+    leaderboard: list[LeaderboardRow]
 
 
 class HrPoint(BaseModel):

@@ -20,10 +20,10 @@ from fastapi.encoders import jsonable_encoder
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from analytics import daily
+from analytics import daily, energy
 from api.db import fetch_all, fetch_one
 
-_FORMAT = "2"  # bump when the code behind the summary changes what it answers
+_FORMAT = "3"  # bump when the code behind the summary changes what it answers
 
 
 def _computed_with() -> str:
@@ -138,7 +138,43 @@ async def local_today(conn: AsyncConnection, band_id: str) -> dt.date:
 async def daily_summary(
     conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
 ) -> dict:
-    """The local day's summary: the stored one while it is current (neither its day's
+    """The day's summary with the figures the wearer's profile gives (activity, heart-rate
+    zones), applied to the stored profile-free part as it is read."""
+    stored = await _stored_summary(conn, band_id, date, store=store)
+    band = await fetch_one(
+        conn,
+        "SELECT height_cm, weight_kg, birth_year, sex, step_goal, sleep_goal_min FROM bands"
+        " WHERE band_id = %s",
+        (band_id,),
+    )
+    band = band or {"step_goal": None, "sleep_goal_min": None}
+    goals = {"step_goal": band.pop("step_goal"), "sleep_goal_min": band.pop("sleep_goal_min")}
+    profile = energy.Profile(**band)
+    summary = {k: v for k, v in stored.items() if k != "basis"}
+    basis = stored["basis"]
+    start = stored["start"]
+    start = dt.datetime.fromisoformat(start) if isinstance(start, str) else start
+    so_far = (dt.datetime.now(dt.UTC) - start).total_seconds() // 60
+    minutes = int(min(stored["hours"] * 60, max(0, so_far)))
+    summary["activity"] = energy.activity(basis, summary["steps"], profile, date, minutes)
+    summary["hr_zones"] = energy.hr_zones(basis["hr_minutes"], profile.age(date))
+    advice = energy.sleep_recommendation(profile.age(date))
+    summary["sleep"] = {**summary["sleep"], "recommended": advice}
+    steps_goal = goals["step_goal"] or energy.DEFAULT_STEP_GOAL
+    sleep_goal = goals["sleep_goal_min"] or advice["min_h"] * 60
+    summary["goals"] = {
+        "steps": steps_goal,
+        "steps_met": summary["steps"] >= steps_goal,
+        "sleep_min": sleep_goal,
+        "sleep_met": summary["sleep"]["minutes"] >= sleep_goal,
+    }
+    return summary
+
+
+async def _stored_summary(
+    conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
+) -> dict:
+    """The local day's profile-free summary: the stored one while it is current (neither its day's
     rollup nor its neighbours' has changed since: the night ending on a day began the
     day before), else computed and stored for the next reader (unless ``store`` is
     off: an export reads in a read-only snapshot)."""
@@ -186,7 +222,8 @@ def _midpoint_local(sleep: daily.DaySleep, zone: str) -> str | None:
 async def _compute(
     conn: AsyncConnection, band_id: str, date: dt.date, bounds: dict, day: dict | None
 ) -> dict:
-    """Steps, heart rate, sleep, HRV, falls and coverage of one local day."""
+    """Steps, heart rate, sleep, HRV, falls and coverage of one local day, and the sums
+    the profile's figures are derived from (``basis``, not shown as such)."""
     start, end, zone = bounds["t0"], bounds["t1"], bounds["zone"]
     epochs = await fetch_all(
         conn,
@@ -236,8 +273,17 @@ async def _compute(
             "waso_min": sleep.waso_min,
             "awakenings": sleep.awakenings,
             "stages_estimate_min": sleep.stage_minutes,
+            "hypnogram": [
+                {"start": _utc(a), "end": _utc(b), "stage": stage}
+                for a, b, stage in sleep.hypnogram
+            ],
         },
         "hrv": await _day_hrv(conn, band_id, sleep, start, end),
         "falls": falls["n"],
         "coverage": round(int(worn[inside].sum()) / minutes, 4) if minutes else 0.0,
+        "basis": energy.day_basis(
+            np.array([e["steps"] for e in epochs], dtype=float)[inside],
+            hr_mean[inside],
+            worn[inside],
+        ),
     }

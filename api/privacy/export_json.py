@@ -32,7 +32,8 @@ async def export_json(database_url: str, band_id: str) -> AsyncIterator[str]:
         band = await fetch_one(
             conn,
             "SELECT b.band_id, b.name, b.registered_at, b.claimed_at, b.last_seen,"
-            " b.fall_countdown_s, o.name AS organisation, a.email AS owner_email,"
+            " b.fall_countdown_s, b.time_zone, b.height_cm, b.weight_kg, b.birth_year, b.sex,"
+            " b.step_goal, b.sleep_goal_min, o.name AS organisation, a.email AS owner_email,"
             " a.display_name AS owner_name FROM bands b"
             " LEFT JOIN accounts a ON a.id = b.owner_id"
             " LEFT JOIN organisations o ON o.id = b.org_id WHERE b.band_id = %s",

@@ -16,6 +16,7 @@ from api.db import fetch_all, fetch_one
 from api.deps import DbConn, SettingsDep
 from api.errors import ApiError, error_responses
 from api.schemas import (
+    PROFILE_COLUMNS,
     BandCreated,
     BandIn,
     BandListItem,
@@ -41,7 +42,7 @@ Me = Annotated[Principal, Depends(SignedIn())]
 @router.get(
     "",
     response_model=list[BandListItem],
-    summary="The bands you may see, with record counts and when they were last seen",
+    summary="The bands you may see: record counts, when last seen, the latest battery level",
     responses=error_responses(401),
 )
 async def list_bands(me: Me, conn: DbConn) -> list[dict]:
@@ -54,8 +55,11 @@ async def list_bands(me: Me, conn: DbConn) -> list[dict]:
         "   WHERE sh.band_id = b.band_id AND sh.account_id = %(viewer)s"
         "   AND sh.accepted_at IS NOT NULL AND sh.revoked_at IS NULL) AS shared,"
         " (SELECT m.role FROM org_members m WHERE m.org_id = b.org_id"
-        "   AND m.account_id = %(viewer)s) AS org_role"
-        f" FROM bands b WHERE {visible} ORDER BY b.band_id",
+        "   AND m.account_id = %(viewer)s) AS org_role,"
+        " y.level AS battery_percent, y.t AS battery_at"
+        f" FROM bands b LEFT JOIN LATERAL (SELECT level, t FROM battery"
+        "   WHERE battery.band_id = b.band_id ORDER BY t DESC LIMIT 1) y ON true"
+        f" WHERE {visible} ORDER BY b.band_id",
         {**params, "viewer": me.account_id},
     )
     for row in rows:
@@ -215,10 +219,27 @@ async def transfer(
     return moved
 
 
+_SETTINGS = ", ".join(("band_id", "name", "time_zone", "fall_countdown_s", *PROFILE_COLUMNS))
+
+
+@router.get(
+    "/{band_id}",
+    response_model=BandSettings,
+    summary="A wearer's settings, profile and goals",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def read_band_settings(
+    access: Annotated[BandAccess, Depends(OnBand(Scope.SETTINGS))], conn: DbConn
+) -> dict:
+    return await fetch_one(
+        conn, f"SELECT {_SETTINGS} FROM bands WHERE band_id = %s", (access.band_id,)
+    )
+
+
 @router.patch(
     "/{band_id}",
     response_model=BandSettings,
-    summary="A wearer's settings (name, time zone, fall countdown)",
+    summary="A wearer's settings, profile and goals (null clears a profile field or goal)",
     responses=error_responses(401, 403, 404, 422),
 )
 async def band_settings(
@@ -239,8 +260,7 @@ async def band_settings(
         )
     band = await fetch_one(
         conn,
-        f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s"
-        " RETURNING band_id, name, time_zone, fall_countdown_s",
+        f"UPDATE bands SET {assignments} WHERE band_id = %(band_id)s RETURNING {_SETTINGS}",
         {**changes, "band_id": access.band_id},
     )
     if "time_zone" in changes and changes["time_zone"] != access.band["time_zone"]:

@@ -117,7 +117,7 @@ def seed(url: str, needed: set[str], admin: BrokerAdmin) -> dict[str, int]:
     """Two wearers besides BH-0001 (BH-0002 of another family in another organisation's
     care, BH-0003 of a stranger) whose data no cell may show, and every kind of caller."""
     with psycopg.connect(url) as conn:  # DELETE: much faster than TRUNCATE on tiny tables
-        for table in ("deliveries", "alerts", "contacts", "consents", "shares", "hr",
+        for table in ("deliveries", "alerts", "contacts", "consents", "shares", "hr", "challenges",
                       "band_firmware", "firmware_groups", "firmware_releases", "band_status",
                       "dead_letters", "bands", "org_members", "organisations", "sessions",
                       "email_tokens", "rate_counters", "gateway_bands", "gateways",
@@ -164,6 +164,12 @@ def seed(url: str, needed: set[str], admin: BrokerAdmin) -> dict[str, int]:
                 " VALUES (%s, 'fall', 'dispatched', now(), now()) RETURNING id",
                 (band,),
             ).fetchone()[0]
+            ids[f"challenge_{band}"] = q(
+                "INSERT INTO challenges (name, first_day, last_day)"
+                " VALUES (%s, '2026-11-23', '2026-11-29') RETURNING id",
+                (f"walk of {name}",),
+            ).fetchone()[0]
+            q("INSERT INTO challenge_bands VALUES (%s, %s)", (ids[f"challenge_{band}"], band))
             q(
                 "INSERT INTO dead_letters (topic, band_id, reason, payload)"
                 " VALUES (%s, %s, 'bad', %s)",
@@ -270,6 +276,21 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
         BAND, json={"email": EMAIL["other_user"]}
     ),
     ("PATCH", "/bands/{band_id}"): lambda w: Call(BAND, json={"name": "Gran"}),
+    ("GET", "/bands/{band_id}"): lambda w: Call(BAND),
+    ("GET", "/bands/{band_id}/streaks"): lambda w: Call(BAND),
+    ("POST", "/bands/{band_id}/challenges"): lambda w: Call(
+        BAND,
+        json={
+            "name": "Walk",
+            "with_bands": [],
+            "first_day": "2026-11-23",
+            "last_day": "2026-11-29",
+        },
+    ),
+    ("GET", "/bands/{band_id}/challenges"): lambda w: Call(BAND),
+    ("GET", "/bands/{band_id}/challenges/{challenge_id}"): lambda w: Call(
+        {**BAND, "challenge_id": w.ids["challenge_BH-0001"]}
+    ),
     ("GET", "/bands/{band_id}/diagnostics"): lambda w: Call(BAND),
     ("POST", "/bands/{band_id}/shares"): lambda w: Call(
         BAND, json={"email": _fresh("s"), "scopes": ["summaries"]}

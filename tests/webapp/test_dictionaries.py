@@ -34,7 +34,7 @@ def test_every_key_the_app_names_is_in_the_dictionaries():
         named |= set(re.findall(r'\bt\("(\w+)"', text))
         named |= set(re.findall(r'data-i18n(?:-[\w-]+)?="(\w+)"', text))
         named |= set(re.findall(r'\b(?:form|heading|action|button)\("(\w+)"', text))
-        named |= set(re.findall(r'\b(?:field|figure)\("[\w-]+", "(\w+)"', text))
+        named |= set(re.findall(r'\b(?:field|figure|goalLine)\("[\w-]+", "(\w+)"', text))
         named |= set(re.findall(r'\], "(\w+)", async', text))  # a form's submit label
     prefixes = {key for key in named if key.endswith("_")}  # t("status_" + state)
     assert prefixes == {"scope_", "share_", "status_", "symbol_"}
@@ -45,6 +45,12 @@ def test_every_key_the_app_names_is_in_the_dictionaries():
     named |= {f"scope_{s}" for s in ("summaries", "live", "alerts", "settings")}
     named |= {"share_invited", "share_active", "hrv_period_sleep", "hrv_period_day"}
     named |= {f"stage_{s}" for s in ("deep", "light", "rem")}
+    named |= {f"hyp_{s}" for s in ("wake", "rem", "light", "deep")}
+    named |= {f"age_group_{g}" for g in ("teenager", "adult", "older_adult")}
+    named |= {f"sex_{s}" for s in ("unset", "female", "male")}
+    named |= {f"period_{p}" for p in ("week", "month", "year")}
+    named |= {f"link_{e}" for e in ("connected", "disconnected", "failed")}
+    named |= {f"day_{d}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     named |= {f"outcome_{o}" for o in ("ok", "needed_help", "false_alarm")}
     assert len(named) > 100
     assert sorted(named - en.keys()) == []

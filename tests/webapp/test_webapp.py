@@ -12,10 +12,8 @@ from alerts import links
 from bandhub import claims
 from tests.api.test_alert_stream import _fall
 from tests.api.test_sharing import _invitation_code
+from tests.days import DAY, WALK_MINUTES, WALK_STEPS_PER_MIN, seed_day
 from tests.people import PASSWORD, add_account
-
-DAY = dt.date(2026, 11, 23)
-MIDNIGHT = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
 
 
 async def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
@@ -24,27 +22,6 @@ async def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="My wearers")).to_be_visible()
-
-
-def _seed_day(url: str) -> None:
-    """An unclaimed band with a night (00:00-06:00 asleep, RR for HRV) and a walk."""
-    epochs, hr = [], []
-    for minute in range(600):
-        t = MIDNIGHT + dt.timedelta(minutes=minute)
-        if minute < 360:  # steps, activity count, ENMO (mg), heart rate, RR (ms)
-            steps, count, enmo, bpm, rr = 0, 5, 2, 55, [1000.0, 1060.0] * 3
-        else:
-            steps, count, enmo, bpm, rr = 37, 3000, 180, 95 + minute % 7, [600.0, 700.0] * 5
-        epochs.append((minute, t, steps, count, enmo, bpm))
-        hr.append((minute, t, bpm, rr))
-    with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO bands (band_id, name) VALUES ('BH-0001', 'Grandma Li')")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO epochs VALUES ('BH-0001', %s, %s, %s, %s, %s, %s, true, now())",
-                epochs,
-            )
-            cur.executemany("INSERT INTO hr VALUES ('BH-0001', %s, %s, %s, %s, true, now())", hr)
 
 
 async def test_sign_up_then_sign_out_and_in_again(page: Page):
@@ -67,7 +44,7 @@ async def test_sign_up_then_sign_out_and_in_again(page: Page):
 
 
 async def test_claim_a_band_and_see_today_as_the_api_sums_it_up(page: Page, owner, settings):
-    _seed_day(settings.database_url)
+    seed_day(settings.database_url)
     await _sign_in(page, owner.email)
     await page.get_by_label("Band number (on the box)").fill("BH-0001")
     await page.get_by_label("Claim code (on the box)").fill("WRONG-CODE")
@@ -83,10 +60,14 @@ async def test_claim_a_band_and_see_today_as_the_api_sums_it_up(page: Page, owne
         """() => { const t = JSON.parse(sessionStorage.getItem("bandhub.tokens"));
         sessionStorage.setItem("bandhub.tokens", JSON.stringify({...t, access_token: "x"})); }"""
     )
-    await page.get_by_label("Day (UTC)").fill(str(DAY))
+    profile = {"height_cm": 165, "weight_kg": 60, "birth_year": 1956, "sex": "female"}
+    assert (await owner.client.patch("/bands/BH-0001", json=profile)).status_code == 200
+    await page.get_by_label("Day", exact=True).fill(str(DAY))
     await expect(page).to_have_url(re.compile(f"date={DAY}"))
     s = (await owner.client.get("/bands/BH-0001/summary", params={"date": str(DAY)})).json()
-    assert s["steps"] == 240 * 37 and s["hrv"] is not None  # the seed is what it says
+    assert (
+        s["steps"] == WALK_MINUTES * WALK_STEPS_PER_MIN and s["hrv"] is not None
+    )  # the seed is what it says
     hr = s["heart_rate"]
     expected = {
         "#steps": f"{s['steps']:,}",
@@ -100,8 +81,27 @@ async def test_claim_a_band_and_see_today_as_the_api_sums_it_up(page: Page, owne
         "#sleep-awakenings": str(s["sleep"]["awakenings"]),
         "#hrv-rmssd": f"{round(s['hrv']['rmssd_ms'])} ms",
     }
+    a, sleep = s["activity"], s["sleep"]
+    expected |= {
+        "#distance": f"{a['distance_m'] / 1000:.2f} km",
+        "#active-minutes": str(a["active_minutes"]),
+        "#calories": f"{a['total_kcal']:,} kcal",
+    }
     for selector, text in expected.items():
         await expect(page.locator(selector)).to_have_text(text)
+    zones = page.locator("#hr-zones li")  # time in zone, each bar named in text
+    await expect(zones).to_have_count(5)
+    busiest = max(s["hr_zones"]["zones"], key=lambda z: z["minutes"])
+    await expect(zones.nth(busiest["zone"] - 1)).to_contain_text(
+        f"{busiest['minutes'] // 60} h {busiest['minutes'] % 60} min"
+    )
+    blocks = page.locator("#hypnogram rect[data-stage]")  # one block per run of the night
+    await expect(blocks).to_have_count(len(sleep["hypnogram"]))
+    await expect(page.locator("#sleep-advice")).to_contain_text(
+        "less than the 7–8 h recommended for adults over 65"  # 6 h, born in 1956
+    )
+    goal = page.get_by_label(f"Steps: {s['steps']:,} of 8,000")
+    await expect(goal).to_have_attribute("value", "8000")  # met: the bar is full
     await expect(page.get_by_role("heading", name="Sleep stages (estimate)")).to_be_visible()
     await expect(page.locator(".uplot canvas")).to_have_count(1)  # the day's heart-rate chart
 
@@ -152,12 +152,29 @@ async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page,
     await page.goto("/app/#/settings/BH-0001")
     await page.get_by_label("Time zone").select_option("Asia/Shanghai")
     await page.get_by_label("Fall countdown").fill("45")
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("form", name="Wearer").get_by_role("button", name="Save").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
+    profile = page.get_by_role("form", name="Profile and goals")
+    await profile.get_by_label("Height (cm)").fill("158")
+    await profile.get_by_label("Year of birth").fill("1950")
+    await profile.get_by_label("Sex (for the energy formulas)").select_option("female")
+    await profile.get_by_label("Daily step goal").fill("6000")
+    await profile.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Saved.")).to_have_count(2)
     await page.get_by_label("Contact's name").fill("Bo")
     await page.get_by_label("E-mail address or webhook URL").fill("bo@example.com")
     await page.get_by_role("button", name="Add contact").click()
     await expect(page.get_by_text("1. Bo — bo@example.com")).to_be_visible()
+    await page.get_by_label("Contact's name").fill("Di")
+    await page.get_by_label("E-mail address or webhook URL").fill("di@example.com")
+    await page.get_by_label("Quiet from").fill("22:00")
+    await page.get_by_label("Quiet until").fill("07:00")
+    await page.get_by_role("button", name="Add contact").click()
+    await expect(page.get_by_text("2. Di — di@example.com · quiet 22:00–07:00")).to_be_visible()
+    await page.get_by_role("button", name="Move Di up (alerted earlier)").click()
+    await expect(page.get_by_text("1. Di — di@example.com")).to_be_visible()
+    contacts = (await owner.client.get("/bands/BH-0001/contacts")).json()
+    assert [c["name"] for c in sorted(contacts, key=lambda c: c["position"])] == ["Di", "Bo"]
     await page.get_by_role("button", name="Send a test alert").click()
     await expect(page.get_by_text("Test alert sent to every contact.")).to_be_visible()
     invite = page.get_by_role("form", name="Invite family or a caregiver")
@@ -165,14 +182,18 @@ async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page,
     await invite.get_by_role("button", name="Send invitation").click()
     await expect(page.get_by_text(re.compile("cy@example.com — invited"))).to_be_visible()
 
-    band = (await owner.client.patch("/bands/BH-0001", json={})).json()
+    band = (await owner.client.get("/bands/BH-0001")).json()
     assert (band["time_zone"], band["fall_countdown_s"]) == ("Asia/Shanghai", 45)
+    assert (band["height_cm"], band["birth_year"], band["sex"]) == (158, 1950, "female")
+    assert (band["weight_kg"], band["step_goal"], band["sleep_goal_min"]) == (None, 6000, None)
     shares = (await owner.client.get("/bands/BH-0001/shares")).json()
     assert [(s["email"], sorted(s["scopes"])) for s in shares] == [
         ("cy@example.com", ["alerts", "summaries"])
     ]
     await page.get_by_role("button", name="Revoke").click()
     await expect(page.get_by_text("Not shared with anyone.")).to_be_visible()
+    await page.get_by_role("button", name="Delete").first.click()
+    await expect(page.get_by_text("1. Bo — bo@example.com")).to_be_visible()
     await page.get_by_role("button", name="Delete").click()
     await expect(page.get_by_text("No emergency contacts yet.")).to_be_visible()
     assert (await owner.client.get("/bands/BH-0001/contacts")).json() == []
@@ -215,3 +236,36 @@ async def test_the_acknowledgement_link_opens_a_readable_page(browser, api, owne
         await context.close()
     alert = (await owner.client.get(f"/alerts/{alert_id}")).json()
     assert alert["state"] == "acknowledged" and alert["acknowledged_by"] == contact_id
+
+
+async def test_trends_and_a_family_step_challenge(page: Page, owner, settings):
+    """The month's trend of a wearer as the API gives it; then a step challenge between
+    two wearers, started in the app, with its leaderboard."""
+    seed_day(settings.database_url)
+    seed_day(settings.database_url, "BH-0002", "Grandpa Wu", walk_minutes=60)
+    owner.own(settings.database_url, "BH-0001", "BH-0002")
+    await _sign_in(page, owner.email)
+    await page.goto("/app/#/trends/BH-0001")
+    await expect(page.get_by_role("heading", name="Trends: Grandma Li")).to_be_visible()
+    await page.get_by_role("link", name="Month").click()
+    await expect(page.get_by_role("link", name="Month")).to_have_attribute("aria-current", "page")
+    month = (await owner.client.get("/bands/BH-0001/trends", params={"period": "month"})).json()
+    known = [d["steps"] for d in month["days"] if d["steps"] is not None]
+    assert known, "the seeded day is in the month"
+    average = f"{round(sum(known) / len(known)):,}"
+    await expect(page.locator("#trend-steps")).to_have_text(f"Average: {average} steps a day.")
+    fields = ("steps", "resting_hr_bpm", "sleep_minutes", "hrv_sdnn_ms")
+    charted = [f for f in fields if any(d[f] is not None for d in month["days"])]
+    await expect(page.locator(".uplot")).to_have_count(len(charted))  # the rest: "no data"
+    await expect(page.get_by_text("No data in this period.")).to_have_count(4 - len(charted))
+
+    await page.get_by_role("link", name="Challenges").click()
+    await expect(page.get_by_text("No challenges yet.")).to_be_visible()
+    await page.get_by_label("First day").fill(str(DAY))
+    await page.get_by_label("Last day (at most 31 days)").fill(str(DAY + dt.timedelta(days=6)))
+    await page.get_by_role("button", name="Start the challenge").click()
+    board = page.get_by_role("list", name="Leaderboard")
+    await expect(board.locator("li")).to_have_count(2)
+    await expect(board.locator("li").first).to_contain_text("No. 1")
+    await expect(board.locator("li").first).to_contain_text("Grandma Li")
+    await expect(board.locator("li").nth(1)).to_contain_text("Grandpa Wu")

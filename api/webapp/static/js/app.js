@@ -1,4 +1,5 @@
-// The app shell: a hash router (#/wearers, #/today/BH-0001?date=…, #/alerts,
+// The app shell: a hash router (#/wearers, #/today/BH-0001?date=…, #/trends/BH-0001,
+// #/challenges, #/alerts,
 // #/settings/BH-0001, #/signin, #/signup), the language switch and sign-out.
 import { tokens, signOut } from "./api.js";
 import { h, errorText } from "./dom.js";
@@ -8,6 +9,9 @@ import { renderWearers } from "./wearers.js";
 import { renderToday } from "./today.js";
 import { renderAlerts } from "./alerts.js";
 import { renderSettings } from "./settings.js";
+import { renderChallenges } from "./challenges.js";
+import { renderTrends } from "./trends.js";
+import { renderSupport } from "./support.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -22,6 +26,9 @@ const PAGES = {
   today: { title: "nav_today", render: (m, [id], q) => renderToday(m, id, q) },
   alerts: { title: "nav_alerts", render: (m, _a, _q, signal) => renderAlerts(m, signal) },
   settings: { title: "nav_settings", render: (m, [id]) => renderSettings(m, id) },
+  challenges: { title: "nav_challenges", render: renderChallenges },
+  trends: { title: "nav_trends", render: (m, [id], q) => renderTrends(m, id, q) },
+  support: { title: "nav_support", render: (m, [id], q) => renderSupport(m, id, q) },
 };
 
 async function route() {

@@ -42,6 +42,13 @@ export function dateTime(iso) {
   return iso ? new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" }) : "—";
 }
 
+/** The time of day (hours and minutes), in `zone` (the wearer's) or the browser's. */
+export function clock(iso, zone) {
+  const opts = { hour: "2-digit", minute: "2-digit" };
+  if (zone) opts.timeZone = zone;
+  return iso ? new Date(iso).toLocaleTimeString(lang, opts) : "—";
+}
+
 export function number(n, digits = 0) {
   return n == null ? "—" : Number(n).toLocaleString(lang, { maximumFractionDigits: digits });
 }

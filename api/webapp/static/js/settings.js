@@ -38,13 +38,14 @@ export async function renderSettings(main, bandId) {
   if (!band || !band.scopes.includes("settings"))
     return main.append(heading("settings_title_all"), h("p", { text: t("no_settings_scope") }));
   main.append(heading("settings_title", { name: band.name || bandId }));
-  main.append(await wearerSection(bandId), await contactsSection(bandId));
+  const current = await api(path(bandId)); // GET /bands/{id}: settings, profile, goals
+  main.append(wearerSection(bandId, current), profileSection(bandId, current),
+    await contactsSection(bandId));
   if (band.scopes.includes("owner")) main.append(await sharingSection(bandId));
-  main.append(findSection(bandId));
+  main.append(bandActionsSection(bandId), findSection(bandId));
 }
 
-async function wearerSection(id) {
-  const current = await api(path(id), { method: "PATCH", body: {} }); // an empty change answers the settings
+function wearerSection(id, current) {
   const saved = status();
   const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [current.time_zone];
   if (!zones.includes(current.time_zone)) zones.unshift(current.time_zone);
@@ -64,16 +65,63 @@ async function wearerSection(id) {
   return h("section", { "aria-labelledby": "wearer-h" }, h("h2", { id: "wearer-h", text: t("wearer_title") }), f, saved);
 }
 
+/** Height, weight, birth year and sex (what the summary derives from), and the goals. */
+function profileSection(id, current) {
+  const saved = status();
+  const num = (v) => (v === "" ? null : Number(v));
+  const sex = h("select", { id: "sex", name: "sex" },
+    ["", "female", "male"].map((v) => h("option", { value: v, selected: (current.sex ?? "") === v,
+      text: t(v ? `sex_${v}` : "sex_unset") })));
+  const year = new Date().getFullYear();
+  const f = form("profile_title", [
+    h("p", { class: "note", text: t("profile_note") }),
+    ...field("height_cm", "height_cm", { type: "number", min: 50, max: 250, step: 1, value: current.height_cm ?? "", inputmode: "numeric" }),
+    ...field("weight_kg", "weight_kg", { type: "number", min: 10, max: 400, step: 0.1, value: current.weight_kg ?? "", inputmode: "decimal" }),
+    ...field("birth_year", "birth_year", { type: "number", min: 1900, max: year, step: 1, value: current.birth_year ?? "", inputmode: "numeric" }),
+    h("label", { for: "sex", text: t("sex") }), sex,
+    ...field("step_goal", "step_goal", { type: "number", min: 100, max: 100000, step: 100, value: current.step_goal ?? "", inputmode: "numeric" }),
+    ...field("sleep_goal_h", "sleep_goal_h", { type: "number", min: 1, max: 16, step: 0.25, value: current.sleep_goal_min == null ? "" : current.sleep_goal_min / 60, inputmode: "decimal" }),
+    h("p", { class: "note", text: t("goal_default_note") }),
+  ], "save", async (el) => {
+    const sleepH = num(el.sleep_goal_h.value);
+    await api(path(id), { method: "PATCH", body: {
+      height_cm: num(el.height_cm.value), weight_kg: num(el.weight_kg.value),
+      birth_year: num(el.birth_year.value), sex: sex.value || null,
+      step_goal: num(el.step_goal.value), sleep_goal_min: sleepH == null ? null : Math.round(sleepH * 60),
+    } });
+    saved.textContent = t("saved");
+  });
+  return h("section", { "aria-labelledby": "profile-h" }, h("h2", { id: "profile-h", text: t("profile_title") }), f, saved);
+}
+
 async function contactsSection(id) {
   const box = h("section", { "aria-labelledby": "contacts-h" });
   const out = status();
+  // the order is who is alerted first: moving one swaps the two positions
+  const swap = async (contacts, i, j) => {
+    try {
+      const [a, b] = [contacts[i], contacts[j]];
+      const [pa, pb] = a.position === b.position ? [j, i] : [b.position, a.position];
+      await api(path(id, `/contacts/${a.id}`), { method: "PATCH", body: { position: pa } });
+      await api(path(id, `/contacts/${b.id}`), { method: "PATCH", body: { position: pb } });
+      await draw();
+      out.textContent = t("contacts_reordered");
+    } catch (e) {
+      out.textContent = errorText(e);
+    }
+  };
   const draw = async () => {
     const contacts = await api(path(id, "/contacts"));
     const channel = h("select", { id: "contact_channel", name: "contact_channel" },
       h("option", { value: "email", text: t("channel_email") }), h("option", { value: "webhook", text: t("channel_webhook") }));
     box.replaceChildren(h("h2", { id: "contacts-h", text: t("contacts_title") }),
-      contacts.length ? h("ul", { class: "plain" }, contacts.map((c) => h("li", {},
-        h("span", { class: "grow", text: `${c.position + 1}. ${c.name} — ${c.address}${c.opted_out_at ? ` (${t("opted_out")})` : ""}` }),
+      contacts.length ? h("ol", { class: "plain" }, contacts.map((c, i) => h("li", { "data-contact": c.id },
+        h("span", { class: "grow", text: `${i + 1}. ${c.name} — ${c.address}${c.opted_out_at ? ` (${t("opted_out")})` : ""}${
+          c.quiet_start ? ` · ${t("quiet_hours_are", { from: c.quiet_start.slice(0, 5), to: c.quiet_end.slice(0, 5) })}` : ""}` }),
+        i > 0 ? h("button", { type: "button", class: "secondary", "aria-label": t("move_up", { name: c.name }),
+          text: "↑", onclick: () => swap(contacts, i, i - 1) }) : null,
+        i < contacts.length - 1 ? h("button", { type: "button", class: "secondary", "aria-label": t("move_down", { name: c.name }),
+          text: "↓", onclick: () => swap(contacts, i, i + 1) }) : null,
         action("delete", out, async () => {
           await api(path(id, `/contacts/${c.id}`), { method: "DELETE" });
           await draw();
@@ -89,8 +137,15 @@ async function contactsSection(id) {
         ...field("contact_address", "contact_address", { required: true }),
         ...field("contact_secret", "contact_secret", { minlength: 16 }),
         h("p", { class: "note", text: t("contact_secret_note") }),
+        h("fieldset", {}, h("legend", { text: t("quiet_hours") }),
+          h("p", { class: "note", text: t("quiet_hours_note") }),
+          ...field("quiet_start", "quiet_from", { type: "time" }),
+          ...field("quiet_end", "quiet_to", { type: "time" })),
       ], "contact_add", async (f) => {
-        const body = { name: f.contact_name.value, channel: channel.value, position: contacts.length };
+        const body = { name: f.contact_name.value, channel: channel.value,
+          position: contacts.length ? Math.max(...contacts.map((c) => c.position)) + 1 : 0 };
+        if (f.quiet_start.value && f.quiet_end.value)
+          Object.assign(body, { quiet_start: f.quiet_start.value, quiet_end: f.quiet_end.value });
         if (channel.value === "email") body.email = f.contact_address.value;
         else Object.assign(body, { url: f.contact_address.value, secret: f.contact_secret.value });
         await api(path(id, "/contacts"), { method: "POST", body });
@@ -128,6 +183,36 @@ async function sharingSection(id) {
   };
   await draw();
   return box;
+}
+
+/** Reaching the wearer through the band: a short reminder on its screen, and alarms
+ * (set in the wearer's local time; the API turns it into the band's UTC clock). */
+function bandActionsSection(id) {
+  const out = status();
+  const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  const reminder = form("reminder_title", [
+    ...field("reminder_text", "reminder_text", { required: true, maxlength: 18 }),
+    h("p", { class: "note", text: t("reminder_note") }),
+  ], "reminder_send", async (f) => {
+    const sent = await api(path(id, "/commands"), { method: "POST", body: { cmd: "message", args: { text: f.reminder_text.value } } });
+    out.textContent = t("command_sent", { when: dateTime(new Date().toISOString()), id: sent.id });
+  });
+  const alarm = form("alarm_title", [
+    ...field("alarm_slot", "alarm_slot", { type: "number", min: 1, max: 8, value: 1, required: true }),
+    ...field("alarm_time", "alarm_time", { type: "time", required: true, value: "07:30" }),
+    h("fieldset", {}, h("legend", { text: t("alarm_days") }), days.map((d) =>
+      h("label", {}, h("input", { type: "checkbox", name: "alarm_day", value: d, checked: true }), t(`day_${d}`)))),
+    h("label", {}, h("input", { type: "checkbox", name: "alarm_off", id: "alarm_off" }), t("alarm_off")),
+  ], "alarm_set", async (f) => {
+    const slot = Number(f.alarm_slot.value) - 1;
+    const args = f.alarm_off.checked ? { slot, off: true } : { slot, time: f.alarm_time.value,
+      days: [...f.querySelectorAll("input[name=alarm_day]:checked")].map((i) => i.value) };
+    const sent = await api(path(id, "/commands"), { method: "POST", body: { cmd: "set_alarm", args } });
+    out.textContent = t("command_sent", { when: dateTime(new Date().toISOString()), id: sent.id });
+  });
+  return h("section", { "aria-labelledby": "band-actions-h" },
+    h("h2", { id: "band-actions-h", text: t("band_actions_title") }), reminder, alarm,
+    h("p", { class: "note", text: t("sedentary_note") }), out);
 }
 
 function findSection(id) {

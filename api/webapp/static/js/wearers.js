@@ -1,4 +1,5 @@
-// "My wearers": every band the user may see as a status tile, worst news first, plus
+// "My wearers": every band the user may see as a status tile, worst news first (the
+// list answers each band's latest battery level), plus
 // claiming a band with the code from its box and accepting an invitation.
 import { api } from "./api.js";
 import { h, field, form, heading } from "./dom.js";
@@ -19,25 +20,13 @@ export function status(band, openAlerts, battery) {
 function tile(band, state, battery) {
   const label = band.name && band.name !== band.band_id ? band.name : band.band_id;
   return h("li", { class: `tile status-${state}`, "data-band": band.band_id },
-    h("a", { href: `#/today/${encodeURIComponent(band.band_id)}` },
+    h("a", { href: band.scopes.includes("summaries") ? `#/today/${encodeURIComponent(band.band_id)}`
+      : `#/support/${encodeURIComponent(band.band_id)}` }, // support staff see no health data
       h("div", { class: "name", text: label }),
       h("div", { class: "status", text: `${t("symbol_" + state)} ${t("status_" + state)}` }),
       h("div", { class: "note", text: t("last_seen", { when: dateTime(band.last_seen) }) }),
       battery != null ? h("div", { class: "note", text: t("battery_level", { level: battery }) }) : null,
     ));
-}
-
-/** The latest battery level per band, a few requests at a time (diagnostics scope). */
-async function batteries(bands, onLevel) {
-  const queue = bands.filter((b) => b.scopes.includes("diagnostics"));
-  const worker = async () => {
-    for (let b; (b = queue.shift()); ) {
-      const d = await api(`/bands/${encodeURIComponent(b.band_id)}/diagnostics`, { query: { days: 1 } }).catch(() => null);
-      const last = d?.battery_hourly?.at(-1);
-      if (last) onLevel(b, last.level);
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
 }
 
 export async function renderWearers(main) {
@@ -46,23 +35,16 @@ export async function renderWearers(main) {
   main.append(heading("wearers_title"), summary, list);
   const [bands, alerts] = await Promise.all([api("/bands"), api("/alerts", { query: { limit: 500 } })]);
   const open = new Set(alerts.filter((a) => OPEN.has(a.state)).map((a) => a.band_id));
-  const levels = new Map();
-  const draw = () => {
-    const rows = bands.map((b) => [b, status(b, open, levels.get(b.band_id))]);
-    rows.sort((x, y) => RANK[x[1]] - RANK[y[1]] || x[0].band_id.localeCompare(y[0].band_id));
-    list.replaceChildren(...rows.map(([b, s]) => tile(b, s, levels.get(b.band_id))));
-    const counts = {};
-    for (const [, s] of rows) counts[s] = (counts[s] || 0) + 1;
-    summary.textContent = t("wearers_count", { n: bands.length, alerts: counts.alert || 0 });
-  };
-  draw();
+  // each band's latest battery level comes with the list (GET /bands): one request
+  const levels = new Map(bands.map((b) => [b.band_id, b.battery_percent]));
+  const rows = bands.map((b) => [b, status(b, open, levels.get(b.band_id))]);
+  rows.sort((x, y) => RANK[x[1]] - RANK[y[1]] || x[0].band_id.localeCompare(y[0].band_id));
+  list.replaceChildren(...rows.map(([b, s]) => tile(b, s, levels.get(b.band_id))));
+  const counts = {};
+  for (const [, s] of rows) counts[s] = (counts[s] || 0) + 1;
+  summary.textContent = t("wearers_count", { n: bands.length, alerts: counts.alert || 0 });
   if (!bands.length) list.replaceWith(h("p", { text: t("no_wearers") }));
   main.append(claimForm(), acceptForm());
-  let pending = null; // redraw at most a few times a second while levels arrive
-  batteries(bands, (b, level) => {
-    levels.set(b.band_id, level);
-    pending ??= setTimeout(() => { pending = null; draw(); }, 250);
-  });
 }
 
 function claimForm() {
