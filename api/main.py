@@ -21,6 +21,7 @@ from api.routes import (
     commands,
     contacts,
     dead_letters,
+    home_assistant,
     organisations,
     privacy,
     shares,
@@ -52,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.commands = CommandPublisher(settings)
     install(app)
     routers = (auth, bands, shares, organisations, contacts, commands, summaries, alerts)
-    for resource in (*routers, audit, privacy, dead_letters):
+    for resource in (*routers, home_assistant, audit, privacy, dead_letters):
         app.include_router(resource.router)
     webapp.mount(app)
     return app

@@ -290,6 +290,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("DELETE", "/bands/{band_id}"): lambda w: Call(BAND),
     ("POST", "/auth/me/erase"): lambda w: Call({}, json={"password": PASSWORD}),
     ("GET", "/bands/{band_id}/dead-letters"): lambda w: Call(BAND),
+    ("GET", "/bands/{band_id}/home-assistant"): lambda w: Call(BAND),
+    ("PUT", "/bands/{band_id}/home-assistant"): lambda w: Call(
+        BAND, json={"exposed": True, "health": True}
+    ),
 }
 
 

@@ -24,6 +24,7 @@ PASSWORDS = {
     "MQTT_API_PASSWORD": "api-password-123",
     "MQTT_MONITOR_PASSWORD": "monitor-password",
     "MQTT_OPERATOR_PASSWORD": "operator-password",
+    "MQTT_HA_PASSWORD": "home-assistant-pw",
 }
 
 
