@@ -200,6 +200,8 @@ class HaDiscovery:
                     except psycopg.Error as exc:
                         log.warning("home assistant: database error, retrying: %s", exc)
                         self._close_db()
+                    except Exception:  # one bad round must not end the service
+                        log.exception("home assistant: round failed, retrying")
                 await self._serve_presses(stop, self.settings.ha_interval_s)
         finally:
             await asyncio.to_thread(self.close)
