@@ -316,3 +316,25 @@ async def test_only_the_owner_exposes_and_health_needs_exposure(owner, api, sett
     r = await owner.client.get("/bands/BH-0001/home-assistant")
     assert r.json()["exposed"] is False and r.json()["entities"] == []
     assert r.json()["discovery_enabled"] is False  # off by default
+
+
+async def test_the_discovery_login_hears_no_band_data(broker):
+    """bandhub-ha reads the database, not the broker: subscribing to records, statuses
+    or command results gets it nothing, while what it needs is delivered."""
+    if not broker.enforces_acls:
+        pytest.skip("a broker without dynamic security enforces no ACLs")
+    service = Client(broker.url_for(broker_acl.HOME_ASSISTANT), "probe-ha-service").start(
+        "bandhub/v1/band/#", "bandhub/v1/gw/#", HA.commands_filter(), HA.birth()
+    )
+    operator = Client(broker.url, "probe-operator").start()
+    try:
+        operator.publish("bandhub/v1/band/BH-0001/status", {"v": 1})
+        operator.publish("bandhub/v1/band/BH-0001/rec/hr", {"v": 1})
+        operator.publish("bandhub/v1/band/BH-0001/cmd/result", {"v": 1})
+        operator.publish(HA.command("BH-0001"), "PRESS")
+        await eventually(lambda: service.got, 5, "the press")
+        await asyncio.sleep(0.3)
+        assert service.topics_got() == [HA.command("BH-0001")]
+    finally:
+        service.stop()
+        operator.stop()
