@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bandhub import __version__
+
 Component = Literal["sensor", "binary_sensor", "button"]
 COMPONENTS: tuple[Component, ...] = ("sensor", "binary_sensor", "button")
 AVAILABLE, NOT_AVAILABLE = "online", "offline"  # Home Assistant's defaults
@@ -24,7 +26,7 @@ PRESS = "PRESS"  # the button's payload_press (Home Assistant's default)
 ON, OFF = "ON", "OFF"  # binary sensors' payload_on / payload_off (the defaults)
 MANUFACTURER = "bandhub"
 DEFAULT_MODEL = "bandhub wristband"
-ORIGIN = {"name": "bandhub", "support_url": "https://github.com/bandhub/bandhub"}
+ORIGIN = {"name": "bandhub", "sw_version": __version__}  # who published it, HA logs
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,6 @@ ENTITIES: tuple[Entity, ...] = (
     ),
     Entity("button", "find", "Find my band", options={"device_class": "identify"}),
 )  # fmt: skip
-BY_KEY = {e.key: e for e in ENTITIES}
 
 
 def entities_for(health: bool) -> tuple[Entity, ...]:
