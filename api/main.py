@@ -24,6 +24,7 @@ from api.routes import (
     dead_letters,
     firmware,
     gateways,
+    home_assistant,
     organisations,
     privacy,
     shares,
@@ -55,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.commands = CommandPublisher(settings)
     install(app)
     routers = (auth, bands, gateways, shares, organisations, contacts, commands, summaries, alerts)
-    for resource in (*routers, challenges, audit, privacy, dead_letters, firmware):
+    for resource in (*routers, challenges, home_assistant, audit, privacy, dead_letters, firmware):
         app.include_router(resource.router)
     webapp.mount(app)
     return app

@@ -148,6 +148,23 @@ class Settings(BaseSettings):
         description="How often a worker looks for the sessions of workers that are gone",
     )
 
+    # Home Assistant (docs/home-assistant.md)
+    ha_discovery: bool = Field(
+        default=False,
+        description="Publish Home Assistant MQTT discovery configs and states for the bands"
+        " their owners chose to expose (`bandhub ha-discovery`, or inside `bandhub demo`)",
+    )
+    ha_discovery_prefix: str = Field(
+        default="homeassistant",
+        pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+        description="Home Assistant's discovery prefix (its MQTT integration's setting)",
+    )
+    ha_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the discovery service reads the exposed bands' latest values",
+    )
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000

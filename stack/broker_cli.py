@@ -32,6 +32,7 @@ def broker_init(
     api_password: Annotated[str, _password("MQTT_API_PASSWORD")],
     monitor_password: Annotated[str, _password("MQTT_MONITOR_PASSWORD")],
     operator_password: Annotated[str, _password("MQTT_OPERATOR_PASSWORD")],
+    ha_password: Annotated[str, _password("MQTT_HA_PASSWORD")],
 ) -> None:
     """Write the initial dynamic-security file (service logins and roles) unless it exists."""
     from bandhub.contracts.messages import Topics
@@ -47,10 +48,14 @@ def broker_init(
         broker_acl.API: api_password,
         broker_acl.MONITOR: monitor_password,
         broker_acl.OPERATOR: operator_password,
+        broker_acl.HOME_ASSISTANT: ha_password,
     }
     if weak := [user for user, pw in passwords.items() if len(pw) < 12]:
         _fail(f"passwords of {', '.join(weak)} are shorter than 12 characters")
-    config = broker_acl.initial_config(Topics(get_settings().mqtt_topic_prefix), passwords)
+    settings = get_settings()
+    config = broker_acl.initial_config(
+        Topics(settings.mqtt_topic_prefix), passwords, settings.ha_discovery_prefix
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -122,6 +122,20 @@ def ingest() -> None:
     run_until_signal(main)
 
 
+@app.command("ha-discovery")
+def ha_discovery() -> None:
+    """Show the bands their owners exposed in Home Assistant (MQTT discovery)."""
+    from bandhub.settings import get_settings
+    from ha_discovery.service import HaDiscovery
+
+    setup_logging()
+    settings = get_settings()
+    _require_services(settings)
+    if not settings.ha_discovery:
+        _fail("BANDHUB_HA_DISCOVERY is off (docs/home-assistant.md)")
+    run_until_signal(lambda stop: HaDiscovery(settings).run(stop))
+
+
 @app.command()
 def api() -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""

@@ -87,6 +87,8 @@ async def run_demo(settings: Settings, opts: DemoOptions, stop: asyncio.Event) -
                 say(f"  {owner.email} / {owner.password}")
                 say("  or as a caregiver with summaries and alerts of BH-0001:")
                 say(f"  {caregiver.email} / {caregiver.password}")
+                if system.settings.ha_discovery:
+                    say("Home Assistant: BH-0001 is exposed (docs/home-assistant.md)")
                 auth = SignedIn(owner)
                 async with httpx.AsyncClient(base_url=api, timeout=10, auth=auth) as http:
                     say(

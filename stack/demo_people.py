@@ -87,7 +87,8 @@ async def _account(conn: AsyncConnection, email: str, name: str) -> DemoPerson:
 async def set_up_people(
     settings: Settings, api_url: str, bands: int, contact_url: str, contact_secret: str
 ) -> tuple[DemoPerson, DemoPerson]:
-    """Accounts, claimed bands, the contact and the caregiver's accepted share."""
+    """Accounts, claimed bands, the contact and the caregiver's accepted share; with
+    BANDHUB_HA_DISCOVERY, BH-0001 shown in Home Assistant with its health values."""
     async with await AsyncConnection.connect(
         settings.database_url, row_factory=dict_row, autocommit=True
     ) as conn:
@@ -101,6 +102,11 @@ async def set_up_people(
                 f"/bands/{band_id}/claim", json={"claim_code": code, "name": f"Wearer {i + 1}"}
             )
             _ok(r, f"claiming {band_id}")
+        if settings.ha_discovery:  # the owner shows the first band in Home Assistant
+            r = await http.put(
+                "/bands/BH-0001/home-assistant", json={"exposed": True, "health": True}
+            )
+            _ok(r, "showing BH-0001 in Home Assistant")
         listed = (await http.get("/bands/BH-0001/contacts")).json()
         if not any(c["address"] == contact_url for c in listed):
             r = await http.post(

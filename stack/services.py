@@ -135,6 +135,11 @@ class SystemServices:
         self._tasks.append(asyncio.create_task(Dispatcher(s).run(self._stop)))
         api_settings = self.service_settings(broker_acl.API)
         self._tasks.append(asyncio.create_task(serve_api(api_settings, self._stop)))
+        if s.ha_discovery:
+            from ha_discovery.service import HaDiscovery
+
+            ha = HaDiscovery(self.service_settings(broker_acl.HOME_ASSISTANT))
+            self._tasks.append(asyncio.create_task(ha.run(self._stop)))
         if gateway_backend is not None:
             await self.start_gateway(gateway_backend, set_band_clock=set_band_clock, bands=bands)
         await _wait_http(self.api_url)

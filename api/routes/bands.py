@@ -149,7 +149,8 @@ async def _claim(conn, me: Principal, band_id: str, name: str | None) -> dict:
 
 
 async def _end_shares(conn, access: BandAccess) -> None:
-    """A band changing hands: every share and organisation care ends (and its consent)."""
+    """A band changing hands: every share, organisation care and Home Assistant exposure
+    ends (and its consent)."""
     band_id, me = access.band_id, access.who.account_id
     await conn.execute(
         "UPDATE shares SET revoked_at = now() WHERE band_id = %s AND revoked_at IS NULL",
@@ -161,6 +162,8 @@ async def _end_shares(conn, access: BandAccess) -> None:
         (me, band_id),
     )
     await conn.execute("UPDATE bands SET org_id = NULL WHERE band_id = %s", (band_id,))
+    # and the band leaves Home Assistant (its consent was revoked above with the rest)
+    await conn.execute("DELETE FROM ha_exposure WHERE band_id = %s", (band_id,))
 
 
 @router.delete(

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
+from bandhub.contracts.home_assistant import HaTopics
 from bandhub.contracts.messages import Topics
 
 Acl = dict[str, object]
@@ -22,7 +23,8 @@ INGEST = "bandhub-ingest"
 MONITOR = "bandhub-monitor"
 API = "bandhub-api"
 OPERATOR = "bandhub-operator"
-SERVICE_USERS = (ADMIN, INGEST, MONITOR, API, OPERATOR)
+HOME_ASSISTANT = "bandhub-ha"
+SERVICE_USERS = (ADMIN, INGEST, MONITOR, API, OPERATOR, HOME_ASSISTANT)
 
 # everything not allowed by a role is denied, receiving included: a client only ever
 # receives what its role lists, whatever it managed to subscribe to
@@ -87,7 +89,30 @@ def gateway_acls(topics: Topics, gateway_id: str, bands: Iterable[str]) -> list[
     return acls
 
 
-def service_acls(topics: Topics) -> dict[str, list[Acl]]:
+def home_assistant_acls(ha: HaTopics) -> list[Acl]:
+    """What the Home Assistant discovery service (``bandhub ha-discovery``) may do: write
+    bandhub devices' discovery configs (and read them back, its record of what it
+    published), the states and availability under ``P/ha/``, hear Home Assistant's
+    birth message and button presses, and send the find_band command a press becomes."""
+    configs = ha.config_filters()
+    return [
+        *_send(*configs, ha.ha_filter()),
+        *_read(*configs, ha.birth(), ha.commands_filter()),
+        *_send(Topics(ha.prefix).commands_filter()),
+    ]
+
+
+def home_assistant_client_acls(ha: HaTopics) -> list[Acl]:
+    """A role for Home Assistant's own login (made by the operator, docs/home-assistant.md):
+    the discovery configs and bandhub's ``P/ha/`` topics, its birth message, and the
+    button presses; nothing of the bands' records, statuses or commands."""
+    return [
+        *_read(f"{ha.discovery_prefix}/#", ha.ha_filter()),
+        *_send(f"{ha.discovery_prefix}/status", ha.commands_filter()),
+    ]
+
+
+def service_acls(topics: Topics, discovery_prefix: str = "homeassistant") -> dict[str, list[Acl]]:
     """The role of each bandhub service login."""
     p = topics.prefix
     return {
@@ -111,6 +136,7 @@ def service_acls(topics: Topics) -> dict[str, list[Acl]]:
         ],
         # every bandhub topic, for tools and tests; never hand it to a device
         OPERATOR: [*_read(f"{p}/#"), _acl("subscribePattern", f"$share/+/{p}/#"), *_send(f"{p}/#")],
+        HOME_ASSISTANT: home_assistant_acls(HaTopics(p, discovery_prefix)),
     }
 
 
@@ -131,9 +157,11 @@ def mosquitto_hash(password: str, salt: bytes | None = None, iterations: int = 1
     }
 
 
-def initial_config(topics: Topics, passwords: dict[str, str]) -> dict:
+def initial_config(
+    topics: Topics, passwords: dict[str, str], discovery_prefix: str = "homeassistant"
+) -> dict:
     """The plugin's JSON for a fresh broker: one login and role per bandhub service."""
-    roles = service_acls(topics)
+    roles = service_acls(topics, discovery_prefix)
     return {
         "defaultACLAccess": DEFAULT_ACCESS,
         "clients": [

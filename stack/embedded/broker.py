@@ -162,6 +162,30 @@ class EmbeddedBroker:
                 raise RuntimeError(f"broker did not listen on port {self.port}")
             await asyncio.sleep(0.05)
         log.info("%s broker on %s", self.kind, self.anonymous_url)
+        if self.enforces_acls:
+            await asyncio.to_thread(self._add_missing_logins)
+
+    def _add_missing_logins(self) -> None:
+        """A data dir from before a service existed (e.g. bandhub-ha): the plugin keeps
+        the logins it started with, so the new service's login and role are added now."""
+        logins = self._service_logins()
+        missing = [user for user in broker_acl.SERVICE_USERS if user not in logins]
+        if not missing:
+            return
+        from bandhub.principals.dynsec import BrokerAdmin
+
+        roles = broker_acl.service_acls(self.topics)
+        added = {user: broker_acl.new_password() for user in missing}
+        with BrokerAdmin(self.admin_url, self.topics) as admin:
+            for user, password in added.items():
+                admin.run(
+                    {"command": "createRole", "rolename": user, "acls": roles[user]},
+                    {"command": "createClient", "username": user, "password": password,
+                     "roles": [{"rolename": user}]},
+                )  # fmt: skip
+        logins.update(added)
+        (self.data_dir / "service-logins.json").write_text(json.dumps(logins))
+        log.info("added broker logins %s", ", ".join(missing))
 
     async def _start_amqtt(self) -> None:
         from amqtt.broker import Broker

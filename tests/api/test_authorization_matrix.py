@@ -374,6 +374,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("POST", "/bands/{band_id}/firmware/update"): lambda w: Call(
         BAND, json={"action": "postpone", "postpone_days": 2}
     ),
+    ("GET", "/bands/{band_id}/home-assistant"): lambda w: Call(BAND),
+    ("PUT", "/bands/{band_id}/home-assistant"): lambda w: Call(
+        BAND, json={"exposed": True, "health": True}
+    ),
 }
 
 

@@ -24,6 +24,7 @@ PASSWORDS = {
     "MQTT_API_PASSWORD": "api-password-123",
     "MQTT_MONITOR_PASSWORD": "monitor-password",
     "MQTT_OPERATOR_PASSWORD": "operator-password",
+    "MQTT_HA_PASSWORD": "home-assistant-pw",
 }
 
 
@@ -71,3 +72,38 @@ async def test_the_compose_broker_takes_each_service_login_and_no_anonymous_clie
     finally:
         for c in [*clients, anonymous]:
             c.stop()
+
+
+async def test_an_embedded_broker_from_before_a_service_existed_gets_its_login(tmp_path: Path):
+    """A data dir made before bandhub-ha existed: the next start adds its login."""
+    import json
+
+    from bandhub.contracts.messages import Topics
+    from bandhub.principals.dynsec import BrokerAdmin
+    from stack.embedded.broker import EmbeddedBroker
+
+    if dynsec_plugin() is None:
+        pytest.skip("mosquitto's dynamic-security plugin is not installed")
+    broker = EmbeddedBroker(tmp_path / "broker")
+    await broker.start()
+    user = broker_acl.HOME_ASSISTANT
+    with BrokerAdmin(broker.admin_url, Topics()) as admin:  # as an older bandhub made it
+        admin.run(
+            {"command": "deleteClient", "username": user},
+            {"command": "deleteRole", "rolename": user},
+        )
+    await broker.stop()
+    logins_file = tmp_path / "broker" / "service-logins.json"
+    logins = json.loads(logins_file.read_text())
+    del logins[user]
+    logins_file.write_text(json.dumps(logins))
+
+    again = EmbeddedBroker(tmp_path / "broker", broker.port)
+    await again.start()
+    try:
+        probe = Client(again.url_for(user), "probe-ha").start()
+        await eventually(lambda: probe.events, 5, "an answer")
+        probe.stop()
+        assert probe.events[0] == "connect Success"
+    finally:
+        await again.stop()

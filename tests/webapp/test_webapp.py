@@ -198,6 +198,13 @@ async def test_the_owner_manages_contacts_sharing_and_the_wearers_settings(page,
     await expect(page.get_by_text("No emergency contacts yet.")).to_be_visible()
     assert (await owner.client.get("/bands/BH-0001/contacts")).json() == []
 
+    ha = page.get_by_role("form", name="Home Assistant")
+    await ha.get_by_label("Show in Home Assistant").check()
+    await ha.get_by_role("button", name="Apply").click()
+    await expect(page.get_by_text("The band shows in Home Assistant.")).to_be_visible()
+    shown = (await owner.client.get("/bands/BH-0001/home-assistant")).json()
+    assert (shown["exposed"], shown["health"]) == (True, False)  # health only when ticked
+
 
 async def test_switching_to_chinese_translates_the_app(page: Page, owner):
     await _sign_in(page, owner.email)

@@ -1,5 +1,5 @@
 // "Settings" for one wearer: time zone and fall countdown, emergency contacts (add,
-// delete, test alert), sharing (invite, revoke) and "find my band".
+// delete, test alert), sharing (invite, revoke), Home Assistant and "find my band".
 import { api } from "./api.js";
 import { h, field, form, heading, errorText } from "./dom.js";
 import { t, dateTime } from "./i18n.js";
@@ -41,7 +41,8 @@ export async function renderSettings(main, bandId) {
   const current = await api(path(bandId)); // GET /bands/{id}: settings, profile, goals
   main.append(wearerSection(bandId, current), profileSection(bandId, current),
     await contactsSection(bandId));
-  if (band.scopes.includes("owner")) main.append(await sharingSection(bandId));
+  if (band.scopes.includes("owner"))
+    main.append(await sharingSection(bandId), await homeAssistantSection(bandId));
   main.append(bandActionsSection(bandId), findSection(bandId));
 }
 
@@ -213,6 +214,26 @@ function bandActionsSection(id) {
   return h("section", { "aria-labelledby": "band-actions-h" },
     h("h2", { id: "band-actions-h", text: t("band_actions_title") }), reminder, alarm,
     h("p", { class: "note", text: t("sedentary_note") }), out);
+}
+
+/** The owner's choice to show the band in Home Assistant, and its health values with it. */
+async function homeAssistantSection(id) {
+  const current = await api(path(id, "/home-assistant"));
+  const saved = status();
+  const box = (name, key, checked) =>
+    h("label", {}, h("input", { type: "checkbox", name, checked }), ` ${t(key)}`);
+  const f = form("ha_title", [
+    h("p", { class: "note", text: t(current.discovery_enabled ? "ha_note" : "ha_off") }),
+    box("ha_exposed", "ha_exposed", current.exposed),
+    box("ha_health", "ha_health", current.health),
+  ], "ha_apply", async (el) => {
+    const exposed = el.ha_exposed.checked;
+    const health = exposed && el.ha_health.checked;
+    el.ha_health.checked = health;
+    await api(path(id, "/home-assistant"), { method: "PUT", body: { exposed, health } });
+    saved.textContent = t(exposed ? "ha_shown" : "ha_hidden");
+  });
+  return h("section", { "aria-labelledby": "ha-h" }, h("h2", { id: "ha-h", text: t("ha_title") }), f, saved);
 }
 
 function findSection(id) {

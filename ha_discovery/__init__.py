@@ -1,0 +1,1 @@
+"""Home Assistant MQTT discovery for the bands their owners chose to expose."""
