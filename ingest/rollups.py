@@ -155,7 +155,7 @@ def refresh_rollups(
     lo = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
     hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     rng = (band_id, lo, hi)
-    raw_hr = "(SELECT band_id, t, bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s) s"
+    raw_hr = "(SELECT band_id, t, bpm FROM hr_range(%s, %s, %s)) s"  # rows and blocks
     with conn.transaction():
         lock_bands(conn, [band_id], exclusive=True)
         for table, width in (("hr_1m", "1 minute"), ("hr_1h", "1 hour")):

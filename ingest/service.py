@@ -212,6 +212,7 @@ class Ingest:
                         escalation_s=self.settings.alert_escalation_s,
                         repeat_s=self.settings.alert_repeat_s,
                         check_bindings=self.settings.gateway_auth,
+                        compact_after_s=self.settings.hr_compact_after_s,
                     )
                     while not self._stop.is_set():
                         if pending is None:

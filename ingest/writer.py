@@ -62,6 +62,12 @@ _ROW = {Stream.HR: _hr_row}  # the stream nearly every record is in
 # what is new, so they always go through staging
 _DIRECT = {Stream.HR, Stream.EPOCH, Stream.BATTERY}
 _STAGED_AFTER_A_REPEAT = 20  # batches
+_CLOCK_MARGIN_S = 600.0  # between this host's clock and the database's (compaction's)
+_NOT_IN_BLOCKS = (
+    "DELETE FROM stage_hr s USING hr_blocks b WHERE b.band_id = s.band_id"
+    " AND b.t0 = date_bin('1 hour', s.t, TIMESTAMPTZ '2000-01-01 00:00+00')"
+    " AND EXISTS (SELECT 1 FROM hr_unpack(b) u WHERE u.t = s.t AND u.seq = s.seq)"
+)
 
 
 class RecordWriter:
@@ -74,8 +80,12 @@ class RecordWriter:
         escalation_s: float = 60.0,
         repeat_s: float = 300.0,
         check_bindings: bool = False,
+        compact_after_s: float = 7200.0,
     ):
         self.conn = conn
+        # heart rate this much older than now may already sit in hr_blocks (compacted):
+        # such rows are checked against the blocks, never copied straight in
+        self._compacted_margin = dt.timedelta(seconds=max(compact_after_s - _CLOCK_MARGIN_S, 0))
         self.check_bindings = check_bindings  # records only from gateways bound to the band
         self.refused = 0  # records the last write dead-lettered for that
         self.auto_register = auto_register
@@ -291,13 +301,16 @@ class RecordWriter:
         table, cols = _COLUMNS[stream]
         all_cols = ("band_id", "seq", "t", *cols, "received_at")
         col_list = ", ".join(all_cols)
-        if self._copy_direct(stream, table, col_list, rows):
+        old = stream == Stream.HR and min(r[2] for r in rows) < self._compacted_before()
+        if not old and self._copy_direct(stream, table, col_list, rows):
             direct.append((stream, rows))
             return [r[:3] for r in rows]
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY stage_{table} ({col_list}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            if old:  # a re-sent record may have been compacted: it is not new either
+                cur.execute(_NOT_IN_BLOCKS)
             cur.execute(rollups.insert_sql(stream, table, col_list))
             new = cur.fetchall()
         if stream == Stream.FALL and new:
@@ -305,6 +318,12 @@ class RecordWriter:
         if stream == Stream.BUTTON and new:
             self._wearer_pressed(new)
         return new
+
+    def _compacted_before(self) -> dt.datetime:
+        """Heart rate older than this may have been moved to hr_blocks already (the
+        compaction job moves hours that ended ``compact_after_s`` ago; the per-band lock
+        keeps it from running inside this transaction)."""
+        return dt.datetime.now(dt.UTC) - self._compacted_margin
 
     def _wearer_pressed(self, keys: list[tuple]) -> None:
         """ "I'm OK" before the countdown ends cancels the band's pending fall alerts;
