@@ -301,7 +301,7 @@ class RecordWriter:
         table, cols = _COLUMNS[stream]
         all_cols = ("band_id", "seq", "t", *cols, "received_at")
         col_list = ", ".join(all_cols)
-        old = stream == Stream.HR and min(r[2] for r in rows) < self._compacted_before()
+        old = stream == Stream.HR and self._may_be_compacted(rows)
         if not old and self._copy_direct(stream, table, col_list, rows):
             direct.append((stream, rows))
             return [r[:3] for r in rows]
@@ -319,11 +319,22 @@ class RecordWriter:
             self._wearer_pressed(new)
         return new
 
-    def _compacted_before(self) -> dt.datetime:
-        """Heart rate older than this may have been moved to hr_blocks already (the
-        compaction job moves hours that ended ``compact_after_s`` ago; the per-band lock
-        keeps it from running inside this transaction)."""
-        return dt.datetime.now(dt.UTC) - self._compacted_margin
+    def _may_be_compacted(self, rows: list[tuple]) -> bool:
+        """Whether some of these heart-rate rows may be in hr_blocks already: only rows
+        older than the compaction job's horizon (it moves hours that ended
+        ``compact_after_s`` ago), and only if their bands have blocks in that span (a
+        backlog usually lands where nothing was compacted). The per-band lock this
+        transaction holds keeps the job from running until it commits."""
+        horizon = dt.datetime.now(dt.UTC) - self._compacted_margin
+        old = [r for r in rows if r[2] < horizon]
+        if not old:
+            return False
+        ts = [r[2] for r in old]
+        return self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM hr_blocks WHERE band_id = ANY(%s)"
+            " AND t0 > %s::timestamptz - interval '1 hour' AND t0 <= %s)",
+            (sorted({r[0] for r in old}), min(ts), max(ts)),
+        ).fetchone()[0]
 
     def _wearer_pressed(self, keys: list[tuple]) -> None:
         """ "I'm OK" before the countdown ends cancels the band's pending fall alerts;
