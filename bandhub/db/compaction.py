@@ -12,7 +12,7 @@ from bandhub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BLOCKS_PER_TRANSACTION = 200
+BLOCKS_PER_TRANSACTION = 100
 
 
 def compact(conn: psycopg.Connection, settings: Settings, *, max_rounds: int = 1000) -> int:

@@ -75,62 +75,77 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Move the hours of `hr` that end before `before` into blocks (merged with a block of
--- the same hour), at most `max_blocks` of them, in band and time order; returns the
--- blocks written. Takes the per-band lock ingest takes shared (ingest/rollups.py),
--- exclusively, so it never runs between ingest's duplicate check and its insert.
+-- the same hour), about `max_blocks` of them, band by band and in time order; returns
+-- the blocks written. Each band's old rows are one range of hr's key, found with a
+-- walk over the key (no scan of the table). Takes the per-band lock ingest takes
+-- shared (ingest/rollups.py), exclusively, so it never runs between ingest's duplicate
+-- check and its insert.
 CREATE FUNCTION hr_compact(before timestamptz, max_blocks integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
-    written integer;
+    cutoff timestamptz := date_bin('1 hour', before, TIMESTAMPTZ '2000-01-01 00:00+00');
+    band text;
+    lo timestamptz;
+    hi timestamptz;
+    got integer;
+    written integer := 0;
 BEGIN
     PERFORM set_config('extra_float_digits', '3', true);  -- rr_ms's text exact
-    CREATE TEMP TABLE IF NOT EXISTS hr_compact_keys (band_id text, t0 timestamptz)
-        ON COMMIT DROP;
-    TRUNCATE hr_compact_keys;
-    INSERT INTO hr_compact_keys
-    SELECT DISTINCT h.band_id, date_bin('1 hour', h.t, TIMESTAMPTZ '2000-01-01 00:00+00')
-    FROM hr h
-    WHERE h.t < date_bin('1 hour', before, TIMESTAMPTZ '2000-01-01 00:00+00')
-    ORDER BY 1, 2 LIMIT max_blocks;
-    PERFORM pg_advisory_xact_lock(4242011, hashtext(k.band_id))
-    FROM (SELECT DISTINCT band_id FROM hr_compact_keys ORDER BY 1) k;
-    WITH moved AS (
-        DELETE FROM hr h USING hr_compact_keys k
-        WHERE h.band_id = k.band_id AND h.t >= k.t0 AND h.t < k.t0 + interval '1 hour'
-        RETURNING h.band_id, h.seq, h.t, h.bpm, h.rr_ms, h.contact, h.received_at
-    ), old AS (
-        DELETE FROM hr_blocks b USING hr_compact_keys k
-        WHERE b.band_id = k.band_id AND b.t0 = k.t0 RETURNING b.*
-    ), samples AS (
-        SELECT DISTINCT ON (band_id, t, seq) * FROM (
-            SELECT * FROM moved
+    PERFORM set_config('work_mem', '64MB', true);  -- a band's day sorted in memory
+    FOR band IN
+        WITH RECURSIVE b(id) AS (
+            (SELECT h.band_id FROM hr h ORDER BY 1 LIMIT 1)
             UNION ALL
-            SELECT u.* FROM old b CROSS JOIN LATERAL hr_unpack(b::hr_blocks) u
-        ) s ORDER BY band_id, t, seq
-    ), ranked AS (
-        SELECT s.*, date_bin('1 hour', s.t, TIMESTAMPTZ '2000-01-01 00:00+00') AS t0,
-               row_number() OVER w - 1 AS i, count(*) OVER p AS n,
-               first_value(s.t) OVER w AS t_first, first_value(s.seq) OVER w AS seq0,
-               max(s.t) OVER p AS t_last
-        FROM samples s
-        WINDOW p AS (PARTITION BY s.band_id, date_bin('1 hour', s.t,
-                     TIMESTAMPTZ '2000-01-01 00:00+00')), w AS (p ORDER BY s.t, s.seq)
-    ), stepped AS (
-        SELECT r.*, CASE WHEN r.n > 1 THEN round(extract(epoch FROM r.t_last - r.t_first)
-                    * 1000000 / (r.n - 1))::bigint ELSE 0 END AS step_us,
-               (extract(epoch FROM r.t - r.t_first) * 1000000)::bigint AS off_us
-        FROM ranked r
-    )
-    INSERT INTO hr_blocks
-    SELECT band_id, t0, min(n), min(t_first), min(t_last), min(seq0), min(step_us),
-           array_agg(seq - seq0 - i ORDER BY i),
-           array_agg(off_us - i * step_us ORDER BY i),
-           array_agg(bpm ORDER BY i),
-           array_agg(rr_ms::text ORDER BY i),
-           array_agg(contact ORDER BY i),
-           array_agg((extract(epoch FROM received_at - t) * 1000000)::bigint ORDER BY i)
-    FROM stepped GROUP BY band_id, t0 ORDER BY band_id, t0;
-    GET DIAGNOSTICS written = ROW_COUNT;
+            SELECT (SELECT h.band_id FROM hr h WHERE h.band_id > b.id ORDER BY 1 LIMIT 1)
+            FROM b WHERE b.id IS NOT NULL
+        ) SELECT id FROM b WHERE id IS NOT NULL
+    LOOP
+      PERFORM pg_advisory_xact_lock(4242011, hashtext(band));
+      LOOP  -- this band's old rows, a range of hours at a time
+        EXIT WHEN written >= max_blocks;
+        SELECT min(h.t) INTO lo FROM hr h WHERE h.band_id = band;
+        EXIT WHEN lo IS NULL OR lo >= cutoff;
+        lo := date_bin('1 hour', lo, TIMESTAMPTZ '2000-01-01 00:00+00');
+        hi := least(cutoff, lo + least(max_blocks - written, 100000) * interval '1 hour');
+        WITH moved AS (
+            DELETE FROM hr h WHERE h.band_id = band AND h.t >= lo AND h.t < hi
+            RETURNING h.band_id, h.seq, h.t, h.bpm, h.rr_ms, h.contact, h.received_at
+        ), old AS (
+            DELETE FROM hr_blocks b WHERE b.band_id = band AND b.t0 >= lo AND b.t0 < hi
+            AND b.t0 IN (SELECT date_bin('1 hour', m.t, TIMESTAMPTZ '2000-01-01 00:00+00')
+                         FROM moved m)
+            RETURNING b.*
+        ), samples AS (
+            SELECT DISTINCT ON (t, seq) * FROM (
+                SELECT * FROM moved
+                UNION ALL
+                SELECT u.* FROM old b CROSS JOIN LATERAL hr_unpack(b::hr_blocks) u
+            ) s ORDER BY t, seq
+        ), ranked AS (
+            SELECT s.*, date_bin('1 hour', s.t, TIMESTAMPTZ '2000-01-01 00:00+00') AS t0,
+                   row_number() OVER w - 1 AS i, count(*) OVER p AS n,
+                   first_value(s.t) OVER w AS t_first, first_value(s.seq) OVER w AS seq0,
+                   max(s.t) OVER p AS t_last
+            FROM samples s
+            WINDOW p AS (PARTITION BY date_bin('1 hour', s.t,
+                         TIMESTAMPTZ '2000-01-01 00:00+00')), w AS (p ORDER BY s.t, s.seq)
+        ), stepped AS (
+            SELECT r.*, CASE WHEN r.n > 1 THEN round(extract(epoch FROM r.t_last - r.t_first)
+                        * 1000000 / (r.n - 1))::bigint ELSE 0 END AS step_us,
+                   (extract(epoch FROM r.t - r.t_first) * 1000000)::bigint AS off_us
+            FROM ranked r ORDER BY r.t0, r.i  -- the arrays' order (an aggregate takes
+        )                                     -- its rows in the order they come)
+        INSERT INTO hr_blocks
+        SELECT band_id, t0, min(n), min(t_first), min(t_last), min(seq0), min(step_us),
+               array_agg(seq - seq0 - i), array_agg(off_us - i * step_us), array_agg(bpm),
+               array_agg(rr_ms::text), array_agg(contact),
+               array_agg((extract(epoch FROM received_at - t) * 1000000)::bigint)
+        FROM stepped GROUP BY band_id, t0 ORDER BY t0;
+        GET DIAGNOSTICS got = ROW_COUNT;
+        written := written + got;
+      END LOOP;
+      EXIT WHEN written >= max_blocks;
+    END LOOP;
     RETURN written;
 END
 $$;
