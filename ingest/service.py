@@ -169,11 +169,19 @@ class Ingest:
 
     def _drain(self, registry: SessionRegistry, slot: int) -> None:
         client_id = registry.client_id(slot)
-        n = drain_session(self.settings.mqtt_url, client_id, self._filters(), self._queue.put)
+        registry.adopting(slot)
+        first: list[float] = []
+
+        def deliver(d: Delivery) -> None:
+            if not first:
+                first.append(time.time())
+            self._queue.put(d)
+
+        n = drain_session(self.settings.mqtt_url, client_id, self._filters(), deliver)
         if n is None:
             registry.unlock(slot)  # try again on the next round
             return
-        registry.drained(slot, n)
+        registry.drained(slot, n, first[0] if first else None)
         self.drained_sessions += 1
 
     def _on_connect(self, client, _u, _flags, reason_code, _props) -> None:
