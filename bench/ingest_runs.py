@@ -116,7 +116,7 @@ class _Workers:
             # the gateway-band bindings check is bench/ingest_bindings.py's to measure
             "BANDHUB_GATEWAY_AUTH": "false",
         }
-        self.n, self.logs, self.procs = n, logs, []
+        self.n, self.logs, self.procs, self.src = n, logs, [], src
 
     def start(self) -> None:
         """All at once; each takes a free slot (the sessions of the last run)."""
@@ -125,7 +125,9 @@ class _Workers:
         for log in logs:
             out = log.open("w")
             self.procs.append(
-                subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=out)
+                subprocess.Popen(  # in the checkout: `-c` imports from the current directory
+                    cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=out, cwd=self.src or None
+                )
             )
         for proc, log in zip(self.procs, logs, strict=True):
             while " subscribed to " not in log.read_text():
