@@ -31,7 +31,7 @@ import psycopg
 from alerts import commands, store
 from analytics.hrv import persistently_irregular
 from bandhub.contracts.messages import Topics
-from bandhub.db import retention
+from bandhub.db import compaction, retention
 from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
 
@@ -203,7 +203,7 @@ class MonitorService:
 
     def _loop(self) -> None:
         monitor = HealthMonitor(self.settings, send_move=self.send_move)
-        next_retention = 0.0
+        next_retention = next_compaction = 0.0
         while not self._stop.wait(self.settings.monitor_interval_s):
             try:
                 with psycopg.connect(self.settings.database_url) as conn:
@@ -211,5 +211,9 @@ class MonitorService:
                     if time.monotonic() >= next_retention:  # the retention job rides along
                         retention.enforce(conn, self.settings)
                         next_retention = time.monotonic() + self.settings.retention_interval_s
+                    if time.monotonic() >= next_compaction:  # and heart rate's compaction
+                        with psycopg.connect(self.settings.database_url, autocommit=True) as c:
+                            compaction.compact(c, self.settings)  # its own transactions
+                        next_compaction = time.monotonic() + self.settings.hr_compact_interval_s
             except psycopg.Error as exc:
                 log.warning("alert rules skipped this round: %s", exc)

@@ -418,7 +418,7 @@ async def claim_due(conn: AsyncConnection) -> DueDelivery | None:
     band_id = row[10]
     latest = await (
         await conn.execute(
-            "SELECT (SELECT bpm FROM hr WHERE band_id = %s ORDER BY t DESC LIMIT 1),"
+            "SELECT (SELECT bpm FROM hr_last(%s, 'infinity')),"
             " (SELECT level FROM battery WHERE band_id = %s ORDER BY t DESC LIMIT 1),"
             " (SELECT g.location FROM bands b JOIN gateways g"
             "   ON g.gateway_id = b.last_gateway_id WHERE b.band_id = %s)",

@@ -132,7 +132,7 @@ async def facts(conn: AsyncConnection, alert_id: int, contact_id: int) -> dict:
     ]
     alert["last_hr"] = await fetch_one(
         conn,
-        "SELECT t, bpm FROM hr WHERE band_id = %s AND t <= %s ORDER BY t DESC LIMIT 1",
+        "SELECT t, bpm FROM hr_last(%s, %s)",
         (alert["band_id"], alert["event_t"]),
     )
     return alert

@@ -2,9 +2,9 @@
 
 Whole rollup buckets (an hour for hourly points, else a minute) inside the request
 on the local days ingest maintains (``band_days``, each with its interval) come from
-``hr_1h``/``hr_1m``; the ragged edges and other days from ``hr``. Both give count,
-sum, min and max, so a point is the same whichever source it came from: the mean is
-the sum over the count.
+``hr_1h``/``hr_1m``; the ragged edges and other days from the raw samples
+(``hr_range``: rows and compact blocks). Both give count, sum, min and max, so a point
+is the same whichever source it came from: the mean is the sum over the count.
 """
 
 from __future__ import annotations
@@ -82,10 +82,7 @@ async def hr_points(
         )
         params += [band_id, a, b]
     for a, b in raw:
-        parts.append(
-            "SELECT t, 1 AS n, bpm AS s, bpm AS lo, bpm AS hi FROM hr"
-            " WHERE band_id = %s AND t >= %s AND t < %s"
-        )
+        parts.append("SELECT t, 1 AS n, bpm AS s, bpm AS lo, bpm AS hi FROM hr_range(%s, %s, %s)")
         params += [band_id, a, b]
     return await fetch_all(
         conn,

@@ -60,8 +60,7 @@ async def _day_hrv(
         period, start, end = "day", day_start, day_end
     rows = await fetch_all(
         conn,
-        "SELECT rr_ms FROM hr WHERE band_id = %s AND t >= %s AND t < %s"
-        " AND cardinality(rr_ms) > 0 ORDER BY t",
+        "SELECT rr_ms FROM hr_range(%s, %s, %s) WHERE cardinality(rr_ms) > 0 ORDER BY t",
         (band_id, start, end),
     )
     result = daily.day_hrv([r["rr_ms"] for r in rows])
@@ -89,7 +88,7 @@ async def _hr_stats(
         return daily.HeartRateStats(day["hr_min"], avg, day["hr_max"])
     bpm = await fetch_all(
         conn,
-        "SELECT bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s",
+        "SELECT bpm FROM hr_range(%s, %s, %s)",
         (band_id, start, end),
     )
     return daily.heart_rate_stats(np.array([r["bpm"] for r in bpm]))

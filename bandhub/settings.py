@@ -195,6 +195,14 @@ class Settings(BaseSettings):
     retention_dead_letters_days: float = Field(default=90.0, ge=0)
     retention_audit_days: float = Field(default=730.0, ge=0, description="the audit log")
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    # Heart-rate history is kept in compact hourly blocks (docs/scaling.md); the monitor
+    # moves an hour of heart rate there once it ended this long ago
+    hr_compact_after_s: float = Field(
+        default=7200.0,
+        ge=1200.0,
+        description="an hour of heart rate is compacted this long after it ended",
+    )
+    hr_compact_interval_s: float = Field(default=300.0, gt=0)
 
     trends_compute_days: int = Field(
         default=0,

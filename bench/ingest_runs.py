@@ -21,10 +21,10 @@ import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
 
 from bandhub.contracts.messages import Topics
+from bandhub.mqtt import broker_address, mqtt_client
 from stack.embedded.broker import EmbeddedBroker
 
 T0 = 1_795_478_400
@@ -50,10 +50,10 @@ def _messages(records: int, per_message: int, bands: int = 50) -> list[tuple[str
     return out
 
 
-def _publish(port: int, messages: list[tuple[str, bytes]]) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
+def _publish(url: str, messages: list[tuple[str, bytes]]) -> None:
+    client = mqtt_client(url, "bench-publisher")  # the broker's operator login
     client.max_inflight_messages_set(1000)
-    client.connect("127.0.0.1", port)
+    client.connect(*broker_address(url))
     client.loop_start()
     infos = [client.publish(topic, body, qos=1) for topic, body in messages]
     for info in infos:
@@ -113,8 +113,10 @@ class _Workers:
             "BANDHUB_INGEST_MAX_FUTURE_S": str(10 * 365 * 86400),
             "BANDHUB_INGEST_ORPHAN_CHECK_S": "3600",
             "BANDHUB_INGEST_SHARE_GROUP": "ingest",
+            # the gateway-band bindings check is bench/ingest_bindings.py's to measure
+            "BANDHUB_GATEWAY_AUTH": "false",
         }
-        self.n, self.logs, self.procs = n, logs, []
+        self.n, self.logs, self.procs, self.src = n, logs, [], src
 
     def start(self) -> None:
         """All at once; each takes a free slot (the sessions of the last run)."""
@@ -123,7 +125,9 @@ class _Workers:
         for log in logs:
             out = log.open("w")
             self.procs.append(
-                subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=out)
+                subprocess.Popen(  # in the checkout: `-c` imports from the current directory
+                    cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=out, cwd=self.src or None
+                )
             )
         for proc, log in zip(self.procs, logs, strict=True):
             while " subscribed to " not in log.read_text():
@@ -149,7 +153,7 @@ def _bandhub(throwaway_db, messages, total: int, workers: int, src: str = "") ->
             w = _Workers(url, broker.url, workers, Path(tmp), src)
             w.start()  # register the sessions and their subscriptions, then go away
             w.stop()
-            _publish(broker.port, messages)
+            _publish(broker.url, messages)
             stored = _Stored(url, total)
             stored.start()
             w.start()
@@ -183,20 +187,20 @@ def _naive(throwaway_db, messages, total: int) -> float:
             conn.commit()
             client.ack(msg.mid, msg.qos)
 
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, "bench-naive", clean_session=False)
+        client = mqtt_client(broker.url, "bench-naive", clean_start=False)
         client.manual_ack_set(True)
         client.on_message = on_message
         try:
-            client.connect("127.0.0.1", broker.port)
+            client.connect(*broker_address(broker.url))
             client.loop_start()
             client.subscribe(Topics().records_filter(), 1)
             time.sleep(1.0)  # the session now holds the subscription
             client.disconnect()
             client.loop_stop()
-            _publish(broker.port, messages)
+            _publish(broker.url, messages)
             stored = _Stored(url, total, "SELECT count(*) FROM hr")
             stored.start()
-            client.connect("127.0.0.1", broker.port)
+            client.connect(*broker_address(broker.url))
             client.loop_start()
             took = stored.took()
             client.disconnect()

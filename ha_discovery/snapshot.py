@@ -36,7 +36,7 @@ SELECT b.band_id, b.name, b.last_seen, e.health,
        coalesce((s.status->>'connected')::boolean, false)
          AND coalesce(g.state, 'online') = 'online' AS online,
        CASE WHEN e.health THEN
-         (SELECT bpm FROM hr WHERE hr.band_id = b.band_id ORDER BY t DESC LIMIT 1) END
+         (SELECT bpm FROM hr_last(b.band_id, 'infinity')) END
          AS heart_rate,
        CASE WHEN e.health THEN
          (SELECT coalesce(sum(steps), 0) FROM epochs ep WHERE ep.band_id = b.band_id

@@ -102,23 +102,42 @@ def insert_sql(stream: Stream, table: str, col_list: str) -> str:
     return "WITH " + ", ".join(ctes) + " SELECT band_id, seq, t FROM new"
 
 
-def _aggregate(keyed: list[tuple[tuple, int]]) -> list[tuple]:
-    """(key, value) pairs -> key + (count, sum, min, max), sorted by key."""
-    acc: dict[tuple, list[int]] = {}
-    for key, v in keyed:
-        a = acc.get(key)
-        if a is None:
-            acc[key] = [1, v, v, v]
-        else:
-            a[0] += 1
-            a[1] += v
-            a[2] = min(a[2], v)
-            a[3] = max(a[3], v)
-    return [(*key, *a) for key, a in sorted(acc.items())]
-
-
 def _columns(rows: list[tuple]) -> list[list]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else []
+
+
+def _per_minute(rows: list[tuple]) -> dict[tuple, list[int]]:
+    """(band, minute) -> [count, sum, min, max] of bpm (r[3]) over the rows."""
+    acc: dict[tuple, list[int]] = {}
+    for r in rows:
+        key, bpm = (r[0], r[2].replace(second=0, microsecond=0)), r[3]
+        a = acc.get(key)
+        if a is None:
+            acc[key] = [1, bpm, bpm, bpm]
+            continue
+        a[0] += 1
+        a[1] += bpm
+        if bpm < a[2]:
+            a[2] = bpm
+        elif bpm > a[3]:
+            a[3] = bpm
+    return acc
+
+
+def _merge(by_minute: dict[tuple, list[int]], bucket) -> list[tuple]:
+    """Per-minute aggregates merged into coarser buckets, sorted by key."""
+    out: dict[tuple, list[int]] = {}
+    for (band, m), (n, s, lo, hi) in by_minute.items():
+        key = (band, bucket(m))
+        a = out.get(key)
+        if a is None:
+            out[key] = [n, s, lo, hi]
+            continue
+        a[0] += n
+        a[1] += s
+        a[2] = min(a[2], lo)
+        a[3] = max(a[3], hi)
+    return [(*k, *a) for k, a in sorted(out.items())]
 
 
 def add_inserted(conn: psycopg.Connection, stream: Stream, rows: list[tuple]) -> None:
@@ -126,10 +145,9 @@ def add_inserted(conn: psycopg.Connection, stream: Stream, rows: list[tuple]) ->
     band_id, seq, t, then the stream's columns) to the rollups: the direct path's
     counterpart of the statements in ``insert_sql``, aggregated here first."""
     if stream == Stream.HR:
-        minute = _aggregate([((r[0], r[2].replace(second=0, microsecond=0)), r[3]) for r in rows])
-        hour = _aggregate(
-            [((r[0], r[2].replace(minute=0, second=0, microsecond=0)), r[3]) for r in rows]
-        )
+        by_minute = _per_minute(rows)  # one pass over the rows; hours from it
+        minute = [(*k, *a) for k, a in sorted(by_minute.items())]
+        hour = _merge(by_minute, lambda m: m.replace(minute=0))
         unnest = "unnest(%s::text[], %s::timestamptz[], %s::int[], %s::bigint[], %s::int2[],"
         for table, agg in (("hr_1m", minute), ("hr_1h", hour)):
             conn.execute(
@@ -189,7 +207,7 @@ def refresh_rollups(
             dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC),
             dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC),
         )
-        raw_hr = "(SELECT band_id, t, bpm FROM hr WHERE band_id = %s AND t >= %s AND t < %s) s"
+        raw_hr = "(SELECT band_id, t, bpm FROM hr_range(%s, %s, %s)) s"  # rows and blocks
         for table, width in (("hr_1m", "1 minute"), ("hr_1h", "1 hour")):
             conn.execute(f"DELETE FROM {table} WHERE band_id = %s AND t >= %s AND t < %s", rng)
             conn.execute(_hr_upsert(table, width, raw_hr), rng)

@@ -56,7 +56,7 @@ class SessionRegistry:
         self._conn.execute(
             "INSERT INTO ingest_sessions (slot, client_id) VALUES (%s, %s)"
             " ON CONFLICT (slot) DO UPDATE SET client_id = EXCLUDED.client_id,"
-            " drained = false, claimed_at = now()",
+            " drained = false, claimed_at = now(), adopted_at = NULL, first_drained_at = NULL",
             (slot, self.client_id(slot)),
         )
 
@@ -89,13 +89,19 @@ class SessionRegistry:
         ).fetchall()
         return [slot for (slot,) in rows if self._try_lock(slot)]
 
-    def drained(self, slot: int, messages: int) -> None:
+    def adopting(self, slot: int) -> None:
+        """We hold the slot's lock and drain its session now (when: for the record)."""
+        self._conn.execute("UPDATE ingest_sessions SET adopted_at = now() WHERE slot = %s", (slot,))
+
+    def drained(self, slot: int, messages: int, first_at: float | None = None) -> None:
         """The slot's session holds nothing more: mark it, and let the slot go."""
         self._conn.execute(
             "UPDATE ingest_sessions SET drained = true, drained_at = now(),"
-            " drained_messages = %s, drained_by = %s WHERE slot = %s",
-            (messages, self.client_id(self.slot) if self.slot is not None else None, slot),
-        )
+            " drained_messages = %s, drained_by = %s, first_drained_at = to_timestamp(%s)"
+            " WHERE slot = %s",
+            (messages, self.client_id(self.slot) if self.slot is not None else None, first_at,
+             slot),
+        )  # fmt: skip
         self.unlock(slot)
 
     def close(self) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Annotated, Any, NotRequired, Required
 
-from pydantic import Field, ValidationError, create_model
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from typing_extensions import TypedDict
 
-from bandhub.contracts.messages import RECORD_MODELS, RecordBatch, Stream, Topics
+from bandhub.contracts.messages import RECORD_MODELS, HrRecord, RecordBatch, Stream, Topics
 
 # The fast path: the whole payload parsed and validated in one call into pydantic-core
 # (JSON included), with the records typed. Only a payload it refuses takes the slow
@@ -20,6 +22,44 @@ _TYPED_BATCHES = {
     )
     for stream, model in RECORD_MODELS.items()
 }
+
+
+def _as_typed_dict(model: type, name: str, **replace: Any) -> type:
+    """A TypedDict with the model's fields and the same checks: pydantic-core validates
+    into plain dicts about 4x faster than into model instances (heart rate is nearly
+    every record)."""
+    fields = {}
+    for name_, info in model.model_fields.items():
+        typ = replace.get(name_) or (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        fields[name_] = Required[typ] if info.is_required() else NotRequired[typ]
+    td = TypedDict(name, fields)
+    td.__pydantic_config__ = ConfigDict(extra="forbid")
+    return td
+
+
+_HR_DICT = _as_typed_dict(HrRecord, "HrRecordDict")
+_HR_BATCH = TypeAdapter(
+    _as_typed_dict(
+        RecordBatch,
+        "HrBatchDict",
+        records=Annotated[list[_HR_DICT], Field(min_length=1, max_length=10_000)],
+    )
+)
+_HR_FIELDS = len(HrRecord.model_fields)
+_HR_DEFAULTS = {
+    f: info.get_default(call_default_factory=True)
+    for f, info in HrRecord.model_fields.items()
+    if not info.is_required()
+}
+
+
+def hr_record(rec: HrRecord | dict) -> dict:
+    """A heart-rate record as ingest carries it: a dict with every field."""
+    if isinstance(rec, dict):
+        return rec
+    return rec.model_dump()
 
 
 @dataclass
@@ -69,6 +109,11 @@ def parse_message(
         known = ", ".join(s.value for s in Stream)
         reason = f"unknown stream {topic_stream!r} in topic (known: {known})"
         return Parsed(rejections=[Rejection(reason, payload, topic_band, topic_stream)])
+    if topic_stream == Stream.HR.value:
+        fast = _fast_hr(topic_band, payload, max_future_s, max_age_s)
+        if fast is not None:
+            return fast
+        return parse_one_by_one(topic_band, topic_stream, payload, max_future_s, max_age_s)
     try:
         typed = _TYPED_BATCHES[topic_stream].model_validate_json(payload)
     except ValidationError:
@@ -122,7 +167,7 @@ def parse_one_by_one(
                     )
                 )
                 continue
-            out.records.append(rec)
+            out.records.append(rec.model_dump() if batch.stream == Stream.HR else rec)
         except ValidationError as exc:
             out.rejections.append(
                 Rejection(
@@ -133,6 +178,30 @@ def parse_one_by_one(
                 )
             )
     return out
+
+
+def _fast_hr(topic_band: str, payload: bytes, max_future_s: float, max_age_s: float):
+    """Heart rate's fast path: records as dicts (every field, defaults filled in), or
+    None when anything is refused or implausible in time (the slow path says why)."""
+    try:
+        batch = _HR_BATCH.validate_json(payload)
+    except ValidationError:
+        return None
+    if batch["band_id"] != topic_band:
+        return None
+    offset, received = batch.get("clock_offset_s", 0.0), batch["received_at"]
+    records = batch["records"]
+    for rec in records:
+        skew = rec["t"] - offset - received  # as the slow path has it
+        if skew > max_future_s or skew < -max_age_s:
+            return None
+        if len(rec) < _HR_FIELDS:
+            for f, default in _HR_DEFAULTS.items():
+                if f not in rec:
+                    rec[f] = list(default) if isinstance(default, list) else default
+    return Parsed(
+        batch["band_id"], Stream.HR, batch["received_at"], records, gateway_id=batch["gateway_id"]
+    )
 
 
 def _all_in_time(batch, max_future_s: float, max_age_s: float) -> Parsed | None:

@@ -8,18 +8,22 @@ so an alert is never stored without its deliveries or the other way round.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import struct
 from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import TypeVar
 
 import psycopg
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from alerts import store as alert_store
 from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
 from bandhub.principals import store
 from ingest import fall_check, rollups
-from ingest.validate import Parsed, Rejection
+from ingest.validate import Parsed, Rejection, hr_record
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +41,37 @@ def _ts(unix: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(unix, dt.UTC)
 
 
-def _real_array(values: list[float]) -> str:
-    """A real[] as COPY text: far cheaper than psycopg's list dumper, and the same
-    values (PostgreSQL parses the same decimal text either way)."""
-    return "{" + ",".join(map(repr, values)) + "}"
+class _RealArray(bytes):
+    """A real[] in PostgreSQL's binary form, for heart rate's binary COPY."""
+
+
+class _RealArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = 1021  # real[]
+
+    def dump(self, obj: bytes) -> bytes:
+        return obj
+
+
+_EMPTY_RR = _RealArray(struct.pack("!iii", 0, 0, 700))  # no dimensions, of real (oid 700)
+_RR_LAYOUT: dict[int, struct.Struct] = {}
+
+
+def _real_array(values: list[float]) -> _RealArray:
+    """RR intervals as a binary real[]: far cheaper than psycopg's list dumper (the
+    value is the float's own float4, as PostgreSQL's binary input takes it)."""
+    n = len(values)
+    if not n:
+        return _EMPTY_RR
+    layout = _RR_LAYOUT.get(n) or _RR_LAYOUT.setdefault(n, struct.Struct("!5i" + "if" * n))
+    return _RealArray(layout.pack(1, 0, 700, n, 1, *[x for v in values for x in (4, v)]))
 
 
 def _hr_row(band_id: str, rec, received: dt.datetime) -> tuple:
-    return (band_id, rec.seq, _ts(rec.t), rec.bpm, _real_array(rec.rr_ms), rec.contact, received)
+    r = rec if type(rec) is dict else hr_record(rec)
+    rr = r["rr_ms"]
+    return (band_id, r["seq"], _ts(r["t"]), r["bpm"], _real_array(rr) if rr else _EMPTY_RR,
+            r["contact"], received)  # fmt: skip
 
 
 def _generic_row(stream: Stream):
@@ -61,7 +88,27 @@ _ROW = {Stream.HR: _hr_row}  # the stream nearly every record is in
 # falls and button presses come twice by design (urgent copy, then the log) and act on
 # what is new, so they always go through staging
 _DIRECT = {Stream.HR, Stream.EPOCH, Stream.BATTERY}
+# heart rate is COPYed in binary: no text formatting of its timestamps and arrays
+_BINARY_TYPES = {
+    Stream.HR: ["text", "int8", "timestamptz", "int2", "real[]", "bool", "timestamptz"]
+}
 _STAGED_AFTER_A_REPEAT = 20  # batches
+_CLOCK_MARGIN_S = 600.0  # between this host's clock and the database's (compaction's)
+_NOT_IN_BLOCKS = (
+    "DELETE FROM stage_hr s USING hr_blocks b WHERE b.band_id = s.band_id"
+    " AND b.t0 = date_bin('1 hour', s.t, TIMESTAMPTZ '2000-01-01 00:00+00')"
+    " AND EXISTS (SELECT 1 FROM hr_unpack(b) u WHERE u.t = s.t AND u.seq = s.seq)"
+)
+
+
+def _seq(rec) -> int:
+    return rec["seq"] if isinstance(rec, dict) else rec.seq
+
+
+def _record_json(rec) -> bytes:
+    if isinstance(rec, dict):  # heart rate, as validation leaves it
+        return json.dumps(rec, separators=(",", ":")).encode()
+    return rec.model_dump_json().encode()
 
 
 class RecordWriter:
@@ -74,8 +121,12 @@ class RecordWriter:
         escalation_s: float = 60.0,
         repeat_s: float = 300.0,
         check_bindings: bool = False,
+        compact_after_s: float = 7200.0,
     ):
         self.conn = conn
+        # heart rate this much older than now may already sit in hr_blocks (compacted):
+        # such rows are checked against the blocks, never copied straight in
+        self._compacted_margin = dt.timedelta(seconds=max(compact_after_s - _CLOCK_MARGIN_S, 0))
         self.check_bindings = check_bindings  # records only from gateways bound to the band
         self.refused = 0  # records the last write dead-lettered for that
         self.auto_register = auto_register
@@ -86,6 +137,7 @@ class RecordWriter:
         self.opened_alerts: list[alert_store.OpenedAlert] = []
         self._batches = 0
         self._staged_until: dict[Stream, int] = {}
+        conn.adapters.register_dumper(_RealArray, _RealArrayDumper)
         with conn.transaction():
             for table, _cols in _COLUMNS.values():
                 conn.execute(
@@ -115,8 +167,8 @@ class RecordWriter:
             refused = [
                 Rejection(
                     f"gateway_not_bound: gateway {p.gateway_id!r} may not publish for band"
-                    f" {p.band_id!r} (seq {r.seq})",
-                    r.model_dump_json().encode(),
+                    f" {p.band_id!r} (seq {_seq(r)})",
+                    _record_json(r),
                     p.band_id,
                     p.stream.value if p.stream else None,
                 )
@@ -271,13 +323,8 @@ class RecordWriter:
         if stream not in _DIRECT or self._batches < self._staged_until.get(stream, 0):
             return False
         try:
-            with (
-                self.conn.transaction(),
-                self.conn.cursor() as cur,
-                cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                self._copy_rows(cur, stream, table, col_list, rows)
             return True
         except psycopg.errors.UniqueViolation:
             self._staged_until[stream] = self._batches + _STAGED_AFTER_A_REPEAT
@@ -291,13 +338,14 @@ class RecordWriter:
         table, cols = _COLUMNS[stream]
         all_cols = ("band_id", "seq", "t", *cols, "received_at")
         col_list = ", ".join(all_cols)
-        if self._copy_direct(stream, table, col_list, rows):
+        old = stream == Stream.HR and self._may_be_compacted(rows)
+        if not old and self._copy_direct(stream, table, col_list, rows):
             direct.append((stream, rows))
             return [r[:3] for r in rows]
         with self.conn.cursor() as cur:
-            with cur.copy(f"COPY stage_{table} ({col_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            self._copy_rows(cur, stream, f"stage_{table}", col_list, rows)
+            if old:  # a re-sent record may have been compacted: it is not new either
+                cur.execute(_NOT_IN_BLOCKS)
             cur.execute(rollups.insert_sql(stream, table, col_list))
             new = cur.fetchall()
         if stream == Stream.FALL and new:
@@ -305,6 +353,33 @@ class RecordWriter:
         if stream == Stream.BUTTON and new:
             self._wearer_pressed(new)
         return new
+
+    @staticmethod
+    def _copy_rows(cur, stream: Stream, table: str, col_list: str, rows: list[tuple]) -> None:
+        types = _BINARY_TYPES.get(stream)
+        binary = " (FORMAT BINARY)" if types else ""
+        with cur.copy(f"COPY {table} ({col_list}) FROM STDIN{binary}") as copy:
+            if types:
+                copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _may_be_compacted(self, rows: list[tuple]) -> bool:
+        """Whether some of these heart-rate rows may be in hr_blocks already: only rows
+        older than the compaction job's horizon (it moves hours that ended
+        ``compact_after_s`` ago), and only if their bands have blocks in that span (a
+        backlog usually lands where nothing was compacted). The per-band lock this
+        transaction holds keeps the job from running until it commits."""
+        horizon = dt.datetime.now(dt.UTC) - self._compacted_margin
+        old = [r for r in rows if r[2] < horizon]
+        if not old:
+            return False
+        ts = [r[2] for r in old]
+        return self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM hr_blocks WHERE band_id = ANY(%s)"
+            " AND t0 > %s::timestamptz - interval '1 hour' AND t0 <= %s)",
+            (sorted({r[0] for r in old}), min(ts), max(ts)),
+        ).fetchone()[0]
 
     def _wearer_pressed(self, keys: list[tuple]) -> None:
         """ "I'm OK" before the countdown ends cancels the band's pending fall alerts;

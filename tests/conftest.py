@@ -74,8 +74,8 @@ def database_url(tmp_path_factory) -> Iterator[str]:
 def clean_db(database_url: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE bands, hr, epochs, falls, buttons, battery, dead_letters, contacts,"
-            " alerts, deliveries, accounts, organisations, audit_log, rate_counters,"
+            "TRUNCATE bands, hr, hr_blocks, epochs, falls, buttons, battery, dead_letters,"
+            " contacts, alerts, deliveries, accounts, organisations, audit_log, rate_counters,"
             " ingest_sessions, hr_1m, hr_1h, band_days, day_summaries, erasures,"
             " gateways, gateway_bands, band_status, firmware_releases, firmware_groups,"
             " band_firmware"

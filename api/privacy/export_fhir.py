@@ -105,7 +105,7 @@ async def export_fhir(database_url: str, band_id: str) -> AsyncIterator[str]:
         yield dumps({"fullUrl": patient_id, "resource": patient.model_dump(mode="json")})
         yield "," + dumps({"fullUrl": device_id, "resource": device.model_dump(mode="json")})
         hourly = (
-            "SELECT date_trunc('hour', t) AS hour, avg(bpm) AS bpm FROM hr"
+            "SELECT date_trunc('hour', t) AS hour, avg(bpm) AS bpm FROM hr_all"
             " WHERE band_id = %s GROUP BY 1 ORDER BY 1"
         )
         async for rows in chunks(conn, hourly, (band_id,)):

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 from api.db import fetch_all, fetch_one
-from api.privacy.snapshot import RECORD_STREAMS, chunks, dumps, snapshot
+from api.privacy.snapshot import RECORD_STREAMS, SOURCES, chunks, dumps, snapshot
 from api.summary import daily_summary, summary_days
 
 FORMAT = "bandhub-export"
@@ -57,7 +57,8 @@ async def export_json(database_url: str, band_id: str) -> AsyncIterator[str]:
         for i, (stream, columns) in enumerate(RECORD_STREAMS.items()):
             yield ("," if i else "") + f'"{stream}":['
             first = True
-            sql = f"SELECT {columns} FROM {stream} WHERE band_id = %s ORDER BY t, seq"
+            source = SOURCES.get(stream, stream)
+            sql = f"SELECT {columns} FROM {source} WHERE band_id = %s ORDER BY t, seq"
             async for rows in chunks(conn, sql, (band_id,)):
                 body = ",".join(dumps(r) for r in rows)
                 yield ("" if first else ",") + body

@@ -20,6 +20,9 @@ RECORD_STREAMS = {  # table: columns, in the order of docs/privacy.md
     "buttons": "seq, t, press, received_at",
     "battery": "seq, t, level, received_at",
 }
+# where a stream's records are read from, when not its table: heart rate's history is
+# partly in compact blocks (migration 025), and the view gives both as rows
+SOURCES = {"hr": "hr_all"}
 CHUNK = 5000
 
 

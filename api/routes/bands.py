@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api import gateway_admin
 from api.account_schemas import TransferIn
@@ -39,13 +40,38 @@ router = APIRouter(prefix="/bands", tags=["bands"])
 Me = Annotated[Principal, Depends(SignedIn())]
 
 
+PAGE_DEFAULT, PAGE_MAX = 500, 1000
+_NEXT = {
+    "Link": {
+        "description": "the next page, when there is one: `</bands?after=BH-0500&limit=500>;"
+        ' rel="next"`',
+        "schema": {"type": "string"},
+    }
+}
+
+
 @router.get(
     "",
     response_model=list[BandListItem],
     summary="The bands you may see: record counts, when last seen, the latest battery level",
-    responses=error_responses(401),
+    responses={
+        200: {"description": "a page of bands, by band id", "headers": _NEXT},
+        **error_responses(401, 422),
+    },
 )
-async def list_bands(me: Me, conn: DbConn) -> list[dict]:
+async def list_bands(
+    me: Me,
+    conn: DbConn,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description="bands per page")] = PAGE_DEFAULT,
+    after: Annotated[
+        str | None,
+        Query(pattern=BAND_ID_PATTERN, description="the page after this band id (the cursor)"),
+    ] = None,
+) -> list[dict]:
+    """A page of the bands you may see, in band id order. A family's or a care team's
+    bands fit the default page; past it the `Link` header names the next page (the
+    last band id of this one is the cursor). The counts are kept per band by ingest."""
     visible, params = visible_bands_sql(me, Scope.DIAGNOSTICS)
     rows = await fetch_all(
         conn,
@@ -57,11 +83,17 @@ async def list_bands(me: Me, conn: DbConn) -> list[dict]:
         " (SELECT m.role FROM org_members m WHERE m.org_id = b.org_id"
         "   AND m.account_id = %(viewer)s) AS org_role,"
         " y.level AS battery_percent, y.t AS battery_at"
-        f" FROM bands b LEFT JOIN LATERAL (SELECT level, t FROM battery"
+        " FROM bands b LEFT JOIN LATERAL (SELECT level, t FROM battery"
         "   WHERE battery.band_id = b.band_id ORDER BY t DESC LIMIT 1) y ON true"
-        f" WHERE {visible} ORDER BY b.band_id",
-        {**params, "viewer": me.account_id},
+        f" WHERE {visible} AND (%(after)s::text IS NULL OR b.band_id > %(after)s)"
+        " ORDER BY b.band_id LIMIT %(limit)s",
+        {**params, "viewer": me.account_id, "after": after, "limit": limit + 1},
     )
+    if len(rows) > limit:
+        del rows[limit:]
+        response.headers["Link"] = (
+            f'</bands?after={quote(rows[-1]["band_id"])}&limit={limit}>; rel="next"'
+        )
     for row in rows:
         row.update(_role(row, me))
     return rows

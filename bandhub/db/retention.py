@@ -33,6 +33,22 @@ def _timescale(conn: psycopg.Connection) -> bool:
     return row is not None
 
 
+def _trim_hr_blocks(conn: psycopg.Connection, days: float) -> int:
+    """Heart rate's compact history (migration 025): blocks wholly past the limit go
+    (returns their samples); a block the limit cuts through is put back into ``hr``
+    as rows, where the DELETE that follows takes its old part."""
+    limit = "now() - make_interval(secs => %s)"
+    (gone,) = conn.execute(
+        f"WITH gone AS (DELETE FROM hr_blocks WHERE t_last < {limit} RETURNING n)"
+        " SELECT coalesce(sum(n), 0) FROM gone",
+        (days * 86400,),
+    ).fetchone()
+    conn.execute(
+        f"SELECT hr_explode(band_id, t0) FROM hr_blocks WHERE t_first < {limit}", (days * 86400,)
+    )
+    return int(gone)
+
+
 def enforce(conn: psycopg.Connection, settings: Settings) -> dict[str, int]:
     """Delete what is past its kind's limit; returns rows deleted per kind (a kind left
     to a TimescaleDB policy reports -1)."""
@@ -44,6 +60,7 @@ def enforce(conn: psycopg.Connection, settings: Settings) -> dict[str, int]:
             days = limits(settings)[kind]
             if days <= 0:
                 continue
+            blocks = _trim_hr_blocks(conn, days) if table == "hr" else 0
             if timescale and table in _HYPERTABLES:
                 conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
                 conn.execute(
@@ -58,7 +75,7 @@ def enforce(conn: psycopg.Connection, settings: Settings) -> dict[str, int]:
                 ),
                 (days * 86400,),
             )
-            deleted[kind] = result.rowcount
+            deleted[kind] = result.rowcount + blocks
     if any(n > 0 for n in deleted.values()):
         log.info("retention: deleted %s", deleted)
     return deleted

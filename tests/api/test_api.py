@@ -166,6 +166,27 @@ async def test_adding_contacts_validates_input(owner, settings):
     assert [b["band_id"] for b in (await owner.client.get("/bands")).json()] == ["BH-0007"]
 
 
+async def test_the_bands_list_comes_in_pages_that_follow_each_other(owner, settings):
+    bands = [f"BH-{k:04d}" for k in range(1, 8)]
+    owner.own(settings.database_url, *reversed(bands))
+    with psycopg.connect(settings.database_url) as conn:  # someone else's: never listed
+        conn.execute("INSERT INTO bands (band_id) VALUES ('BH-0004a')")
+    r = await owner.client.get("/bands")
+    assert [b["band_id"] for b in r.json()] == bands and "link" not in r.headers
+    seen, url, params = [], "/bands", {"limit": 3}
+    while url:
+        r = await owner.client.get(url, params=params)
+        page = [b["band_id"] for b in r.json()]
+        assert len(page) <= 3
+        seen += page
+        link = r.headers.get("link")
+        url, params = (link.split(">")[0].lstrip("<"), None) if link else (None, None)
+    assert seen == bands
+    r = await owner.client.get("/bands", params={"after": "BH-0006", "limit": 5})
+    assert [b["band_id"] for b in r.json()] == ["BH-0007"] and "link" not in r.headers
+    assert (await owner.client.get("/bands", params={"limit": 0})).status_code == 422
+
+
 async def test_diagnostics_show_the_link_and_the_battery_curve(owner, clean_db):
     import datetime as dt
 

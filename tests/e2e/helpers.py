@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-TABLES = {"heart_rate": "hr", "epoch": "epochs", "fall": "falls", "button": "buttons",
+TABLES = {"heart_rate": "hr_all", "epoch": "epochs", "fall": "falls", "button": "buttons",
           "battery": "battery"}  # fmt: skip
 
 

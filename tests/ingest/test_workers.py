@@ -1,5 +1,6 @@
 """Two `bandhub ingest` workers on a real broker and PostgreSQL: one is killed (-9)
-in the middle of a stream, and every record is still stored, exactly once."""
+in the middle of a stream, and every record is still stored, exactly once; the
+messages the broker had queued for the killed one reach the other within seconds."""
 
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ async def test_a_killed_worker_loses_and_doubles_nothing(settings, broker, tmp_p
     def kill() -> None:
         workers[0].send_signal(signal.SIGKILL)
         killed_at.append(time.monotonic())
+        killed_at.append(_one(settings.database_url, "SELECT extract(epoch FROM now())")[0])
 
     stream = threading.Thread(
         target=_publish_stream, args=(settings.mqtt_url, len(BANDS) * MESSAGES_PER_BAND // 3, kill)
@@ -114,12 +116,19 @@ async def test_a_killed_worker_loses_and_doubles_nothing(settings, broker, tmp_p
         assert _one(settings.database_url, "SELECT count(*) FROM dead_letters") == (0,)
         # the killed worker's share was queued in its session, and the live one drained it
         query = (
-            "SELECT drained, drained_by, drained_messages FROM ingest_sessions"
+            "SELECT drained, drained_by, drained_messages, extract(epoch FROM adopted_at),"
+            " extract(epoch FROM first_drained_at) FROM ingest_sessions"
             f" WHERE client_id = '{ids[0]}'"
         )
         await eventually(lambda: _one(settings.database_url, query)[0], 30, "the drained mark")
-        _drained, by, n = _one(settings.database_url, query)
+        _drained, by, n, adopted, first = _one(settings.database_url, query)
         assert by == ids[1] and n > 0
+        took_over, first_after = float(adopted - killed_at[1]), float(first - killed_at[1])
+        print(
+            f"the live worker took the killed one's session {took_over:.2f} s after the kill;"
+            f" the first of its {n} queued messages arrived {first_after:.2f} s after it"
+        )
+        assert 0 <= took_over <= first_after < 10  # within seconds
     finally:
         for w in workers:
             if w.poll() is None:

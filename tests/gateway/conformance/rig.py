@@ -21,7 +21,7 @@ from tests.e2e.helpers import eventually
 from tests.gateway.conformance.band import ConformanceBand, Quirks
 from tests.gateway.test_gateway_behaviour import Listener
 
-TABLES = ("hr", "epochs", "battery")
+TABLES = ("hr_all", "epochs", "battery")  # hr_all: rows and compacted blocks
 
 
 @dataclass
