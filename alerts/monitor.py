@@ -60,7 +60,10 @@ class HealthMonitor:
             *self._irregular_rhythm(conn),
         ]
         fired = [f for f in findings if self._open_alert(conn, f)]
-        zones = dict(conn.execute("SELECT band_id, time_zone FROM bands").fetchall())
+        # only the wearers who keep the reminder on (their settings), each in their zone
+        zones = dict(
+            conn.execute("SELECT band_id, time_zone FROM bands WHERE sedentary_reminder").fetchall()
+        )
         reminders = [
             f
             for f in self._sedentary(epochs, zones)
@@ -150,8 +153,10 @@ class HealthMonitor:
         n = self.s.sedentary_min
         out = []
         for band_id, t, _hr, steps, worn in self._last(epochs, n):
+            if band_id not in zones:
+                continue  # reminder turned off
             # the last epoch's band time, in the wearer's waking hours (their local time)
-            local = t[-1].astimezone(ZoneInfo(zones.get(band_id, "UTC")))
+            local = t[-1].astimezone(ZoneInfo(zones[band_id]))
             if sum(steps) == 0 and all(worn) and first <= local.hour < last:
                 out.append(Finding(band_id, "sedentary", {"minutes": n}))
         return out

@@ -147,6 +147,11 @@ class BandSettingsIn(BaseModel):
     fall_countdown_s: Annotated[float, Field(strict=True, ge=0, le=600)] | None = Field(
         None, description="This wearer's fall countdown; null: the server default"
     )
+    sedentary_reminder: bool | None = Field(
+        None,
+        description='the band\'s "move" vibration after BANDHUB_SEDENTARY_MIN minutes'
+        " without a step in the wearer's waking hours (unchanged if omitted)",
+    )
     height_cm: Annotated[float, Field(strict=True, ge=50, le=250)] | None = Field(
         None, description="profile, for stride and energy (null: unknown)"
     )
@@ -179,6 +184,7 @@ class BandSettings(BaseModel):
     name: str
     time_zone: str
     fall_countdown_s: float | None
+    sedentary_reminder: bool
     height_cm: float | None
     weight_kg: float | None
     birth_year: int | None

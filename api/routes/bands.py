@@ -254,7 +254,9 @@ async def transfer(
     return moved
 
 
-_SETTINGS = ", ".join(("band_id", "name", "time_zone", "fall_countdown_s", *PROFILE_COLUMNS))
+_SETTINGS = ", ".join(
+    ("band_id", "name", "time_zone", "fall_countdown_s", "sedentary_reminder", *PROFILE_COLUMNS)
+)
 
 
 @router.get(
@@ -284,7 +286,7 @@ async def band_settings(
     conn: DbConn,
 ) -> dict:
     changes = {k: getattr(body, k) for k in body.model_fields_set}
-    for column in ("name", "time_zone"):  # null: unchanged (they cannot be empty)
+    for column in ("name", "time_zone", "sedentary_reminder"):  # null: unchanged
         if column in changes and changes[column] is None:
             changes.pop(column)
     assignments = ", ".join(f"{column} = %({column})s" for column in changes) or "name = name"

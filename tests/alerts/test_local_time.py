@@ -64,7 +64,7 @@ def test_quiet_hours_are_the_wearers_local_hours(clean_db):
 
 def test_the_sedentary_reminder_follows_the_wearers_waking_hours(clean_db):
     """The same half hour without a step, at 15:00 UTC: mid-morning in New York (a
-    reminder), midnight in Tokyo (none)."""
+    reminder, unless the wearer turned it off), midnight in Tokyo (none)."""
     moved: list[str] = []
     settings = Settings(database_url=clean_db, sedentary_min=30, _env_file=None)
     monitor = HealthMonitor(settings, send_move=moved.append)
@@ -74,7 +74,9 @@ def test_the_sedentary_reminder_follows_the_wearers_waking_hours(clean_db):
     with psycopg.connect(clean_db) as conn:
         _band(conn, "BH-0001", "America/New_York")
         _band(conn, "BH-0002", "Asia/Tokyo")
-        for band in ("BH-0001", "BH-0002"):
+        _band(conn, "BH-0003", "America/New_York")  # awake too, but turned the reminder off
+        conn.execute("UPDATE bands SET sedentary_reminder = false WHERE band_id = 'BH-0003'")
+        for band in ("BH-0001", "BH-0002", "BH-0003"):
             for m in range(30):
                 t = last - dt.timedelta(minutes=29 - m)
                 conn.execute(

@@ -16,6 +16,10 @@ async def test_a_time_zone_is_an_iana_name(owner, settings):
         assert r.status_code == 422 and "time_zone" in r.json()["error"]["message"], bad
     r = await owner.client.patch("/bands/BH-0001", json={"name": "Gran"})
     assert r.json()["time_zone"] == "Asia/Shanghai"  # untouched when not given
+    assert r.json()["sedentary_reminder"] is True  # on unless turned off
+    r = await owner.client.patch("/bands/BH-0001", json={"sedentary_reminder": False})
+    assert r.json()["sedentary_reminder"] is False
+    assert (await owner.client.get("/bands/BH-0001")).json()["sedentary_reminder"] is False
 
 
 async def test_an_alarm_in_local_time_reaches_the_band_in_its_clock(owner, settings, band_commands):

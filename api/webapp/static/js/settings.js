@@ -57,10 +57,13 @@ function wearerSection(id, current) {
     h("label", { for: "time_zone", text: t("time_zone") }), zone,
     ...field("countdown", "fall_countdown", { type: "number", min: 0, max: 600, step: 1,
       value: current.fall_countdown_s ?? "", placeholder: t("server_default") }),
+    h("label", {}, h("input", { type: "checkbox", name: "sedentary_reminder",
+      checked: current.sedentary_reminder }), ` ${t("sedentary_reminder")}`),
   ], "save", async (el) => {
     const cd = el.countdown.value === "" ? null : Number(el.countdown.value);
     const name = el.wearer_name.value.trim() || null; // empty: unchanged
-    await api(path(id), { method: "PATCH", body: { name, time_zone: zone.value, fall_countdown_s: cd } });
+    await api(path(id), { method: "PATCH", body: { name, time_zone: zone.value, fall_countdown_s: cd,
+      sedentary_reminder: el.sedentary_reminder.checked } });
     saved.textContent = t("saved");
   });
   return h("section", { "aria-labelledby": "wearer-h" }, h("h2", { id: "wearer-h", text: t("wearer_title") }), f, saved);
@@ -213,7 +216,7 @@ function bandActionsSection(id) {
   });
   return h("section", { "aria-labelledby": "band-actions-h" },
     h("h2", { id: "band-actions-h", text: t("band_actions_title") }), reminder, alarm,
-    h("p", { class: "note", text: t("sedentary_note") }), out);
+    out);
 }
 
 /** The owner's choice to show the band in Home Assistant, and its health values with it. */
