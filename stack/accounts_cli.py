@@ -9,26 +9,10 @@ import secrets
 from typing import Annotated
 
 import typer
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 
-from bandhub.settings import get_settings
-from stack.cli_support import fail
+from stack.cli_support import fail, with_db
 
 accounts_app = typer.Typer(help="Accounts, from the server's shell.", no_args_is_help=True)
-
-
-async def _with_db(work):
-    from api.errors import ApiError
-
-    settings = get_settings()
-    if not settings.database_url:
-        fail("BANDHUB_DATABASE_URL is not set")
-    async with await AsyncConnection.connect(settings.database_url, row_factory=dict_row) as conn:
-        try:
-            return await work(conn)
-        except ApiError as exc:
-            fail(exc.message)
 
 
 @accounts_app.command("create")
@@ -50,7 +34,7 @@ def create(
     async def work(conn):
         return await create_account(conn, email, chosen, name, verified=True, support=support)
 
-    account = asyncio.run(_with_db(work))
+    account = asyncio.run(with_db(work))
     typer.echo(f"account {account['id']}: {account['email']}" + (" (support)" if support else ""))
     if password is None:
         typer.echo(f"password: {chosen}")
@@ -69,7 +53,7 @@ def make_support(
         )
         return await cur.fetchone()
 
-    if asyncio.run(_with_db(work)) is None:
+    if asyncio.run(with_db(work)) is None:
         fail(f"no account {email}")
     typer.echo(f"{email}: support {'revoked' if revoke else 'granted'}")
 
@@ -86,6 +70,6 @@ def sign_out(email: str) -> None:
             await revoke_sessions(conn, row["id"])
         return row
 
-    if asyncio.run(_with_db(work)) is None:
+    if asyncio.run(with_db(work)) is None:
         fail(f"no account {email}")
     typer.echo(f"{email}: every session ended")

@@ -11,26 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 
 from bandhub.settings import get_settings
-from stack.cli_support import fail
+from stack.cli_support import fail, with_db
 
 firmware_app = typer.Typer(help="Firmware catalogue and rollout.", no_args_is_help=True)
-
-
-async def _with_db(work):
-    from api.errors import ApiError
-
-    settings = get_settings()
-    if not settings.database_url:
-        fail("BANDHUB_DATABASE_URL is not set")
-    async with await AsyncConnection.connect(settings.database_url, row_factory=dict_row) as conn:
-        try:
-            return await work(conn)
-        except ApiError as exc:
-            fail(exc.message)
 
 
 def _show(r: dict) -> str:
@@ -126,7 +111,7 @@ def add(
             conn, data, sig, notes_en, notes_zh, get_settings().firmware_public_key
         )
 
-    typer.echo(_show(asyncio.run(_with_db(work))))
+    typer.echo(_show(asyncio.run(with_db(work))))
 
 
 @firmware_app.command("list")
@@ -134,7 +119,7 @@ def list_releases() -> None:
     """The catalogue, newest version first per model."""
     from api.firmware import releases
 
-    for r in asyncio.run(_with_db(releases)):
+    for r in asyncio.run(with_db(releases)):
         typer.echo(_show(r))
 
 
@@ -148,7 +133,7 @@ def _change(release_id: int, remind: bool, **change) -> None:
         await conn.commit()
         return row, told
 
-    row, told = asyncio.run(_with_db(work))
+    row, told = asyncio.run(with_db(work))
     typer.echo(_show(row))
     if told:
         typer.echo(f"reminded {len(told)} band(s): {', '.join(told)}")
@@ -193,7 +178,7 @@ def group(name: str, band_ids: list[str]) -> None:
         await conn.commit()
         return n
 
-    typer.echo(f"group {name}: {asyncio.run(_with_db(work))} band(s)")
+    typer.echo(f"group {name}: {asyncio.run(with_db(work))} band(s)")
 
 
 @firmware_app.command("remind")
@@ -205,5 +190,5 @@ def remind() -> None:
         await conn.commit()
         return told
 
-    told = asyncio.run(_with_db(work))
+    told = asyncio.run(with_db(work))
     typer.echo(f"reminded {len(told)} band(s)" + (f": {', '.join(told)}" if told else ""))
