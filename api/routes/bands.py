@@ -137,7 +137,9 @@ async def claim_band(
     settings: SettingsDep,
 ) -> dict:
     """The band need not be known yet: the code from its box is the proof. With
-    ``gateway_id`` (one of your gateways), the band is also bound to it."""
+    ``gateway_id`` (one of your gateways), the band is also bound to it; if the broker
+    is away then, the claim stands and the answer is a 503: bind it again with
+    ``PUT /gateways/{gateway_id}/bands/{band_id}``."""
     if not claims.valid(settings.claim_secret, band_id, body.claim_code):
         raise ApiError(403, "bad_claim_code", "the claim code does not match this band")
     if body.gateway_id is not None:
