@@ -28,6 +28,7 @@ from bandhub.principals.gateways import (
 )
 
 router = APIRouter(prefix="/gateways", tags=["gateways"])
+# A 409 on a gateway of yours: it was revoked meanwhile (by another of your sessions).
 Me = Annotated[Principal, Depends(SignedIn())]
 Mine = Annotated[GatewayAccess, Depends(OwnGateway())]
 BandPath = Annotated[str, Path(pattern=BAND_ID_PATTERN, description="e.g. BH-0001")]
@@ -64,7 +65,7 @@ async def register(body: GatewayIn, me: Me, settings: SettingsDep) -> dict:
     "/{gateway_id}/login",
     response_model=GatewayLogin,
     summary="A new broker password for your gateway (the old one stops working at once)",
-    responses=error_responses(401, 404, 422, 503),
+    responses=error_responses(401, 404, 409, 422, 503),
 )
 async def new_login(gw: Mine, settings: SettingsDep) -> dict:
     creds = await gateway_admin.apply(
@@ -123,7 +124,7 @@ async def _own_band(request: Request, conn, gw: GatewayAccess, band_id: str) -> 
     "/{gateway_id}/bands/{band_id}",
     response_model=GatewayBinding,
     summary="Let your gateway sync your band (and relay its commands)",
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def bind(
     gw: Mine, band_id: BandPath, request: Request, conn: DbConn, settings: SettingsDep
@@ -140,7 +141,7 @@ async def bind(
     "/{gateway_id}/bands/{band_id}",
     response_model=GatewayBinding,
     summary="Take a band away from your gateway, at once",
-    responses=error_responses(401, 404, 422, 503),
+    responses=error_responses(401, 404, 409, 422, 503),
 )
 async def unbind(gw: Mine, band_id: BandPath, settings: SettingsDep) -> dict:
     """Any band bound to your gateway, yours or not (a band given away stays bound to
