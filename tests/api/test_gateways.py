@@ -12,7 +12,7 @@ from bandhub.claims import claim_code
 from bandhub.contracts.messages import Topics
 from bandhub.principals import broker_acl, credentials
 from tests.e2e.helpers import eventually
-from tests.people import person
+from tests.people import PASSWORD, person
 from tests.principals.mqtt_probe import Client
 
 TOPICS = Topics()
@@ -112,7 +112,7 @@ async def test_an_owner_registers_a_gateway_and_binds_a_band_by_claiming_it(
         await bob.aclose()
 
 
-async def test_claiming_with_someone_elses_gateway_is_refused_before_the_claim(
+async def test_someone_elses_gateway_is_refused_and_an_erased_accounts_is_revoked(
     api, settings, owner
 ):
     bob = await person(str(api.base_url), settings.database_url, "bob@example.com")
@@ -130,5 +130,14 @@ async def test_claiming_with_someone_elses_gateway_is_refused_before_the_claim(
                 conn.execute("SELECT owner_id FROM bands WHERE band_id = 'BH-0007'").fetchone()
                 is None
             )
+        # an erased account's gateways go with it: revoked (on the broker too)
+        r = await bob.client.post("/auth/me/erase", json={"password": PASSWORD})
+        assert r.status_code == 200, r.text
+        with psycopg.connect(settings.database_url) as conn:
+            gone = conn.execute(
+                "SELECT revoked_at IS NOT NULL, account_id FROM gateways"
+                " WHERE gateway_id = 'gw-bob'"
+            ).fetchone()
+        assert gone == (True, None)
     finally:
         await bob.aclose()
