@@ -147,11 +147,16 @@ Contact = Annotated[int, Query(ge=1, le=MAX_ID)]
 Signature = Annotated[str, Query(max_length=100)]
 
 
-async def _check_link(conn, alert_id: int, contact: int, sig: str) -> None:
+async def _check_signature(conn, alert_id: int, contact: int, sig: str) -> None:
     key = await fetch_one(conn, "SELECT value FROM server_keys WHERE name = 'ack_link'")
     # a signature is hex: anything else (hmac cannot compare non-ASCII text) is forged
     if not (sig.isascii() and links.valid(key["value"], alert_id, contact, sig)):
         raise ApiError(403, "bad_signature", "this acknowledgement link is not valid")
+
+
+async def _check_known(conn, alert_id: int, contact: int) -> None:
+    """Showing the link needs the alert and the contact to exist still (erasure); the
+    acknowledgement checks that itself."""
     known = await fetch_one(
         conn,
         "SELECT EXISTS (SELECT 1 FROM contacts c WHERE c.band_id = a.band_id AND c.id = %s)"
@@ -186,7 +191,8 @@ async def show_ack_link(
 ) -> Response | dict:
     html = ack_page.prefers_html(request.headers.get("accept"))
     try:
-        await _check_link(conn, alert_id, contact, sig)
+        await _check_signature(conn, alert_id, contact, sig)
+        await _check_known(conn, alert_id, contact)
     except ApiError as exc:
         if not html:
             raise
@@ -219,7 +225,7 @@ async def ack_link(
 ) -> Response | dict:
     html = ack_page.prefers_html(request.headers.get("accept"))
     try:
-        await _check_link(conn, alert_id, contact, sig)
+        await _check_signature(conn, alert_id, contact, sig)
         await alert_store.acknowledge(conn, alert_id, contact)
     except (ApiError, alert_store.AlertError) as exc:
         if not html:
