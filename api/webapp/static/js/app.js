@@ -1,6 +1,7 @@
 // The app shell: a hash router (#/wearers, #/today/BH-0001?date=…, #/trends/BH-0001,
 // #/challenges, #/alerts,
-// #/settings/BH-0001, #/signin, #/signup), the language switch and sign-out.
+// #/settings/BH-0001, #/signin, #/signup; ?at=<id> opens a page at a section), the
+// language switch and sign-out.
 import { tokens, signOut } from "./api.js";
 import { h, errorText } from "./dom.js";
 import { load, preferred, t, current } from "./i18n.js";
@@ -51,7 +52,11 @@ async function route() {
   main.replaceChildren(view);
   main.setAttribute("aria-busy", "true");
   try {
-    await page.render(view, args, new URLSearchParams(queryPart || ""), leaving.signal);
+    const query = new URLSearchParams(queryPart || "");
+    await page.render(view, args, query, leaving.signal);
+    // ?at=<id>: open the page at one of its sections (e.g. the firmware update)
+    const target = query.get("at") && document.getElementById(query.get("at"));
+    if (target) target.scrollIntoView();
   } catch (e) {
     view.append(h("p", { class: "error", role: "alert", text: errorText(e) }));
   } finally {

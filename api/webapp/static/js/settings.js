@@ -1,6 +1,8 @@
 // "Settings" for one wearer: time zone and fall countdown, emergency contacts (add,
-// delete, test alert), sharing (invite, revoke), Home Assistant and "find my band".
+// delete, test alert), sharing (invite, revoke), Home Assistant, firmware updates and
+// "find my band".
 import { api } from "./api.js";
+import { firmwareSection } from "./firmware.js";
 import { h, field, form, heading, errorText } from "./dom.js";
 import { t, dateTime } from "./i18n.js";
 
@@ -43,7 +45,7 @@ export async function renderSettings(main, bandId) {
     await contactsSection(bandId));
   if (band.scopes.includes("owner"))
     main.append(await sharingSection(bandId), await homeAssistantSection(bandId));
-  main.append(bandActionsSection(bandId), findSection(bandId));
+  main.append(bandActionsSection(bandId), await firmwareSection(bandId, true), findSection(bandId));
 }
 
 function wearerSection(id, current) {

@@ -1,7 +1,9 @@
 // "Support" for one band (diagnostics scope: bandhub support, the owner, carers): the
 // link as the gateway last reported it (GET /bands/{id}/diagnostics) with its history,
-// firmware and clock drift, and the battery curve. No health data is on this page.
+// firmware and clock drift, the firmware update on offer or under way, and the battery
+// curve. No health data is on this page.
 import { api } from "./api.js";
+import { firmwareSection } from "./firmware.js";
 import { h, heading } from "./dom.js";
 import { t, dateTime, number } from "./i18n.js";
 
@@ -34,6 +36,7 @@ export async function renderSupport(main, bandId, query) {
           h("span", { class: "grow", text: `${dateTime(new Date(e.at * 1000).toISOString())} — ${t(`link_${e.event}`)}` }),
           e.detail ? h("span", { class: "note", text: e.detail }) : null)))
         : h("p", { text: t("support_no_history") })));
+  main.append(await firmwareSection(bandId, false));
   const box = h("div", { class: "chart", role: "img", "aria-label": t("battery_chart_label", {
     n: d.battery_hourly.length, last: d.battery_hourly.at(-1)?.level ?? "—" }) });
   main.append(h("section", { "aria-labelledby": "battery-h" },

@@ -4,13 +4,27 @@
 // hypnogram with a sleep advice line.
 import { api } from "./api.js";
 import { h, heading } from "./dom.js";
-import { t, number, clock } from "./i18n.js";
+import { t, number, clock, current } from "./i18n.js";
 import { hypnogram } from "./hypnogram.js";
 import { sleepAdvice } from "./advice.js";
 
 const todayLocal = () => new Date(Date.now() + 86400e3).toISOString().slice(0, 10); // any zone's today
 // zone colours (ColorBrewer YlOrRd), each zone also named in text beside its bar
 export const ZONE_FILL = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
+
+/** "Firmware update 1.1.0 is available", linking to where it is chosen or shown. */
+async function firmwareBanner(el, bandId, settingsLink) {
+  try {
+    const fw = await api(`/bands/${encodeURIComponent(bandId)}/firmware`, { query: { lang: current() } });
+    if (!fw.available) return;
+    const to = settingsLink || `#/support/${encodeURIComponent(bandId)}`;
+    el.replaceChildren(t("fw_banner", { version: fw.available.version }), " ",
+      h("a", { href: `${to}?at=fw-h`, text: t("fw_banner_open") }));
+    el.hidden = false;
+  } catch {
+    // like the streaks, a bonus: Today stands without it
+  }
+}
 
 function figure(id, labelKey, value) {
   return h("div", {}, h("dt", { text: t(labelKey) }), h("dd", { id, text: value }));
@@ -97,12 +111,14 @@ export async function renderToday(main, bandId, query) {
   picker.value = s.date;
   zoneNote.textContent = t("day_zone_note", { zone: s.time_zone });
   const streakLine = h("p", { id: "streaks", class: "note" });
+  const firmwareNote = h("p", { id: "fw-banner", class: "banner", hidden: true });
   const [hr] = await Promise.all([
     api(`/bands/${encodeURIComponent(bandId)}/hr`, { query: { start: s.start, end: s.end, resolution: "5m" } }),
     api(`/bands/${encodeURIComponent(bandId)}/streaks`).then((k) => {
       streakLine.textContent = `${t("streak_steps", { n: k.steps.current, best: k.steps.best })} ${
         t("streak_sleep", { n: k.sleep.current, best: k.sleep.best })}`;
     }).catch(() => {}), // the streaks are a bonus: Today stands without them
+    band?.scopes.includes("diagnostics") ? firmwareBanner(firmwareNote, bandId, settingsLink) : null,
   ]);
   const hrv = s.hrv;
   const a = s.activity;
@@ -110,7 +126,7 @@ export async function renderToday(main, bandId, query) {
   const chartBox = h("div", { class: "chart", role: "img", "aria-label": t("hr_chart_label", { n: hr.points.length }) });
   const needsProfile = a.distance_m == null || a.total_kcal == null || s.hr_zones == null;
   const km = (m) => (m == null ? "—" : `${number(m / 1000, 2)} km`);
-  main.append(
+  main.append(firmwareNote,
     h("section", { "aria-labelledby": "goals-h" }, h("h2", { id: "goals-h", text: t("goals_title") }),
       goalLine("goal-steps", "goal_steps", s.steps, s.goals.steps, s.goals.steps_met, number),
       goalLine("goal-sleep", "goal_sleep", s.sleep.minutes, s.goals.sleep_min, s.goals.sleep_met, minutes),
