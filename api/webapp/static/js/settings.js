@@ -128,6 +128,7 @@ async function contactsSection(id) {
           text: "↑", onclick: () => swap(contacts, i, i - 1) }) : null,
         i < contacts.length - 1 ? h("button", { type: "button", class: "secondary", "aria-label": t("move_down", { name: c.name }),
           text: "↓", onclick: () => swap(contacts, i, i + 1) }) : null,
+        quietHoursEditor(id, c, out, draw),
         action("delete", out, async () => {
           await api(path(id, `/contacts/${c.id}`), { method: "DELETE" });
           await draw();
@@ -160,6 +161,32 @@ async function contactsSection(id) {
   };
   await draw();
   return box;
+}
+
+/** A contact's quiet hours, changed in place: both times, or both empty for none. */
+function quietHoursEditor(id, c, out, redraw) {
+  const from = `quiet_start_${c.id}`, to = `quiet_end_${c.id}`;
+  const f = h("form", { "aria-label": t("quiet_hours_of", { name: c.name }) },
+    h("label", { for: from, text: t("quiet_from") }),
+    h("input", { id: from, type: "time", value: c.quiet_start?.slice(0, 5) ?? "" }),
+    h("label", { for: to, text: t("quiet_to") }),
+    h("input", { id: to, type: "time", value: c.quiet_end?.slice(0, 5) ?? "" }),
+    h("p", { class: "note", text: t("quiet_hours_clear_note") }),
+    h("button", { type: "submit", text: t("save") }));
+  f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const [start, end] = [f.elements[from].value, f.elements[to].value];
+    if (Boolean(start) !== Boolean(end)) return void (out.textContent = t("quiet_hours_both"));
+    try {
+      await api(path(id, `/contacts/${c.id}`), { method: "PATCH",
+        body: { quiet_start: start || null, quiet_end: end || null } });
+      await redraw();
+      out.textContent = t("quiet_hours_saved", { name: c.name });
+    } catch (err) {
+      out.textContent = errorText(err);
+    }
+  });
+  return h("details", { class: "quiet" }, h("summary", { text: t("quiet_hours_change") }), f);
 }
 
 async function sharingSection(id) {
