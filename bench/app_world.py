@@ -1,12 +1,14 @@
 """A populated companion app on a throwaway database, for the page-load bench and the
 screenshots: a family (Ann owns two wearers with a week of data, Bo is their
-caregiver), and a care home whose staff member sees ``wearers`` wearers with battery
-readings and a few open alerts. The API is served in this process."""
+caregiver; Grandma Li's band is offered a firmware update), and a care home whose staff
+member sees ``wearers`` wearers with battery readings and a few open alerts. The API is
+served in this process."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +19,7 @@ import psycopg
 
 from api.security.passwords import hash_password
 from api.server import serve_api
+from bandhub.contracts import dfu
 from bandhub.settings import Settings
 from bench.throwaway import throwaway_db
 from ingest.rollups import refresh_rollups
@@ -72,6 +75,31 @@ def _days(conn: psycopg.Connection, band_id: str, first: dt.datetime, days: int,
         cur.executemany("INSERT INTO hr VALUES (%s, %s, %s, %s, %s, true, now())", hr)
 
 
+NOTES_EN = (
+    "Longer battery life: about a day more between charges.\n"
+    "Falls are told to your contacts 2 s sooner."
+)
+NOTES_ZH = "续航更长：每次充电可多用约一天。\n跌倒后提前 2 秒通知紧急联系人。"
+
+
+def _firmware_offer(conn: psycopg.Connection, band_id: str) -> None:
+    """The band runs 1.0.0 and version 1.1.0 is rolled out to all: the app offers it."""
+    now = dt.datetime.now(dt.UTC).timestamp()
+    status = {"v": 1, "band_id": band_id, "gateway_id": "gw-home", "connected": True,
+              "at": now, "model": "BH-1", "firmware": "1.0.0"}  # fmt: skip
+    conn.execute(
+        "INSERT INTO band_status (band_id, gateway_id, status) VALUES (%s, 'gw-home', %s)",
+        (band_id, json.dumps(status)),
+    )
+    image = dfu.build_image(dfu.ImageHeader("BH-1", "1.1.0", 0), bytes(46 * 1024))
+    conn.execute(
+        "INSERT INTO firmware_releases (model, version, version_key, notes_en, notes_zh, image,"
+        " size, sha256, signature, rollout) VALUES ('BH-1', '1.1.0', '{1,1,0}', %s, %s, %s, %s,"
+        " %s, %s, 'all') ON CONFLICT DO NOTHING",
+        (NOTES_EN, NOTES_ZH, image, len(image), dfu.sha256(image), bytes(64)),
+    )
+
+
 def seed(url: str, wearers: int) -> None:
     hashed = hash_password(PASSWORD)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -102,6 +130,7 @@ def seed(url: str, wearers: int) -> None:
                 " %s, now() + interval '7 days', %s, now())",
                 (band, CAREGIVER, ann, bo),
             )
+        _firmware_offer(conn, "BH-0001")
         conn.execute(
             "INSERT INTO contacts (band_id, name, channel, address, secret, position) VALUES"
             " ('BH-0001', 'Bo', 'email', 'bo@example.com', '', 0),"

@@ -27,6 +27,7 @@ PAGES = [
     ("trends", "#/trends/BH-0001?period=week", "owner", "en"),
     ("challenges", "#/challenges", "owner", "en"),
     ("settings", "#/settings/BH-0001", "owner", "en"),
+    ("firmware", "#/settings/BH-0001?at=fw-h", "owner", "en"),
     ("care-view", "#/wearers", "staff", "en"),
     ("today-zh", "#/today/BH-0001", "owner", "zh-CN"),
 ]

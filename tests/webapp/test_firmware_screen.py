@@ -71,6 +71,9 @@ async def test_the_owner_is_told_reads_the_notes_and_chooses_when(
     await expect(page.get_by_role("heading", name="Firmware")).to_be_in_viewport()
     await expect(page.locator("#fw-offer")).to_have_text("Update 1.1.0 is available (2 KiB).")
     await expect(page.locator("#fw-notes")).to_have_text("1.1.0: longer battery life")
+    await expect(page.locator("#fw-progress")).to_have_count(0)  # none under way yet
+    section = page.locator("section[aria-labelledby=fw-h]")
+    await expect(section).not_to_contain_text("null")
 
     await page.get_by_role("button", name="Remind me in 3 days").click()
     await expect(page.locator("#fw-choice")).to_contain_text("Postponed: we remind you again on")

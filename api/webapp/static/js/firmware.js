@@ -74,8 +74,9 @@ export async function firmwareSection(bandId, canChoose) {
         chosen, canChoose ? choices(bandId, out, draw) : h("p", { class: "note", text: t("fw_owner_decides") })]
       : [h("p", { id: "fw-offer", text: fw.current ? t("fw_up_to_date") : t("fw_no_offer") })];
     chosen.textContent = choiceText(fw.choice);
-    box.replaceChildren(h("h2", { id: "fw-h", text: t("fw_title") }),
-      h("p", { id: "fw-current", text: runs }), ...offer, progressLine(fw.progress), out);
+    const parts = [h("h2", { id: "fw-h", text: t("fw_title") }),
+      h("p", { id: "fw-current", text: runs }), ...offer, progressLine(fw.progress), out];
+    box.replaceChildren(...parts.filter(Boolean)); // (replaceChildren would write "null")
   };
   await draw();
   return box;
