@@ -111,7 +111,6 @@ async def test_the_owner_is_told_reads_the_notes_and_chooses_when(
         "Update 1.1.0: being sent to the band · 50 % sent · 1 resumes after a dropped link"
     )
     assert await _serious_violations(page) == []  # the offer, its choices and progress
-
     # not during an open alert: the app says why
     with psycopg.connect(settings.database_url) as conn:
         alert_id = conn.execute(
@@ -134,6 +133,19 @@ async def test_the_owner_is_told_reads_the_notes_and_chooses_when(
     await expect(page.locator("#fw-choice")).to_have_text("更新正在发送到手环。")
     choice = await _choice(owner)
     assert (choice["choice"], choice["scheduled_for"]) == ("now", None)
+
+    # the band comes back running 1.1.0: the open page follows without a reload
+    await page.evaluate("window.notReloaded = true")
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute('UPDATE band_status SET status = status || \'{"firmware": "1.1.0"}\'')
+    _report_progress(settings.database_url, "BH-0001", {
+        "version": "1.1.0", "state": "updated", "offset": 49152, "size": 49152, "chunk": 240,
+        "resumes": 1, "transfer_s": 0.8, "detail": "runs 1.1.0", "at": 1.8e9,
+    })  # fmt: skip
+    await expect(page.locator("#fw-progress")).to_contain_text("更新 1.1.0：已安装")
+    await expect(page.locator("#fw-current")).to_have_text("手环当前固件版本 1.1.0（型号 BH-1）。")
+    await expect(page.locator("#fw-offer")).to_have_text(re.compile("已是最新"))
+    assert await page.evaluate("window.notReloaded") is True
 
 
 async def test_a_caregiver_sees_the_offer_but_the_owner_chooses(

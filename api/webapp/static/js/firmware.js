@@ -2,12 +2,15 @@
 // offer with its release notes in the reader's language, the update under way, and for
 // those who may change the band's settings the choice: now, tonight while it charges,
 // at a chosen time, or a reminder in a few days (POST /bands/{id}/firmware/update).
+// While an update is under way the section reads it again every few seconds.
 import { api } from "./api.js";
 import { h, errorText } from "./dom.js";
 import { t, current, dateTime, number, label } from "./i18n.js";
 
 const path = (id, rest = "") => `/bands/${encodeURIComponent(id)}/firmware${rest}`;
 const POSTPONE_DAYS = 3;
+const UNDER_WAY = new Set(["waiting", "transferring", "verifying", "activating"]);
+const FOLLOW_MS = 5000; // while an update is under way, the section follows it
 
 /** The offer as one line a person reads: "Update 1.1.0 is available (48 KiB)". */
 export function offerLine(fw) {
@@ -33,7 +36,7 @@ function choiceText(choice) {
 
 /** Now / tonight / at a time / later: each asks the API, then redraws the section,
  * whose choice line (a live region) says what was chosen; `out` says what went wrong. */
-function choices(bandId, out, redraw) {
+function choices(bandId, at, out, redraw) {
   const say = (text) => { out.textContent = text; out.hidden = !text; };
   const ask = (body) => async () => {
     try {
@@ -44,7 +47,6 @@ function choices(bandId, out, redraw) {
       say(errorText(e));
     }
   };
-  const at = h("input", { id: "fw_at", name: "fw_at", type: "datetime-local" });
   const button = (key, onclick, cls) => h("button", { type: "button", class: cls, text: t(key), onclick });
   return h("div", { class: "fw-choices" },
     button("fw_now", ask({ action: "now" })),
@@ -64,6 +66,7 @@ export async function firmwareSection(bandId, canChoose) {
   const box = h("section", { "aria-labelledby": "fw-h" });
   const out = h("p", { class: "error", role: "alert", hidden: true });
   const chosen = h("p", { id: "fw-choice", role: "status" }); // kept across redraws: announced
+  const at = h("input", { id: "fw_at", name: "fw_at", type: "datetime-local" }); // and kept typed
   const draw = async () => {
     const fw = await api(path(bandId), { query: { lang: current() } });
     const runs = fw.current ? t("fw_runs", { version: fw.current, model: fw.model || "—" }) : t("fw_unknown");
@@ -71,12 +74,14 @@ export async function firmwareSection(bandId, canChoose) {
       ? [h("p", { id: "fw-offer", class: "offer" }, h("strong", { text: offerLine(fw) })),
         h("h3", { text: t("fw_notes") }),
         h("p", { id: "fw-notes", lang: fw.available.notes_lang, class: "notes", text: fw.available.notes || "—" }),
-        chosen, canChoose ? choices(bandId, out, draw) : h("p", { class: "note", text: t("fw_owner_decides") })]
+        chosen, canChoose ? choices(bandId, at, out, draw) : h("p", { class: "note", text: t("fw_owner_decides") })]
       : [h("p", { id: "fw-offer", text: fw.current ? t("fw_up_to_date") : t("fw_no_offer") })];
     chosen.textContent = choiceText(fw.choice);
     const parts = [h("h2", { id: "fw-h", text: t("fw_title") }),
       h("p", { id: "fw-current", text: runs }), ...offer, progressLine(fw.progress), out];
     box.replaceChildren(...parts.filter(Boolean)); // (replaceChildren would write "null")
+    const following = UNDER_WAY.has(fw.progress?.state) || fw.choice?.choice === "now";
+    if (following) setTimeout(() => box.isConnected && draw().catch(() => {}), FOLLOW_MS);
   };
   await draw();
   return box;
