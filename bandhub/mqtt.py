@@ -11,17 +11,27 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 
 
-def mqtt_client(url: str, client_id: str, *, clean_start: bool = True) -> mqtt.Client:
-    """A paho client configured from an ``mqtt://user:pass@host:port`` URL (not connected)."""
+def mqtt_client(
+    url: str, client_id: str, *, clean_start: bool = True, mqtt5: bool = False
+) -> mqtt.Client:
+    """A paho client configured from an ``mqtt://user:pass@host:port`` URL (not connected).
+
+    MQTT 3.1.1 unless ``mqtt5``: the gateway speaks 5 to learn from its PUBACKs that
+    nobody was subscribed (with 5, ``clean_start`` is the caller's to pass to connect)."""
     u = urlparse(url)
     if u.scheme not in ("mqtt", "mqtts", "tcp"):
         raise ValueError(f"unsupported MQTT URL scheme {u.scheme!r} in {url!r}")
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=clean_start,
-        protocol=mqtt.MQTTv311,
-    )
+    if mqtt5:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+    else:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_start,
+            protocol=mqtt.MQTTv311,
+        )
     if u.username:
         client.username_pw_set(u.username, u.password)
     if u.scheme == "mqtts":

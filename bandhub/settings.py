@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         " (noticed sooner when the radio reports the disconnect)",
     )
     gateway_batch_max: int = Field(default=500, ge=1, le=10000)
+    gateway_mqtt5: bool = Field(
+        default=True,
+        description="Publish with MQTT 5, whose PUBACK tells a record batch nobody was"
+        " subscribed to (kept in the spool, sent again); false for a broker without MQTT 5"
+        " (amqtt). A broker that answers 'unsupported protocol version' gets 3.1.1 anyway",
+    )
     gateway_ota_min_battery: int = Field(
         default=30,
         ge=0,
@@ -132,12 +138,13 @@ class Settings(BaseSettings):
         default=365.0, gt=0, description="Records stamped earlier than this are dead-lettered"
     )
     ingest_share_group: str = Field(
-        default="",
+        default="ingest",
         pattern=r"^[A-Za-z0-9_-]*$",
-        description="Workers subscribe to records as $share/<group>/... (empty: each worker"
-        " gets every record). Off by default: mosquitto 2.0.11 forgets the shared"
-        " subscriptions of persistent sessions when it restarts, and drops what arrives"
-        " before the workers reconnect (docs/scaling.md)",
+        description="Workers subscribe to records as $share/<group>/... and split them"
+        " (empty: each worker gets every record; needed on a broker without shared"
+        " subscriptions, e.g. amqtt). A broker that forgets shared subscriptions over a"
+        " restart (mosquitto 2.0) loses nothing: gateways keep a batch nobody took"
+        " (docs/scaling.md)",
     )
     ingest_client_prefix: str = Field(
         default="bandhub-ingest", description="Worker client ids are <prefix>-<slot>"

@@ -287,6 +287,7 @@ async def run_gateway(settings: Settings, backend: BleBackend, stop: asyncio.Eve
         settings.gateway_id,
         Topics(settings.mqtt_topic_prefix),
         location=settings.gateway_geolocation(),
+        mqtt5=settings.gateway_mqtt5,
     )
     await publisher.start()
     try:

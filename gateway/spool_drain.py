@@ -1,6 +1,8 @@
 """Publish the durable spool to the broker, most urgent first, forgetting each message
 only once the broker acknowledged it. While the broker is away the publishes wait and
-the spool grows on disk."""
+the spool grows on disk. A record batch the broker took with nobody subscribed to it
+(MQTT 5 says so: no ingest worker's subscription, e.g. just after a broker restart
+that forgot shared subscriptions) stays in the spool and is sent again shortly."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from gateway.mqtt_publisher import NotDelivered
 from gateway.state import GatewayState
 
 log = logging.getLogger(__name__)
 
 WINDOW = 100  # messages in flight at once
+RETRY_S = (0.5, 1.0, 2.0, 5.0)  # waits before sending undelivered batches again
 
 
 class SpoolDrain:
@@ -30,6 +34,7 @@ class SpoolDrain:
         self._publish = publish
         self._on_published = on_published
         self._spooled = asyncio.Event()
+        self._undelivered_rounds = 0  # consecutive windows with a batch nobody took
 
     def wake(self) -> None:
         """Something was spooled: drain now rather than at the next poll."""
@@ -60,6 +65,31 @@ class SpoolDrain:
                         await self._spooled.wait()
                 continue
             started = time.monotonic()
-            await asyncio.gather(*(self._publish(e.topic, e.payload) for e in entries))
-            self.state.spool_remove([e.id for e in entries])
-            self._on_published(len(entries), time.monotonic() - started)
+            outcomes = await asyncio.gather(
+                *(self._publish(e.topic, e.payload) for e in entries), return_exceptions=True
+            )
+            done = [e.id for e, out in zip(entries, outcomes, strict=True) if out is None]
+            self.state.spool_remove(done)
+            if done:
+                self._on_published(len(done), time.monotonic() - started)
+            for out in outcomes:  # anything but "not delivered" is the drain's failure
+                if isinstance(out, BaseException) and not isinstance(out, NotDelivered):
+                    raise out
+            held = len(entries) - len(done)
+            if held:
+                await self._wait_for_a_subscriber(held)
+            else:
+                self._undelivered_rounds = 0
+
+    async def _wait_for_a_subscriber(self, held: int) -> None:
+        """Nobody subscribed took these batches: they stay spooled; wait, then retry."""
+        wait = RETRY_S[min(self._undelivered_rounds, len(RETRY_S) - 1)]
+        if self._undelivered_rounds == 0 or self._undelivered_rounds % 12 == 0:
+            log.warning(
+                "%d record batch(es) reached no subscriber on the broker (no ingest"
+                " subscribed yet, or the broker restarted and forgot the workers'"
+                " shared subscriptions): kept in the spool, retrying",
+                held,
+            )
+        self._undelivered_rounds += 1
+        await asyncio.sleep(wait)

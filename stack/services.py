@@ -70,8 +70,9 @@ class SystemServices:
         if self.broker is not None:
             self.settings.mqtt_url = self.broker.anonymous_url  # each service adds its login
             self.settings.mqtt_admin_url = self.broker.admin_url
-            if self.broker.kind == "amqtt":  # no shared subscriptions there
+            if self.broker.kind == "amqtt":  # no shared subscriptions, no MQTT 5 there
                 self.settings.ingest_share_group = ""
+                self.settings.gateway_mqtt5 = False
         await asyncio.to_thread(migrate, self.settings.database_url)
         return self
 

@@ -87,9 +87,11 @@ async def all_stored_exactly_once(
 
 
 def stop_children(procs: list[subprocess.Popen | None], log) -> None:
-    """Terminate child processes that still run and close their shared log."""
+    """Terminate child processes that still run and close their shared log. A gateway
+    may take its bounded shutdown (8 s for stuck band sessions, 2 s to say "offline"),
+    longer on a loaded machine."""
     for proc in procs:
         if proc is not None and proc.poll() is None:
             proc.terminate()
-            proc.wait(10)
+            proc.wait(30)
     log.close()
