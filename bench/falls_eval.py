@@ -93,7 +93,8 @@ def resample(trial: Trial, fs: float) -> Trial:
 
 
 def variant(trial: Trial, name: str, rng: np.random.Generator | None = None) -> Trial:
-    """A named device/protocol change: 'full', 'crop2' (±2 s), 'crop4-8', '20hz', '32hz'.
+    """A named device/protocol change: 'full', 'crop2' (±2 s), 'crop4-8', '20hz', '32hz',
+    'rand' (a random device: 20-50 Hz point samples at a random phase, gain ±5 %).
 
     'crop4-8' mimics the smartwatch set: 4-8 s in all, the impact placed at random
     inside with at least 1.5 s on either side. ADL trials are cut around their own
@@ -108,6 +109,17 @@ def variant(trial: Trial, name: str, rng: np.random.Generator | None = None) -> 
         total = rng.uniform(4.0, 8.0)
         before = rng.uniform(1.5, total - 1.5)
         return resample(crop(trial, before, total - before), 32.0)
+    if name == "rand":
+        # another device: a random rate (point samples at a random phase), gain +-5 %
+        fs = rng.uniform(20.0, 50.0)
+        start = rng.uniform(0.0, 1.0 / fs)
+        t_old = np.arange(trial.acc.shape[0]) / trial.fs
+        t_new = np.arange(start, t_old[-1], 1.0 / fs)
+        acc = np.column_stack([np.interp(t_new, t_old, trial.acc[:, k]) for k in range(3)])
+        window = (
+            None if trial.window is None else (trial.window[0] - start, trial.window[1] - start)
+        )
+        return replace(trial, acc=acc * rng.uniform(0.95, 1.05), fs=fs, window=window)
     if name in ("20hz", "32hz"):
         return resample(trial, float(name[:-2]))
     raise ValueError(f"unknown variant {name!r}")

@@ -3,6 +3,11 @@
     python bench/fit_falls.py          # prints every validation and rewrites the params
     python bench/fit_falls.py --quick  # to iterate: 4 subject groups, as recorded, no write
 
+``--features peak-hold`` scores the same recipe with the impact height taken from a
+peak hold of the unfiltered |a| (``bench/falls_peak_hold.py``, measured, not shipped);
+``--augment rand`` adds a training copy of every trial as a random device would record
+it (20-50 Hz point samples at a random phase, gain +-5 %).
+
 ``--quick`` scores the same recipe on four subject groups per set instead of leaving
 one subject out, on the as-recorded trials only, and leaves the params alone (about 4
 minutes against 22 with the late model; ``--no-late`` halves either). Its figures are
@@ -54,9 +59,9 @@ from analytics.falls import (
     LATE_FEATURES,
     LATE_ROOM_S,
     LATE_S,
-    candidate_features,
     tree_scores,
 )
+from bench import falls_peak_hold
 from bench.boosting import fit_trees
 from bench.falls_eval import SETS, Trial, load_trials, variant
 
@@ -68,6 +73,8 @@ TEST_VARIANTS = ("full", "crop2", "crop4-8", "20hz", "32hz")
 LATE_TRAIN_VARIANTS = ("full", "20hz")  # the late model needs LATE_S after the impact
 LATE_TEST_VARIANTS = ("full", "20hz", "32hz")
 SHORT = len(FEATURES)
+FEATURE_SETS = {"shipped": falls, "peak-hold": falls_peak_hold}  # module: candidate_features
+feature_set = "shipped"
 OUT = Path(__file__).resolve().parents[1] / "analytics" / "params" / "falls.json"
 
 
@@ -83,19 +90,23 @@ class Table:
 
 
 def _source_key() -> str:
-    return hashlib.sha1(Path(falls.__file__).read_bytes()).hexdigest()[:10]
+    """Detector source (and the alternative feature module's, when used)."""
+    sources = {falls, FEATURE_SETS[feature_set]}
+    text = b"".join(Path(m.__file__).read_bytes() for m in sorted(sources, key=str))
+    return hashlib.sha1(text).hexdigest()[:10]
 
 
 def candidate_table(trials: list[Trial], name: str) -> Table:
     """Candidates of every trial under variant ``name``, cached in /tmp by detector source."""
     cache = Path(f"/tmp/bandhub_falls_{name}_{_source_key()}_{len(trials)}.npz")
+    features_of = FEATURE_SETS[feature_set].candidate_features
     if cache.exists():
         d = np.load(cache)
         return Table(d["x"], d["y"], d["trial"], d["room"])
     xs, ys, owner, room = [], [], [], []
     for k, t in enumerate(trials):
         v = variant(t, name)
-        times, feats = candidate_features(v.acc, v.fs, late=True)
+        times, feats = features_of(v.acc, v.fs, late=True)
         for s, f in zip(times, feats, strict=True):
             xs.append(f)
             ys.append(bool(v.window and v.window[0] <= s <= v.window[1]))
@@ -288,11 +299,15 @@ def validate(data: Data, results: dict[str, dict], prefix: str) -> float:
 
 
 def main() -> None:
-    global OUTER_FOLDS
+    global OUTER_FOLDS, TRAIN_VARIANTS, feature_set
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 subject groups, no write")
     parser.add_argument("--no-late", action="store_true", help="skip the late model")
+    parser.add_argument("--features", choices=FEATURE_SETS, default="shipped")
+    parser.add_argument("--augment", choices=["rand"], nargs="*", default=[])
     args = parser.parse_args()
+    feature_set = args.features
+    TRAIN_VARIANTS = (*TRAIN_VARIANTS, *args.augment)
     start = time.perf_counter()
     if args.quick:
         OUTER_FOLDS = 4
@@ -306,7 +321,7 @@ def main() -> None:
         data.late = True
         late_cut = validate(data, results, "late ")
     print(f"{time.perf_counter() - start:.0f} s", flush=True)
-    if args.quick or args.no_late:
+    if args.quick or args.no_late or args.features != "shipped" or args.augment:
         return
     params = data.fit(both)
     params["late"].update(features=[*FEATURES, *LATE_FEATURES], threshold=late_cut)
