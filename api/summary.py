@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -170,6 +171,26 @@ async def daily_summary(
     return summary
 
 
+async def stored_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> dict:
+    """The day's profile-free summary, computed and stored unless the stored one is
+    current: what the summary refresher (api/summary_refresh.py) keeps warm."""
+    return await _stored_summary(conn, band_id, date)
+
+
+async def computed_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> dict:
+    """The day's profile-free summary computed from the data now, as JSON stores it
+    (what a stored summary must equal while it is current)."""
+    day = await fetch_one(
+        conn,
+        "SELECT t0, t1, zone, hr_n, hr_sum, hr_min, hr_max FROM band_days"
+        " WHERE band_id = %s AND day = %s",
+        (band_id, date),
+    )
+    bounds = day if day is not None else await day_bounds(conn, band_id, date)
+    summary = await _compute(conn, band_id, date, bounds, day)
+    return json.loads(json.dumps(jsonable_encoder(summary)))
+
+
 async def _stored_summary(
     conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
 ) -> dict:
@@ -198,7 +219,8 @@ async def _stored_summary(
             "INSERT INTO day_summaries (band_id, day, version, depends_on, computed_with,"
             " summary) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (band_id, day) DO UPDATE SET"
             " version = EXCLUDED.version, depends_on = EXCLUDED.depends_on,"
-            " computed_with = EXCLUDED.computed_with, summary = EXCLUDED.summary",
+            " computed_with = EXCLUDED.computed_with, summary = EXCLUDED.summary,"
+            " computed_at = EXCLUDED.computed_at",
             (
                 band_id,
                 date,

@@ -1,0 +1,204 @@
+"""Keep the stored daily summaries current as data arrives, so that the first read of
+a day answers from ``day_summaries`` instead of computing sleep and HRV (issue 16).
+
+Ingest marks a local day ``dirty`` whenever it adds to it (migration 037): its stored
+summary and its neighbours' may be out of date (a summary depends on the versions of
+its day and both neighbours). A round of the refresher takes the dirty days through
+their partial index, finds which of the three summaries of each are really stale (the
+same version check the read path makes), recomputes those not recomputed within
+``summary_debounce_s``, newest day first with a commit each, and clears the mark of a
+day whose three summaries are current and whose version is still the one it saw. A
+day that changes meanwhile keeps its mark for the next round; a band syncing every
+minute costs one computation per debounce interval, not one per message; a week-long
+backlog marks every day it lands in. The read path does not rely on any of this: a
+stale summary is computed on demand exactly as before.
+
+Run by the ingest worker in slot 0, next to the alert monitor (one per installation,
+like retention and compaction), in a thread of its own so that a backlog of
+computations never delays the alert rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from api.db import fetch_all
+from api.summary import COMPUTED_WITH, stored_summary
+from bandhub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROUND_MAX = 100  # computations per round: then the dirty days are read again, newest first
+
+_DIRTY = "SELECT band_id, day, version FROM band_days WHERE dirty"
+
+# the dirty days' summaries and their neighbours': stale or not, computed lately or not
+_TARGETS = (
+    "WITH t AS (SELECT DISTINCT band_id, day + o AS day"
+    "   FROM band_days, (VALUES (-1), (0), (1)) v(o) WHERE dirty)"
+    " SELECT d.band_id, d.day,"
+    " coalesce(s.computed_with = %(c)s AND s.depends_on"
+    "   = ARRAY[coalesce(p.version, 0), d.version, coalesce(n.version, 0)], false) AS current,"
+    " coalesce(s.computed_at > now() - %(debounce)s * interval '1 second', false) AS recent"
+    " FROM t JOIN band_days d ON d.band_id = t.band_id AND d.day = t.day"
+    " LEFT JOIN band_days p ON p.band_id = d.band_id AND p.day = d.day - 1"
+    " LEFT JOIN band_days n ON n.band_id = d.band_id AND n.day = d.day + 1"
+    " LEFT JOIN day_summaries s ON s.band_id = d.band_id AND s.day = d.day"
+)
+
+_CLEAR = (
+    "UPDATE band_days d SET dirty = false FROM unnest(%s::text[], %s::date[], %s::bigint[])"
+    " AS c(band_id, day, version)"
+    " WHERE d.band_id = c.band_id AND d.day = c.day AND d.version = c.version AND d.dirty"
+)
+
+# summaries stored by other code or other fitted parameters are stale too: their days
+# are marked once when a refresher starts
+_MARK_OTHER_CODE = (
+    "UPDATE band_days d SET dirty = true FROM day_summaries s"
+    " WHERE s.band_id = d.band_id AND s.day = d.day AND s.computed_with <> %s AND NOT d.dirty"
+)
+
+
+@dataclass
+class Round:
+    """What one round did."""
+
+    computed: int = 0
+    waiting: int = 0  # stale, but recomputed within the debounce interval
+    failed: int = 0
+    cleared: int = 0
+    more: bool = False  # more were due than a round computes
+
+
+async def mark_other_code(conn: AsyncConnection) -> int:
+    """Mark the days whose stored summary another code or fit computed."""
+    cur = await conn.execute(_MARK_OTHER_CODE, (COMPUTED_WITH,))
+    await conn.commit()
+    return cur.rowcount
+
+
+async def refresh_round(
+    conn: AsyncConnection,
+    debounce_s: float,
+    stop: threading.Event | None = None,
+    limit: int = ROUND_MAX,
+) -> Round:
+    """One round over the dirty days (see the module's docstring)."""
+    done = Round()
+    dirty = await fetch_all(conn, _DIRTY)
+    if not dirty:
+        await conn.rollback()
+        return done
+    targets = await fetch_all(conn, _TARGETS, {"c": COMPUTED_WITH, "debounce": debounce_s})
+    await conn.rollback()  # nothing written: end the snapshot before computing
+    stale = [t for t in targets if not t["current"]]
+    due = sorted((t for t in stale if not t["recent"]), key=lambda t: t["day"], reverse=True)
+    pending: set[tuple[str, dt.date]] = {(t["band_id"], t["day"]) for t in stale if t["recent"]}
+    done.waiting = len(pending)
+    if len(due) > limit:
+        done.more = True
+        pending.update((t["band_id"], t["day"]) for t in due[limit:])
+        due = due[:limit]
+    for t in due:
+        key = (t["band_id"], t["day"])
+        if stop is not None and stop.is_set():
+            pending.add(key)
+            continue
+        try:
+            await stored_summary(conn, *key)
+            await conn.commit()
+            done.computed += 1
+        except psycopg.OperationalError:
+            raise  # the connection is gone: the round ends, the marks stay
+        except Exception:  # one day's failure must not stop the others
+            await conn.rollback()
+            log.warning("summary of %s on %s not refreshed", *key, exc_info=True)
+            pending.add(key)
+            done.failed += 1
+    one = dt.timedelta(days=1)
+    clear = [
+        d
+        for d in dirty
+        if not any((d["band_id"], d["day"] + k * one) in pending for k in (-1, 0, 1))
+    ]
+    if clear:
+        cur = await conn.execute(
+            _CLEAR,
+            (
+                [d["band_id"] for d in clear],
+                [d["day"] for d in clear],
+                [d["version"] for d in clear],
+            ),
+        )
+        await conn.commit()
+        done.cleared = cur.rowcount
+    return done
+
+
+async def catch_up(conn: AsyncConnection, debounce_s: float = 0.0) -> Round:
+    """Rounds until nothing is due (a benchmark's or a test's "the refresher caught up")."""
+    total = Round()
+    while True:
+        r = await refresh_round(conn, debounce_s)
+        total.computed += r.computed
+        total.failed += r.failed
+        total.cleared += r.cleared
+        total.waiting = r.waiting
+        if not r.more:
+            return total
+
+
+class SummaryRefresher:
+    """A round every ``summary_refresh_s`` (at once again while more is due), in a thread
+    with its own event loop and database connection."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="summary-refresher", daemon=True)
+
+    def start(self) -> None:
+        if self.settings.summary_refresh_s > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def _loop(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        marked = False
+        while not self._stop.is_set():
+            more = False
+            try:
+                async with await AsyncConnection.connect(
+                    self.settings.database_url, row_factory=dict_row
+                ) as conn:
+                    if not marked:
+                        await mark_other_code(conn)
+                        marked = True
+                    r = await refresh_round(conn, self.settings.summary_debounce_s, self._stop)
+                    more = r.more
+                if r.computed or r.failed:
+                    log.info(
+                        "summaries refreshed: %d (%d failed, %d waiting)",
+                        r.computed,
+                        r.failed,
+                        r.waiting,
+                    )
+            except psycopg.Error as exc:
+                log.warning("summary refresh skipped this round: %s", exc)
+            if not more:
+                self._stop.wait(self.settings.summary_refresh_s)  # nothing else on this loop
