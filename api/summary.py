@@ -215,20 +215,25 @@ async def _stored_summary(
     bounds = day if day is not None else await day_bounds(conn, band_id, date)
     summary = await _compute(conn, band_id, date, bounds, day)
     if day is not None and store:
+        # only while the day is kept, under a lock an erasure's delete of it waits for:
+        # a summary computed as the band was erased is never stored after the erasure
         await conn.execute(
-            "INSERT INTO day_summaries (band_id, day, version, depends_on, computed_with,"
-            " summary) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (band_id, day) DO UPDATE SET"
+            "WITH kept AS (SELECT 1 FROM band_days WHERE band_id = %(b)s AND day = %(d)s"
+            " FOR KEY SHARE)"
+            " INSERT INTO day_summaries (band_id, day, version, depends_on, computed_with,"
+            " summary) SELECT %(b)s, %(d)s, %(v)s, %(deps)s, %(c)s, %(s)s FROM kept"
+            " ON CONFLICT (band_id, day) DO UPDATE SET"
             " version = EXCLUDED.version, depends_on = EXCLUDED.depends_on,"
             " computed_with = EXCLUDED.computed_with, summary = EXCLUDED.summary,"
             " computed_at = EXCLUDED.computed_at",
-            (
-                band_id,
-                date,
-                day["version"],
-                day["deps"],
-                COMPUTED_WITH,
-                Jsonb(jsonable_encoder(summary)),
-            ),
+            {
+                "b": band_id,
+                "d": date,
+                "v": day["version"],
+                "deps": day["deps"],
+                "c": COMPUTED_WITH,
+                "s": Jsonb(jsonable_encoder(summary)),
+            },
         )
     return summary
 

@@ -14,15 +14,18 @@ backlog marks every day it lands in. The read path does not rely on any of this:
 stale summary is computed on demand exactly as before.
 
 Run by the ingest worker in slot 0, next to the alert monitor (one per installation,
-like retention and compaction), in a thread of its own so that a backlog of
-computations never delays the alert rules.
+like retention and compaction), in a process of its own (``SummaryRefresher``) so that
+a backlog of computations never delays the alert rules nor slows ingest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import multiprocessing
+import os
 import threading
 from dataclasses import dataclass
 
@@ -54,17 +57,23 @@ _TARGETS = (
     " LEFT JOIN day_summaries s ON s.band_id = d.band_id AND s.day = d.day"
 )
 
+# rows ingest is changing right now are skipped (they stay dirty, rightly): the
+# refresher never waits for a row lock, so it never deadlocks with ingest
 _CLEAR = (
-    "UPDATE band_days d SET dirty = false FROM unnest(%s::text[], %s::date[], %s::bigint[])"
-    " AS c(band_id, day, version)"
-    " WHERE d.band_id = c.band_id AND d.day = c.day AND d.version = c.version AND d.dirty"
+    "UPDATE band_days d SET dirty = false FROM (SELECT b.band_id, b.day FROM band_days b"
+    " JOIN unnest(%s::text[], %s::date[], %s::bigint[]) AS c(band_id, day, version)"
+    " ON b.band_id = c.band_id AND b.day = c.day AND b.version = c.version"
+    " WHERE b.dirty FOR NO KEY UPDATE OF b SKIP LOCKED) x"
+    " WHERE d.band_id = x.band_id AND d.day = x.day"
 )
 
 # summaries stored by other code or other fitted parameters are stale too: their days
 # are marked once when a refresher starts
 _MARK_OTHER_CODE = (
-    "UPDATE band_days d SET dirty = true FROM day_summaries s"
-    " WHERE s.band_id = d.band_id AND s.day = d.day AND s.computed_with <> %s AND NOT d.dirty"
+    "UPDATE band_days d SET dirty = true FROM (SELECT b.band_id, b.day FROM band_days b"
+    " JOIN day_summaries s ON s.band_id = b.band_id AND s.day = b.day"
+    " WHERE s.computed_with <> %s AND NOT b.dirty FOR NO KEY UPDATE OF b SKIP LOCKED) x"
+    " WHERE d.band_id = x.band_id AND d.day = x.day"
 )
 
 
@@ -89,7 +98,7 @@ async def mark_other_code(conn: AsyncConnection) -> int:
 async def refresh_round(
     conn: AsyncConnection,
     debounce_s: float,
-    stop: threading.Event | None = None,
+    stop: threading.Event | multiprocessing.synchronize.Event | None = None,
     limit: int = ROUND_MAX,
 ) -> Round:
     """One round over the dirty days (see the module's docstring)."""
@@ -158,47 +167,68 @@ async def catch_up(conn: AsyncConnection, debounce_s: float = 0.0) -> Round:
 
 
 class SummaryRefresher:
-    """A round every ``summary_refresh_s`` (at once again while more is due), in a thread
-    with its own event loop and database connection."""
+    """A round every ``summary_refresh_s`` (at once again while more is due), in a
+    process of its own at a lower CPU priority (``nice`` 10): the computation is
+    Python and numpy, and in the worker's own process it would take the interpreter
+    from the ingest threads (measured: up to half of a worker's throughput while it
+    computed without pause); as a process the kernel gives ingest and PostgreSQL the
+    CPU first. The process ends with its parent, even one killed."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="summary-refresher", daemon=True)
+        ctx = multiprocessing.get_context("spawn")  # no copy of the worker's threads
+        self._stop = ctx.Event()
+        self._process = ctx.Process(
+            target=_serve,
+            args=(settings, self._stop, os.getpid(), logging.getLogger().level),
+            name="bandhub-summary-refresher",
+            daemon=True,
+        )
 
     def start(self) -> None:
         if self.settings.summary_refresh_s > 0:
-            self._thread.start()
+            self._process.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=15)
+        if self._process.is_alive():
+            self._process.join(timeout=15)
+        if self._process.is_alive():  # in the middle of a computation: it is redone later
+            self._process.terminate()
+            self._process.join(timeout=5)
 
-    def _loop(self) -> None:
-        asyncio.run(self._run())
 
-    async def _run(self) -> None:
-        marked = False
-        while not self._stop.is_set():
-            more = False
-            try:
-                async with await AsyncConnection.connect(
-                    self.settings.database_url, row_factory=dict_row
-                ) as conn:
-                    if not marked:
-                        await mark_other_code(conn)
-                        marked = True
-                    r = await refresh_round(conn, self.settings.summary_debounce_s, self._stop)
-                    more = r.more
-                if r.computed or r.failed:
-                    log.info(
-                        "summaries refreshed: %d (%d failed, %d waiting)",
-                        r.computed,
-                        r.failed,
-                        r.waiting,
-                    )
-            except psycopg.Error as exc:
-                log.warning("summary refresh skipped this round: %s", exc)
-            if not more:
-                self._stop.wait(self.settings.summary_refresh_s)  # nothing else on this loop
+def _serve(settings: Settings, stop, parent: int, level: int) -> None:
+    """The refresher process: rounds until told to stop or its parent is gone."""
+    from bandhub.logging_setup import setup_logging
+
+    setup_logging(logging.getLevelName(level) if level else None)
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    asyncio.run(_rounds(settings, lambda: stop.is_set() or os.getppid() != parent, stop))
+
+
+async def _rounds(settings: Settings, stopped, stop) -> None:
+    marked = False
+    while not stopped():
+        more = False
+        try:
+            async with await AsyncConnection.connect(
+                settings.database_url, row_factory=dict_row
+            ) as conn:
+                if not marked:
+                    await mark_other_code(conn)
+                    marked = True
+                r = await refresh_round(conn, settings.summary_debounce_s, stop)
+                more = r.more
+            if r.computed or r.failed:
+                log.info(
+                    "summaries refreshed: %d (%d failed, %d waiting)",
+                    r.computed,
+                    r.failed,
+                    r.waiting,
+                )
+        except psycopg.Error as exc:
+            log.warning("summary refresh skipped this round: %s", exc)
+        if not more:
+            stop.wait(settings.summary_refresh_s)  # nothing else runs on this loop

@@ -5,6 +5,7 @@ answers the fresh one."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import psycopg
@@ -14,6 +15,7 @@ from psycopg.rows import dict_row
 from api.summary import computed_summary
 from api.summary_refresh import SummaryRefresher, catch_up, refresh_round
 from bandhub.contracts.messages import Topics
+from ingest.rollups import refresh_rollups
 from tests.e2e.helpers import eventually
 from tests.ingest.test_rollups import T0, _epochs, _hr
 
@@ -132,3 +134,40 @@ async def test_refresher_follows_live_data_and_a_late_backlog(settings, ingest, 
         done = await refresh_round(conn, 0.0)
         assert (done.computed, done.waiting, done.failed) == (1, 0, 0)
     assert await _assert_all_current(url) == kept + 7
+
+
+async def test_a_summary_computed_during_an_erasure_is_not_stored(clean_db):
+    """The refresher computes while the band is being erased (the erasure has deleted
+    the band's days, not yet committed): the summary waits for the erasure and is not
+    stored after it, so no health data of an erased band is left behind."""
+    url, band = clean_db, "BH-0009"
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO bands (band_id) VALUES (%s)", (band,))
+        conn.execute(
+            "INSERT INTO epochs (band_id, seq, t, steps, activity_count, enmo_mg, hr_mean, worn,"
+            " received_at) SELECT %s, m, %s + m * interval '1 minute', m %% 90, 500, 40, 70,"
+            " true, now() FROM generate_series(0, 1439) m",
+            (band, dt.datetime(2026, 11, 24, tzinfo=dt.UTC)),
+        )
+        refresh_rollups(conn, band, dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
+                        dt.datetime(2026, 11, 25, tzinfo=dt.UTC))  # fmt: skip
+    erasure = psycopg.connect(url)
+    try:  # what erase_band does first, in its one transaction
+        for table in ("band_days", "day_summaries", "epochs"):
+            erasure.execute(f"DELETE FROM {table} WHERE band_id = %s", (band,))
+        async with await _conn(url) as conn:
+            pid = (await (await conn.execute("SELECT pg_backend_pid() AS p")).fetchone())["p"]
+            task = asyncio.create_task(refresh_round(conn, 0.0))
+            await eventually(
+                lambda: (
+                    _scalar(url, f"SELECT wait_event_type FROM pg_stat_activity WHERE pid = {pid}")
+                    == "Lock"
+                ),
+                30,
+                "the summary to wait for the erasure",
+            )
+            erasure.commit()
+            await task
+    finally:
+        erasure.close()
+    assert _scalar(url, "SELECT count(*) FROM day_summaries") == 0
