@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import multiprocessing
 import os
@@ -33,17 +32,16 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from api.db import fetch_all
+from api.db import fetch_one
 from api.summary import COMPUTED_WITH, stored_summary
 from bandhub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROUND_MAX = 100  # computations per round: then the dirty days are read again, newest first
+ROUND_MAX = 100  # computations per round: then the dirty days are sifted again, newest first
 
-_DIRTY = "SELECT band_id, day, version FROM band_days WHERE dirty"
-
-# the dirty days' summaries and their neighbours': stale or not, computed lately or not
+# the summaries of the dirty days and of their neighbours, each current or not (the
+# read path's own check) and computed lately or not (the debounce)
 _TARGETS = (
     "WITH t AS (SELECT DISTINCT band_id, day + o AS day"
     "   FROM band_days, (VALUES (-1), (0), (1)) v(o) WHERE dirty)"
@@ -57,14 +55,32 @@ _TARGETS = (
     " LEFT JOIN day_summaries s ON s.band_id = d.band_id AND s.day = d.day"
 )
 
-# rows ingest is changing right now are skipped (they stay dirty, rightly): the
-# refresher never waits for a row lock, so it never deadlocks with ingest
+# the stale ones not computed lately, newest day first (at most a round's worth), with
+# how many are due and how many wait out the debounce
+_DUE = (
+    f"WITH x AS ({_TARGETS}), stale AS (SELECT * FROM x WHERE NOT current),"
+    " first AS (SELECT band_id, day FROM stale WHERE NOT recent"
+    "   ORDER BY day DESC, band_id LIMIT %(n)s)"
+    " SELECT (SELECT count(*) FROM stale WHERE NOT recent) AS due,"
+    " (SELECT count(*) FROM stale WHERE recent) AS waiting,"
+    " (SELECT coalesce(array_agg(band_id ORDER BY day DESC, band_id), '{}') FROM first)"
+    "   AS bands,"
+    " (SELECT coalesce(array_agg(day ORDER BY day DESC, band_id), '{}') FROM first) AS days"
+)
+
+# a dirty day whose three summaries are all current is cleared, if its version is still
+# the one they were checked against; rows ingest is changing right now are skipped
+# (they stay dirty, rightly): the refresher never waits for a row lock, so it never
+# deadlocks with ingest
 _CLEAR = (
-    "UPDATE band_days d SET dirty = false FROM (SELECT b.band_id, b.day FROM band_days b"
-    " JOIN unnest(%s::text[], %s::date[], %s::bigint[]) AS c(band_id, day, version)"
-    " ON b.band_id = c.band_id AND b.day = c.day AND b.version = c.version"
-    " WHERE b.dirty FOR NO KEY UPDATE OF b SKIP LOCKED) x"
-    " WHERE d.band_id = x.band_id AND d.day = x.day"
+    f"WITH x AS ({_TARGETS}),"
+    " ok AS (SELECT k.band_id, k.day, k.version FROM band_days k WHERE k.dirty AND NOT EXISTS"
+    "   (SELECT 1 FROM x WHERE NOT x.current AND x.band_id = k.band_id"
+    "    AND x.day BETWEEN k.day - 1 AND k.day + 1))"
+    " UPDATE band_days d SET dirty = false FROM (SELECT b.band_id, b.day FROM band_days b"
+    " JOIN ok ON b.band_id = ok.band_id AND b.day = ok.day AND b.version = ok.version"
+    " FOR NO KEY UPDATE OF b SKIP LOCKED) y"
+    " WHERE d.band_id = y.band_id AND d.day = y.day"
 )
 
 # summaries stored by other code or other fitted parameters are stale too: their days
@@ -101,55 +117,30 @@ async def refresh_round(
     stop: threading.Event | multiprocessing.synchronize.Event | None = None,
     limit: int = ROUND_MAX,
 ) -> Round:
-    """One round over the dirty days (see the module's docstring)."""
+    """One round over the dirty days (see the module's docstring). The dirty days are
+    sifted in PostgreSQL: a round holds at most ``limit`` of them, however many
+    (a migration, a refit or a change of zone can mark a band's whole history)."""
     done = Round()
-    dirty = await fetch_all(conn, _DIRTY)
-    if not dirty:
-        await conn.rollback()
-        return done
-    targets = await fetch_all(conn, _TARGETS, {"c": COMPUTED_WITH, "debounce": debounce_s})
+    params = {"c": COMPUTED_WITH, "debounce": debounce_s, "n": limit}
+    row = await fetch_one(conn, _DUE, params)
     await conn.rollback()  # nothing written: end the snapshot before computing
-    stale = [t for t in targets if not t["current"]]
-    due = sorted((t for t in stale if not t["recent"]), key=lambda t: t["day"], reverse=True)
-    pending: set[tuple[str, dt.date]] = {(t["band_id"], t["day"]) for t in stale if t["recent"]}
-    done.waiting = len(pending)
-    if len(due) > limit:
-        done.more = True
-        pending.update((t["band_id"], t["day"]) for t in due[limit:])
-        due = due[:limit]
-    for t in due:
-        key = (t["band_id"], t["day"])
+    done.more, done.waiting = row["due"] > limit, row["waiting"]
+    for band_id, day in zip(row["bands"], row["days"], strict=True):
         if stop is not None and stop.is_set():
-            pending.add(key)
-            continue
+            break
         try:
-            await stored_summary(conn, *key)
+            await stored_summary(conn, band_id, day)
             await conn.commit()
             done.computed += 1
         except psycopg.OperationalError:
             raise  # the connection is gone: the round ends, the marks stay
-        except Exception:  # one day's failure must not stop the others
+        except Exception:  # one day's failure must not stop the others: it stays marked
             await conn.rollback()
-            log.warning("summary of %s on %s not refreshed", *key, exc_info=True)
-            pending.add(key)
+            log.warning("summary of %s on %s not refreshed", band_id, day, exc_info=True)
             done.failed += 1
-    one = dt.timedelta(days=1)
-    clear = [
-        d
-        for d in dirty
-        if not any((d["band_id"], d["day"] + k * one) in pending for k in (-1, 0, 1))
-    ]
-    if clear:
-        cur = await conn.execute(
-            _CLEAR,
-            (
-                [d["band_id"] for d in clear],
-                [d["day"] for d in clear],
-                [d["version"] for d in clear],
-            ),
-        )
-        await conn.commit()
-        done.cleared = cur.rowcount
+    cur = await conn.execute(_CLEAR, params)
+    await conn.commit()
+    done.cleared = cur.rowcount
     return done
 
 
