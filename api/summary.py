@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -170,6 +171,26 @@ async def daily_summary(
     return summary
 
 
+async def stored_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> dict:
+    """The day's profile-free summary, computed and stored unless the stored one is
+    current: what the summary refresher (api/summary_refresh.py) keeps warm."""
+    return await _stored_summary(conn, band_id, date)
+
+
+async def computed_summary(conn: AsyncConnection, band_id: str, date: dt.date) -> dict:
+    """The day's profile-free summary computed from the data now, as JSON stores it
+    (what a stored summary must equal while it is current)."""
+    day = await fetch_one(
+        conn,
+        "SELECT t0, t1, zone, hr_n, hr_sum, hr_min, hr_max FROM band_days"
+        " WHERE band_id = %s AND day = %s",
+        (band_id, date),
+    )
+    bounds = day if day is not None else await day_bounds(conn, band_id, date)
+    summary = await _compute(conn, band_id, date, bounds, day)
+    return json.loads(json.dumps(jsonable_encoder(summary)))
+
+
 async def _stored_summary(
     conn: AsyncConnection, band_id: str, date: dt.date, *, store: bool = True
 ) -> dict:
@@ -194,19 +215,25 @@ async def _stored_summary(
     bounds = day if day is not None else await day_bounds(conn, band_id, date)
     summary = await _compute(conn, band_id, date, bounds, day)
     if day is not None and store:
+        # only while the day is kept, under a lock an erasure's delete of it waits for:
+        # a summary computed as the band was erased is never stored after the erasure
         await conn.execute(
-            "INSERT INTO day_summaries (band_id, day, version, depends_on, computed_with,"
-            " summary) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (band_id, day) DO UPDATE SET"
+            "WITH kept AS (SELECT 1 FROM band_days WHERE band_id = %(b)s AND day = %(d)s"
+            " FOR KEY SHARE)"
+            " INSERT INTO day_summaries (band_id, day, version, depends_on, computed_with,"
+            " summary) SELECT %(b)s, %(d)s, %(v)s, %(deps)s, %(c)s, %(s)s FROM kept"
+            " ON CONFLICT (band_id, day) DO UPDATE SET"
             " version = EXCLUDED.version, depends_on = EXCLUDED.depends_on,"
-            " computed_with = EXCLUDED.computed_with, summary = EXCLUDED.summary",
-            (
-                band_id,
-                date,
-                day["version"],
-                day["deps"],
-                COMPUTED_WITH,
-                Jsonb(jsonable_encoder(summary)),
-            ),
+            " computed_with = EXCLUDED.computed_with, summary = EXCLUDED.summary,"
+            " computed_at = EXCLUDED.computed_at",
+            {
+                "b": band_id,
+                "d": date,
+                "v": day["version"],
+                "deps": day["deps"],
+                "c": COMPUTED_WITH,
+                "s": Jsonb(jsonable_encoder(summary)),
+            },
         )
     return summary
 

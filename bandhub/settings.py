@@ -211,6 +211,21 @@ class Settings(BaseSettings):
     )
     hr_compact_interval_s: float = Field(default=300.0, gt=0)
 
+    # Daily summaries kept current in the background (docs/scaling.md), by the worker
+    # in slot 0 next to the monitor
+    summary_refresh_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        description="How often the summary refresher looks for local days whose data changed"
+        " (0: off; a summary is then computed on its first read after a change)",
+    )
+    summary_debounce_s: float = Field(
+        default=300.0,
+        ge=0.0,
+        description="A day's stored summary is recomputed in the background at most once per"
+        " this, however often its data changes (a read in between computes it on demand)",
+    )
+
     trends_compute_days: int = Field(
         default=0,
         ge=0,

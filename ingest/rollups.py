@@ -47,7 +47,7 @@ _DAY_ADD = (
     " epochs = band_days.epochs + EXCLUDED.epochs, steps = band_days.steps + EXCLUDED.steps,"
     " worn_min = band_days.worn_min + EXCLUDED.worn_min,"
     " active_min = band_days.active_min + EXCLUDED.active_min,"
-    " version = nextval('band_day_version')"
+    " version = nextval('band_day_version'), dirty = true"  # for the summary refresher
 )
 ACTIVE_STEPS = 100  # steps in a minute from which it counts as active (brisk walking)
 

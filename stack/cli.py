@@ -98,9 +98,11 @@ def _require_services(settings) -> None:
 
 @app.command()
 def ingest() -> None:
-    """Store records from MQTT in PostgreSQL, check the alert rules, deliver alerts."""
+    """Store records from MQTT in PostgreSQL, check the alert rules, deliver alerts, keep
+    the daily summaries current."""
     from alerts.dispatcher import Dispatcher
     from alerts.monitor import MonitorService
+    from api.summary_refresh import SummaryRefresher
     from bandhub.settings import get_settings
     from ingest.service import Ingest
 
@@ -110,12 +112,15 @@ def ingest() -> None:
 
     async def main(stop: asyncio.Event) -> None:
         service, monitor = Ingest(settings), MonitorService(settings)
+        refresher = SummaryRefresher(settings)
         await asyncio.to_thread(service.start)
         if service.slot == 0:  # one alert monitor for all workers (see README, Known limits)
             monitor.start()
+            refresher.start()  # and one summary refresher (docs/scaling.md)
         try:
             await Dispatcher(settings).run(stop)
         finally:
+            await asyncio.to_thread(refresher.stop)
             await asyncio.to_thread(monitor.stop)
             await asyncio.to_thread(service.stop)
 

@@ -46,6 +46,7 @@ class SystemServices:
         self._tasks: list[asyncio.Task] = []
         self.ingest = None
         self.monitor = None
+        self.refresher = None
         self._backend = None
 
     @property
@@ -124,6 +125,7 @@ class SystemServices:
         from alerts.dispatcher import Dispatcher
         from alerts.monitor import MonitorService
         from api.server import serve_api
+        from api.summary_refresh import SummaryRefresher
         from ingest.service import Ingest
 
         s = self.settings
@@ -133,6 +135,8 @@ class SystemServices:
         await asyncio.to_thread(self.ingest.start)
         self.monitor = MonitorService(self.service_settings(broker_acl.MONITOR))
         self.monitor.start()
+        self.refresher = SummaryRefresher(s)
+        self.refresher.start()
         self._tasks.append(asyncio.create_task(Dispatcher(s).run(self._stop)))
         api_settings = self.service_settings(broker_acl.API)
         self._tasks.append(asyncio.create_task(serve_api(api_settings, self._stop)))
@@ -175,6 +179,8 @@ class SystemServices:
         if self._backend is not None:
             with contextlib.suppress(Exception):
                 await self._backend.close()
+        if self.refresher is not None:
+            await asyncio.to_thread(self.refresher.stop)
         if self.monitor is not None:
             await asyncio.to_thread(self.monitor.stop)
         if self.ingest is not None:
