@@ -270,7 +270,9 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     are alike, bar the odd hard one; lifted desk work is not) and quiet (step-band RMS
     below QUIET_REF_G: a loud chain the first pass rejected is arm work; on steps-rieck
     dressing, shoe-laces and dishes are 0.085-0.26 g RMS, walks without a swing
-    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``. Its steps must look alike
+    0.016-0.078 g). The arm-work veto uses ``quiet_hf_ratio``; with ``quiet_veto_block`` set,
+    on a chain of ``quiet_veto_min_run`` peaks or more it drops only the blocks that fail it.
+    Its steps must look alike
     (``_alike`` at least ``quiet_min_alike``: typing and desk knocks do not repeat one
     shape); it may bridge a missed heel strike (``quiet_max_interval_s``) and, with
     ``quiet_fill``, counts its span divided by its median interval.
@@ -294,12 +296,37 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
             continue
         if c.energy[peaks[b]] - c.energy[peaks[a]] > QUIET_REF_G**2 * (peaks[b] - peaks[a]):
             continue  # not quiet: the first pass's to count or reject (arm work is loud)
-        if _arm_work(c, peaks[a], peaks[b], median, cv, p, quiet=True):
-            continue
         alike = p.get("quiet_min_alike", 0.0)
         if alike and _alike(c, peaks[a : b + 1], median) < alike:
             continue
+        if _arm_work(c, peaks[a], peaks[b], median, cv, p, quiet=True):
+            if p.get("quiet_veto_block") and b - a + 1 >= p["quiet_veto_min_run"]:
+                out.extend(_unvetoed_blocks(c, peaks, intervals, a, b, p, fill))
+            continue
         out.append(_bout(peaks[a : b + 1], c.fs, bout, median, fill))
+    return out
+
+
+def _unvetoed_blocks(
+    c: _Peaks, peaks: np.ndarray, intervals: np.ndarray, a: int, b: int, p: dict, fill: bool
+) -> list[_Bout]:
+    """The blocks of a long vetoed quiet chain that pass the arm-work veto on their own.
+
+    The veto may lower a walk's count, not erase it: a long quiet chain that passed every
+    other rule (regular, even, alike, quiet) is cut into blocks of ``quiet_veto_block``
+    intervals and only the blocks with arm-work's 3-6 Hz excess are dropped. A walk in a
+    pocket loses its swing's step-band energy, so over a whole walk its ratio can sit just
+    above the limit while most of its stretches are below it.
+    """
+    k = int(p["quiet_veto_block"])
+    out = []
+    for s in range(a, b, k):
+        e = min(b, s + k)
+        if e - s < 2:
+            continue
+        median, cv = _regular(intervals[s:e])
+        if not _arm_work(c, peaks[s], peaks[e], median, cv, p, quiet=True):
+            out.append(_bout(peaks[s : e + 1], c.fs, intervals[s:e], median, fill))
     return out
 
 

@@ -9,7 +9,9 @@ plus the excess steps per second on non-walking ones. A second stage then fits t
 pass (walks without an arm swing, ``QUIET_GRID``) with the first stage's parameters
 fixed, adding the mean count error on the walks of ``bench/steps_eval.py`` built from the
 same training sets to the loss, and ten times any error the quiet pass adds on the
-training sets' swinging walks (about 20-25 min in all).
+training sets' swinging walks. A third stage, on the same loss, chooses whether the
+arm-work veto drops a long quiet chain whole or only its failing blocks (``VETO_GRID``;
+about 20-25 min in all).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ QUIET_GRID = {
     "quiet_max_interval_s": [2.0, 2.6],  # a missed heel strike in a slow walk: 2.2-2.6 s
     "quiet_fill": [False, True],
     "quiet_min_alike": [0.0, 0.65, 0.7],  # 0: no waveform check
+}
+# Third stage, the first two fixed: a long quiet chain the arm-work veto rejects keeps its
+# blocks that pass the veto on their own (0: the whole chain is dropped, as before).
+VETO_GRID = {
+    "quiet_veto_block": [0, 6, 8, 12],
+    "quiet_veto_min_run": [12, 20, 30],
 }
 NON_WALKING_LIMIT = 0.05  # target for excess steps/s: the loss rises steeply above it
 
@@ -92,6 +100,26 @@ def best_quiet(recs, walks, first: dict) -> dict:
     return choice
 
 
+def best_veto(recs, walks, second: dict) -> dict:
+    """``VETO_GRID`` with the quiet pass fixed, on ``best_quiet``'s loss: ten times any
+    non-walking excess above the target and any error added on the swinging walks."""
+    swing_only, _ = scores(recs, second)
+    choice, lowest = {}, np.inf
+    for values in itertools.product(*VETO_GRID.values()):
+        params = second | dict(zip(VETO_GRID, values, strict=True))
+        err, excess = scores(recs, params)
+        loss = err + excess + walk_error(walks, params) + 10 * max(0.0, excess - NON_WALKING_LIMIT)
+        loss += 10 * max(0.0, err - swing_only)
+        if loss < lowest:
+            choice, lowest = params, loss
+    return choice
+
+
+def fit(recs, walks) -> dict:
+    """All three stages on the given recordings and non-swinging walks."""
+    return best_veto(recs, walks, best_quiet(recs, walks, best(recs)))
+
+
 def scores(recs, params) -> tuple[float, float]:
     errs, excess = [], []
     for r, candidates in recs:
@@ -121,16 +149,16 @@ def main() -> None:
     cv_err, cv_excess, cv_quiet = [], [], []
     for held in sets:
         train = [x for x in recs if x[0]["set"] != held]
-        params = best_quiet(train, [w for w in walks if w[0]["set"] != held], best(train))
+        params = fit(train, [w for w in walks if w[0]["set"] != held])
         err, excess = scores([x for x in recs if x[0]["set"] == held], params)
         quiet = walk_error([w for w in walks if w[0]["set"] == held], params)
-        chosen = {k: params[k] for k in QUIET_GRID}
+        chosen = {k: params[k] for k in QUIET_GRID | VETO_GRID}
         print(f"held out {held}: walking error {err:.3f}, non-walking steps/s {excess:.3f}, "
               f"non-swinging error {quiet:.3f}; quiet pass {chosen}")  # fmt: skip
         cv_err.append(err)
         cv_excess.append(excess)
         cv_quiet.append(quiet)
-    params = best_quiet(recs, walks, best(recs))
+    params = fit(recs, walks)
     params.update(
         fitted_by="bench/fit_steps.py on steps-rieck (leave-one-set-out CV)",
         cv={"walking_error": round(float(np.mean(cv_err)), 4),

@@ -173,13 +173,18 @@ def test_no_steps_while_typing_at_a_pc() -> None:
 
 @needs_data
 @pytest.mark.parametrize(
-    ("recording", "held"),
+    ("recording", "held", "seed"),
     [  # bench: 94 of 99 and 143 of 152 (without the quiet pass: 75 and 8)
-        ("l2-25hz-bw4_normal-walking1", "held steady"),
-        ("l2-25hz-bw4_fast-walking3", "pocket"),
+        ("l2-25hz-bw4_normal-walking1", "held steady", 0),
+        ("l2-25hz-bw4_fast-walking3", "pocket", 0),
+        # the bench's noise draw for this walk: 174 of 186, and 114 when the arm-work veto
+        # dropped its 79-step quiet chain whole instead of only its failing blocks
+        ("l1-12hz-bw2_normal-walking-bf", "pocket", 2),
     ],
 )
-def test_a_walk_without_arm_swing_is_counted(tmp_path: Path, recording: str, held: str) -> None:
+def test_a_walk_without_arm_swing_is_counted(
+    tmp_path: Path, recording: str, held: str, seed: int
+) -> None:
     """A real walk with its arm swing removed and its amplitude cut to a still hand's or a
     pocket's (bench/steps_eval.py): the same steps, counted within 10 % and never zero."""
     from bench.steps_eval import SCALES, Walk, without_swing
@@ -190,7 +195,7 @@ def test_a_walk_without_arm_swing_is_counted(tmp_path: Path, recording: str, hel
         row = next(r for r in csv.DictReader(f) if r["recording"] == recording)
     fs = 1.0 / float(np.median(np.diff(c["t"])))
     walk = Walk(recording, row, c["mag"], fs, int(row["true_steps"]), "swinging")
-    mag = without_swing(walk, SCALES[held])
+    mag = without_swing(walk, SCALES[held], seed)
     lines = "\n".join(f"{t:.3f},{m:.5f}" for t, m in zip(c["t"], mag, strict=True))
     out = analyze("steps", _write_gz(tmp_path / "still-arm.csv.gz", "t,mag\n" + lines), "--json")
     assert out.returncode == 0, out.stderr
