@@ -84,29 +84,15 @@ def walk_error(walks, params) -> float:
     return float(np.mean(errs)) if errs else 0.0
 
 
-def best_quiet(recs, walks, first: dict) -> dict:
-    """Quiet-pass parameters, the first stage's fixed: the loss adds non-swinging error,
-    and weighs ten times non-walking excess above its 5 % target and any error the quiet
-    pass adds on the swinging walks (it is there for walks without a swing)."""
-    swing_only, _ = scores(recs, first)
+def best_stage(recs, walks, fixed: dict, grid: dict) -> dict:
+    """The values of ``grid`` (the quiet pass, then its veto blocks) with ``fixed`` kept:
+    the loss adds non-swinging error, and weighs ten times non-walking excess above its
+    5 % target and any error the stage adds on the swinging walks (the quiet pass is
+    there for walks without a swing)."""
+    swing_only, _ = scores(recs, fixed)
     choice, lowest = {}, np.inf
-    for values in itertools.product(*QUIET_GRID.values()):
-        params = first | dict(zip(QUIET_GRID, values, strict=True))
-        err, excess = scores(recs, params)
-        loss = err + excess + walk_error(walks, params) + 10 * max(0.0, excess - NON_WALKING_LIMIT)
-        loss += 10 * max(0.0, err - swing_only)
-        if loss < lowest:
-            choice, lowest = params, loss
-    return choice
-
-
-def best_veto(recs, walks, second: dict) -> dict:
-    """``VETO_GRID`` with the quiet pass fixed, on ``best_quiet``'s loss: ten times any
-    non-walking excess above the target and any error added on the swinging walks."""
-    swing_only, _ = scores(recs, second)
-    choice, lowest = {}, np.inf
-    for values in itertools.product(*VETO_GRID.values()):
-        params = second | dict(zip(VETO_GRID, values, strict=True))
+    for values in itertools.product(*grid.values()):
+        params = fixed | dict(zip(grid, values, strict=True))
         err, excess = scores(recs, params)
         loss = err + excess + walk_error(walks, params) + 10 * max(0.0, excess - NON_WALKING_LIMIT)
         loss += 10 * max(0.0, err - swing_only)
@@ -117,7 +103,8 @@ def best_veto(recs, walks, second: dict) -> dict:
 
 def fit(recs, walks) -> dict:
     """All three stages on the given recordings and non-swinging walks."""
-    return best_veto(recs, walks, best_quiet(recs, walks, best(recs)))
+    quiet = best_stage(recs, walks, best(recs), QUIET_GRID)
+    return best_stage(recs, walks, quiet, VETO_GRID)
 
 
 def scores(recs, params) -> tuple[float, float]:

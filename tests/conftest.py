@@ -132,3 +132,14 @@ async def owner(api, settings):
     ann = await person(str(api.base_url), settings.database_url, "ann@example.com")
     yield ann
     await ann.aclose()
+
+
+@pytest.fixture
+async def support(api, settings):
+    """Sam from bandhub support (the firmware catalogue, diagnostics)."""
+    from tests.people import person
+
+    sam = await person(str(api.base_url), settings.database_url, "sam@bandhub.example",
+                       support=True)  # fmt: skip
+    yield sam
+    await sam.aclose()

@@ -44,14 +44,6 @@ def release_body(version: str, size: int = 2048) -> dict:
 
 
 @pytest.fixture
-async def support(api, settings):
-    staff = await person(str(api.base_url), settings.database_url, "sam@bandhub.example",
-                         support=True)  # fmt: skip
-    yield staff
-    await staff.aclose()
-
-
-@pytest.fixture
 def listener(broker):
     lst = Listener(broker)
     yield lst

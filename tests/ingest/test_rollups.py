@@ -56,6 +56,18 @@ def _epochs(band: str, seqs, t0: float) -> dict:
             "received_at": T0 + 86400 * 3, "records": records}  # fmt: skip
 
 
+def publish_week_backlog(publisher, topics: Topics, band: str) -> int:
+    """A band that was away syncs the week before ``T0``: minute heart rate and epochs in
+    pages of 400, newest first, as a gateway sends a backlog. Returns the messages sent."""
+    week_ago, sent = T0 - 7 * 86400, 0
+    for first in reversed(range(0, 7 * 1440, 400)):
+        seqs = range(100_000 + first, 100_000 + min(first + 400, 7 * 1440))
+        publisher(topics.records(band, "hr"), _hr(band, seqs, week_ago, 60.0))
+        publisher(topics.records(band, "epoch"), _epochs(band, seqs, week_ago))
+        sent += 2
+    return sent
+
+
 def _rows(url: str, query: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return sorted(conn.execute(query).fetchall())
@@ -101,13 +113,7 @@ async def test_rollups_follow_live_data_and_a_late_backlog(settings, ingest, pub
     days = [dt.date(2026, 11, 24), dt.date(2026, 11, 25)]
     rolled = await _answers(api, "BH-0001", days)
 
-    # BH-0001 was away: a week before, in pages of 400, newest first
-    week_ago = T0 - 7 * 86400
-    for first in reversed(range(0, 7 * 1440, 400)):
-        seqs = range(100_000 + first, 100_000 + min(first + 400, 7 * 1440))
-        publisher(topics.records("BH-0001", "hr"), _hr("BH-0001", seqs, week_ago, 60.0))
-        publisher(topics.records("BH-0001", "epoch"), _epochs("BH-0001", seqs, week_ago))
-        sent += 2
+    sent += publish_week_backlog(publisher, topics, "BH-0001")
     await eventually(lambda: ingest.stats.messages == sent, 60, "the backlog stored")
     _assert_rollups_equal_recount(url)
     days += [dt.date(2026, 11, 17), dt.date(2026, 11, 20), dt.date(2026, 11, 23)]

@@ -17,7 +17,7 @@ from api.summary_refresh import SummaryRefresher, catch_up, refresh_round
 from bandhub.contracts.messages import Topics
 from ingest.rollups import refresh_rollups
 from tests.e2e.helpers import eventually
-from tests.ingest.test_rollups import T0, _epochs, _hr
+from tests.ingest.test_rollups import T0, _epochs, _hr, publish_week_backlog
 
 BANDS = ("BH-0001", "BH-0002")
 _DAY2_STORED = "SELECT summary FROM day_summaries WHERE band_id = 'BH-0001' AND day = '2026-11-25'"
@@ -112,13 +112,7 @@ async def test_refresher_follows_live_data_and_a_late_backlog(settings, ingest, 
     again = await owner.client.get("/bands/BH-0001/summary", params={"date": str(day2)})
     assert again.json() == r.json()
 
-    # BH-0001 was away: a week before, in pages of 400, newest first
-    week_ago = T0 - 7 * 86400
-    for first in reversed(range(0, 7 * 1440, 400)):
-        seqs = range(100_000 + first, 100_000 + min(first + 400, 7 * 1440))
-        publisher(topics.records("BH-0001", "hr"), _hr("BH-0001", seqs, week_ago, 60.0))
-        publisher(topics.records("BH-0001", "epoch"), _epochs("BH-0001", seqs, week_ago))
-        sent += 2
+    sent += publish_week_backlog(publisher, topics, "BH-0001")  # BH-0001 was away
     await eventually(lambda: ingest.stats.messages == sent, 60, "the backlog stored")
     backlog = [dt.date(2026, 11, 17) + dt.timedelta(days=k) for k in range(7)]
     with psycopg.connect(url) as conn:

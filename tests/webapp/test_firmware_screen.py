@@ -10,28 +10,17 @@ import re
 from zoneinfo import ZoneInfo
 
 import psycopg
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.api.test_firmware import release_body, runs
-from tests.people import person
 from tests.webapp.test_accessibility import _serious_violations
 from tests.webapp.test_webapp import _caregiver, _sign_in
 
 
-@pytest.fixture
-async def catalogue(api, settings):
-    """Sam from bandhub support, who adds releases and rolls them out."""
-    staff = await person(str(api.base_url), settings.database_url, "sam@bandhub.example",
-                         support=True)  # fmt: skip
-    yield staff
-    await staff.aclose()
-
-
-async def _release_to_all(catalogue, version: str) -> None:
-    added = await catalogue.client.post("/firmware/releases", json=release_body(version))
+async def _release_to_all(support, version: str) -> None:
+    added = await support.client.post("/firmware/releases", json=release_body(version))
     rollout = f"/firmware/releases/{added.json()['id']}/rollout"
-    r = await catalogue.client.put(rollout, json={"mode": "all"})
+    r = await support.client.put(rollout, json={"mode": "all"})
     assert r.status_code == 200, r.text
 
 
@@ -50,7 +39,7 @@ async def _choice(owner) -> dict:
 
 
 async def test_the_owner_is_told_reads_the_notes_and_chooses_when(
-    page: Page, owner, settings, catalogue
+    page: Page, owner, settings, support
 ):
     owner.own(settings.database_url, "BH-0001")
     runs(settings.database_url, ["BH-0001"])
@@ -63,7 +52,7 @@ async def test_the_owner_is_told_reads_the_notes_and_chooses_when(
     )
     await expect(page.locator("#fw-offer")).to_have_text(re.compile("Up to date"))
 
-    await _release_to_all(catalogue, "1.1.0")
+    await _release_to_all(support, "1.1.0")
     await page.goto("/app/#/today/BH-0001")
     banner = page.locator("#fw-banner")
     await expect(banner).to_contain_text("Firmware update 1.1.0 is available.")
@@ -149,11 +138,11 @@ async def test_the_owner_is_told_reads_the_notes_and_chooses_when(
 
 
 async def test_a_caregiver_sees_the_offer_but_the_owner_chooses(
-    page: Page, owner, settings, catalogue
+    page: Page, owner, settings, support
 ):
     await _caregiver(page, owner, settings, ["summaries"])
     runs(settings.database_url, ["BH-0001"])
-    await _release_to_all(catalogue, "1.2.0")
+    await _release_to_all(support, "1.2.0")
     await page.reload()
     banner = page.locator("#fw-banner")
     await expect(banner).to_contain_text("Firmware update 1.2.0 is available.")
