@@ -35,10 +35,18 @@ def _ceil(t: dt.datetime, step: int, origin: int) -> dt.datetime:
 
 def _split(start: dt.datetime, end: dt.datetime, days: list[Span], step: int, origin: int):
     """(rollup spans, raw spans) covering [start, end) exactly: whole rollup buckets
-    inside the maintained days (local days: their edges need not be on a bucket's)."""
+    inside the maintained days. Local days' edges need not be on a bucket's (India's
+    midnight is 18:30 UTC), so touching days are joined first: the bucket across their
+    midnight is maintained on both sides and comes from the rollup, not the raw rows."""
     lo, hi = _ceil(start, step, origin), _floor(end, step, origin)
-    rolled: list[Span] = []
+    joined: list[Span] = []
     for t0, t1 in sorted(days):
+        if joined and t0 <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], t1))
+        else:
+            joined.append((t0, t1))
+    rolled: list[Span] = []
+    for t0, t1 in joined:
         a = max(lo, _ceil(t0, step, origin))
         b = min(hi, _floor(t1, step, origin))
         if a < b:

@@ -133,9 +133,15 @@ async def test_rollups_follow_live_data_and_a_late_backlog(settings, ingest, pub
         )
     assert (await _answers(api, "BH-0001", days)) == rolled
 
+    # Kathmandu's local days start at 18:15 UTC: the hourly buckets across its midnights
+    # come from the rollups (both days are kept), and equal the raw rows' answer
+    nepal = await _answers(api, "BH-0002", days[:2])
+    assert all(len(series["points"]) > 0 for i, series in enumerate(nepal) if i % 4)
+
     with psycopg.connect(url) as conn:  # without rollups the API reads the raw rows
-        conn.execute("DELETE FROM band_days WHERE band_id = 'BH-0001'")
+        conn.execute("DELETE FROM band_days WHERE band_id IN ('BH-0001', 'BH-0002')")
     assert (await _answers(api, "BH-0001", days)) == rolled
+    assert (await _answers(api, "BH-0002", days[:2])) == nepal
 
     with psycopg.connect(url) as conn:  # recomputed from the raw rows: the same again
         conn.execute("TRUNCATE hr_1m, hr_1h, band_days, day_summaries")
