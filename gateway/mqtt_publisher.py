@@ -116,7 +116,9 @@ class AckingPublisher:
         )
 
     def announce(self) -> None:
-        if self.connected.is_set():
+        """Say "online" (again): ready for commands once subscribed to them. paho's own
+        state, not the ``connected`` event, which reaches the loop a moment later."""
+        if self._client.is_connected():
             self._publish_status("online")
 
     def publish(
@@ -182,7 +184,10 @@ class AckingPublisher:
             client.subscribe(topic, qos=1)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.connected.set)
-        self._publish_status("online")
+        # "online" follows the subscriptions on the wire, so whoever sees it may send
+        # commands; with none yet the gateway announces once it has subscribed
+        if self._subscriptions:
+            self._publish_status("online")
 
     def _on_disconnect(self, _c, _u, _flags, reason_code, _props) -> None:
         log.warning("disconnected from broker: %s", reason_code)

@@ -130,6 +130,7 @@ class Gateway:
                 self.topics.gateway_bindings(self.settings.gateway_id), self.bindings.on_message
             )
         self.publisher.subscribe(self.topics.commands_filter(), self.commands.on_message)
+        self.publisher.announce()  # after the subscriptions: "online" means ready for commands
         drainer = asyncio.create_task(self.drain.run())
         try:
             while not stop.is_set():

@@ -41,7 +41,9 @@ async def test_the_fuzzer_finds_no_server_error_and_no_undocumented_answer(
         "--header", f"Authorization: Bearer {owner.token}",
         "--max-examples", "25",
         "--seed", "20261202",
-        "--workers", "2",
+        # one worker: with two threads, CPython 3.11.7's ast.parse (hypothesis describing
+        # a filter) can fail with "AST constructor recursion depth mismatch" (seen in CI)
+        "--workers", "1",
         "--generation-database", "none",
         "--request-timeout", "20",
         "--report", "ndjson",
