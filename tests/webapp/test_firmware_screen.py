@@ -131,7 +131,8 @@ async def test_the_owner_is_told_reads_the_notes_and_chooses_when(
         "version": "1.1.0", "state": "updated", "offset": 49152, "size": 49152, "chunk": 240,
         "resumes": 1, "transfer_s": 0.8, "detail": "runs 1.1.0", "at": 1.8e9,
     })  # fmt: skip
-    await expect(page.locator("#fw-progress")).to_contain_text("更新 1.1.0：已安装")
+    progress = page.locator("#fw-progress")  # read again every 5 s: a period and a slow answer
+    await expect(progress).to_contain_text("更新 1.1.0：已安装", timeout=15_000)
     await expect(page.locator("#fw-current")).to_have_text("手环当前固件版本 1.1.0（型号 BH-1）。")
     await expect(page.locator("#fw-offer")).to_have_text(re.compile("已是最新"))
     assert await page.evaluate("window.notReloaded") is True

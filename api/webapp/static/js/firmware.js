@@ -67,6 +67,7 @@ export async function firmwareSection(bandId, canChoose) {
   const out = h("p", { class: "error", role: "alert", hidden: true });
   const chosen = h("p", { id: "fw-choice", role: "status" }); // kept across redraws: announced
   const at = h("input", { id: "fw_at", name: "fw_at", type: "datetime-local" }); // and kept typed
+  let follow; // the timer that reads an update under way again
   const draw = async () => {
     const fw = await api(path(bandId), { query: { lang: current() } });
     const runs = fw.current ? t("fw_runs", { version: fw.current, model: fw.model || "—" }) : t("fw_unknown");
@@ -81,7 +82,8 @@ export async function firmwareSection(bandId, canChoose) {
       h("p", { id: "fw-current", text: runs }), ...offer, progressLine(fw.progress), out];
     box.replaceChildren(...parts.filter(Boolean)); // (replaceChildren would write "null")
     const following = UNDER_WAY.has(fw.progress?.state) || fw.choice?.choice === "now";
-    if (following) setTimeout(() => box.isConnected && draw().catch(() => {}), FOLLOW_MS);
+    clearTimeout(follow); // one follower, however often the section is redrawn
+    if (following) follow = setTimeout(() => box.isConnected && draw().catch(() => {}), FOLLOW_MS);
   };
   await draw();
   return box;
