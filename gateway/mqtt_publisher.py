@@ -53,7 +53,6 @@ class AckingPublisher:
         self.topics = topics
         self.location = location
         self.gateway_id = gateway_id
-        self._url = url
         self._host, self._port = broker_address(url)
         self._lock = threading.Lock()
         # mid -> (future, whether a PUBACK with no subscriber means "not delivered")
@@ -64,32 +63,22 @@ class AckingPublisher:
         self.mqtt5 = mqtt5
         self._subscriptions: list[tuple[str, Callable[[str, bytes], None]]] = []
         self.bands: list[str] = []
-        self._client = self._new_client()
-
-    def _new_client(self) -> mqtt.Client:
-        client = mqtt_client(self._url, f"bandhub-gw-{self.gateway_id}", mqtt5=self.mqtt5)
-        offline = GatewayStatus(v=1, gateway_id=self.gateway_id, state="offline")
-        client.will_set(
-            self.topics.gateway_status(self.gateway_id),
-            offline.model_dump_json(),
-            qos=1,
-            retain=True,
+        self._client = mqtt_client(url, f"bandhub-gw-{gateway_id}", mqtt5=mqtt5)
+        offline = GatewayStatus(v=1, gateway_id=gateway_id, state="offline")
+        self._client.will_set(
+            topics.gateway_status(gateway_id), offline.model_dump_json(), qos=1, retain=True
         )
-        client.on_publish = self._on_publish
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._dispatch_message
-        return client
+        self._client.on_publish = self._on_publish
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._dispatch_message
 
-    def _connect(self) -> None:
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         # MQTT 5: a clean start, as 3.1.1's clean session (commands are kept by bandhub)
         extra = {"clean_start": True} if self.mqtt5 else {}
         self._client.connect_async(self._host, self._port, keepalive=15, **extra)
         self._client.loop_start()
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._connect()
 
     async def stop(self) -> None:
         """Say "offline" on purpose (the last will covers crashes), then disconnect."""
