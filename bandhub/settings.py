@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         default=True,
         description="Publish with MQTT 5, whose PUBACK tells a record batch nobody was"
         " subscribed to (kept in the spool, sent again); false for a broker without MQTT 5"
-        " (amqtt). A broker that answers 'unsupported protocol version' gets 3.1.1 anyway",
+        " (amqtt; the gateway's log says so when a broker refuses MQTT 5)",
     )
     gateway_ota_min_battery: int = Field(
         default=30,
