@@ -217,9 +217,10 @@ async def _finish(http, opts, day0, truth_file, receiver, stop, started) -> int:
     await asyncio.sleep(1)  # let the dispatcher record the delivery it just made
     for a in (await http.get("/alerts")).json():
         detail = (await http.get(f"/alerts/{a['id']}")).json()
+        confidence = "" if a["confidence"] is None else f"confidence {a['confidence']:.2f}, "
         say(
             f"alert {a['id']}: {a['kind']} on {a['band_id']} at {a['event_t']} (band time), "
-            f"confidence {a['confidence']:.2f}, state {detail['state']}"
+            f"{confidence}state {detail['state']}"
         )
         for d in detail["deliveries"]:
             say(
