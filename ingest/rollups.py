@@ -16,6 +16,7 @@ import psycopg
 
 from bandhub.contracts.messages import Stream
 from bandhub.db import ROLLUP_LOCK
+from ingest import pg_binary
 
 _ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00+00'"
 _DAY = "band_local_day(band_id, t)"  # the wearer's local day (migration 022)
@@ -106,62 +107,62 @@ def _columns(rows: list[tuple]) -> list[list]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else []
 
 
-def _per_minute(rows: list[tuple]) -> dict[tuple, list[int]]:
-    """(band, minute) -> [count, sum, min, max] of bpm (r[3]) over the rows."""
-    acc: dict[tuple, list[int]] = {}
-    for r in rows:
-        key, bpm = (r[0], r[2].replace(second=0, microsecond=0)), r[3]
-        a = acc.get(key)
-        if a is None:
-            acc[key] = [1, bpm, bpm, bpm]
-            continue
-        a[0] += 1
-        a[1] += bpm
-        if bpm < a[2]:
-            a[2] = bpm
-        elif bpm > a[3]:
-            a[3] = bpm
-    return acc
+_HR_ARRAYS = (
+    "unnest(%s::text[], %s::timestamptz[], %s::int[], %s::bigint[], %s::int2[], %s::int2[])"
+)
 
 
-def _merge(by_minute: dict[tuple, list[int]], bucket) -> list[tuple]:
-    """Per-minute aggregates merged into coarser buckets, sorted by key."""
-    out: dict[tuple, list[int]] = {}
-    for (band, m), (n, s, lo, hi) in by_minute.items():
-        key = (band, bucket(m))
-        a = out.get(key)
+def _hr_arrays(agg: list[tuple[str, int, list[int]]], width_us: int) -> list[pg_binary.PgArray]:
+    """(band, bucket, [n, sum, min, max]) as binary arrays for ``_HR_ARRAYS``."""
+    return [
+        pg_binary.text_array([band for band, _b, _a in agg]),
+        pg_binary.fixed_array(pg_binary.TimestamptzArray, [b * width_us for _band, b, _a in agg]),
+        pg_binary.fixed_array(pg_binary.Int4Array, [a[0] for *_k, a in agg]),
+        pg_binary.fixed_array(pg_binary.Int8Array, [a[1] for *_k, a in agg]),
+        pg_binary.fixed_array(pg_binary.Int2Array, [a[2] for *_k, a in agg]),
+        pg_binary.fixed_array(pg_binary.Int2Array, [a[3] for *_k, a in agg]),
+    ]
+
+
+def add_hr_minutes(conn: psycopg.Connection, minutes: dict[tuple[str, int], list[int]]) -> None:
+    """Add heart rate that was all just inserted to the rollups, from its per-minute
+    count, sum, min and max of bpm ((band_id, minute since 2000-01-01 UTC) as keys,
+    ``ingest.hr_copy`` aggregates them while encoding): the direct path's counterpart
+    of the statements in ``insert_sql``. ``conn`` must have ``pg_binary.register``ed."""
+    minute = [(band, m, a) for (band, m), a in sorted(minutes.items())]
+    hours: dict[tuple[str, int], list[int]] = {}
+    for band, m, (n, s, lo, hi) in minute:
+        a = hours.get((band, m // 60))
         if a is None:
-            out[key] = [n, s, lo, hi]
-            continue
-        a[0] += n
-        a[1] += s
-        a[2] = min(a[2], lo)
-        a[3] = max(a[3], hi)
-    return [(*k, *a) for k, a in sorted(out.items())]
+            hours[(band, m // 60)] = [n, s, lo, hi]
+        else:
+            a[0] += n
+            a[1] += s
+            a[2] = min(a[2], lo)
+            a[3] = max(a[3], hi)
+    hour = [(band, h, a) for (band, h), a in sorted(hours.items())]
+    minute_arrays = _hr_arrays(minute, pg_binary.MINUTE_US)
+    for table, args in (
+        ("hr_1m", minute_arrays),
+        ("hr_1h", _hr_arrays(hour, 60 * pg_binary.MINUTE_US)),
+    ):
+        conn.execute(
+            f"INSERT INTO {table} (band_id, t, n, bpm_sum, bpm_min, bpm_max)"
+            f" SELECT * FROM {_HR_ARRAYS}" + _hr_add(table),
+            args,
+        )
+    conn.execute(
+        _HR_DAYS.format(minutes=f"SELECT * FROM {_HR_ARRAYS} AS u(band_id, m, n, s, lo, hi)"),
+        minute_arrays,
+    )
 
 
 def add_inserted(conn: psycopg.Connection, stream: Stream, rows: list[tuple]) -> None:
     """Add rows that were all just inserted (as ingest's writer lays them out:
     band_id, seq, t, then the stream's columns) to the rollups: the direct path's
-    counterpart of the statements in ``insert_sql``, aggregated here first."""
-    if stream == Stream.HR:
-        by_minute = _per_minute(rows)  # one pass over the rows; hours from it
-        minute = [(*k, *a) for k, a in sorted(by_minute.items())]
-        hour = _merge(by_minute, lambda m: m.replace(minute=0))
-        unnest = "unnest(%s::text[], %s::timestamptz[], %s::int[], %s::bigint[], %s::int2[],"
-        for table, agg in (("hr_1m", minute), ("hr_1h", hour)):
-            conn.execute(
-                f"INSERT INTO {table} (band_id, t, n, bpm_sum, bpm_min, bpm_max)"
-                f" SELECT * FROM {unnest} %s::int2[])" + _hr_add(table),
-                _columns(agg),
-            )
-        conn.execute(
-            _HR_DAYS.format(
-                minutes=f"SELECT * FROM {unnest} %s::int2[]) AS u(band_id, m, n, s, lo, hi)"
-            ),
-            _columns(minute),
-        )
-    elif stream == Stream.EPOCH:  # steps r[3], worn r[7]
+    counterpart of the statements in ``insert_sql``, aggregated here first. Heart
+    rate has ``add_hr_minutes``."""
+    if stream == Stream.EPOCH:  # steps r[3], worn r[7]
         minutes: dict[tuple, list[int]] = {}
         for r in rows:
             a = minutes.setdefault((r[0], r[2].replace(second=0, microsecond=0)), [0, 0, 0, 0])

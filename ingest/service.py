@@ -2,12 +2,11 @@
 
 paho's network thread puts messages on a queue; a parser thread takes up to
 ``ingest_batch_max`` records (or what arrived within ``ingest_batch_wait_s``) and
-validates them while the writer thread stores the batch before (at most two wait
-between them); the writer stores each batch in one transaction and acks its
-messages only once it has committed. A
-crash before the commit leaves them unacknowledged, so the broker delivers them
-again (persistent session, QoS 1), and the idempotent writes ignore what was
-already stored.
+validates them (and encodes heart rate as binary COPY rows) while the writer thread
+stores the batch before (at most two wait between them); the writer stores each
+batch in one transaction and acks its messages only once it has committed. A crash
+before the commit leaves them unacknowledged, so the broker delivers them again
+(persistent session, QoS 1), and the idempotent writes ignore what was already stored.
 
 Several workers share the records: each takes a slot (``ingest.sessions``), so its
 own client id, and subscribes to ``$share/<group>/...``. A watcher thread drains the
@@ -29,14 +28,14 @@ import psycopg
 
 from alerts import commands as alert_commands
 from alerts import store as alert_store
-from bandhub.contracts.messages import TopicKind, Topics
+from bandhub.contracts.messages import Stream, TopicKind, Topics
 from bandhub.db import migrate
 from bandhub.mqtt import broker_address, mqtt_client
 from bandhub.settings import Settings
 from ingest.adopt import Delivery, drain_session
 from ingest.sessions import SessionRegistry
 from ingest.validate import Parsed, parse_message
-from ingest.writer import RecordWriter
+from ingest.writer import RecordWriter, hr_chunk
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +296,9 @@ class Ingest:
             )
             for m in records
         ]
+        for _topic, p in parsed:  # encoded here, while the writer stores the last batch
+            if p.stream == Stream.HR and p.records:
+                p.encoded = hr_chunk(p)
         return _Batch(batch, statuses, parsed)
 
     def _write(self, writer: RecordWriter, item: _Batch) -> None:

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_mod
 from typing_extensions import TypedDict
 
 from bandhub.contracts.messages import RECORD_MODELS, HrRecord, RecordBatch, Stream, Topics
+from ingest.hr_copy import HrChunk
 
 # The fast path: the whole payload parsed and validated in one call into pydantic-core
 # (JSON included), with the records typed. Only a payload it refuses takes the slow
@@ -80,6 +81,7 @@ class Parsed:
     records: list = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     gateway_id: str | None = None
+    encoded: HrChunk | None = None  # heart rate's records as COPY rows (ingest.hr_copy)
 
 
 def _first_error(exc: ValidationError) -> str:

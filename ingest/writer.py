@@ -10,19 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import struct
 from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import TypeVar
 
 import psycopg
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
 
 from alerts import store as alert_store
 from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
 from bandhub.principals import store
-from ingest import fall_check, rollups
+from ingest import fall_check, hr_copy, pg_binary, rollups
+from ingest.hr_copy import HrChunk
 from ingest.validate import Parsed, Rejection, hr_record
 
 log = logging.getLogger(__name__)
@@ -41,37 +39,13 @@ def _ts(unix: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(unix, dt.UTC)
 
 
-class _RealArray(bytes):
-    """A real[] in PostgreSQL's binary form, for heart rate's binary COPY."""
-
-
-class _RealArrayDumper(Dumper):
-    format = Format.BINARY
-    oid = 1021  # real[]
-
-    def dump(self, obj: bytes) -> bytes:
-        return obj
-
-
-_EMPTY_RR = _RealArray(struct.pack("!iii", 0, 0, 700))  # no dimensions, of real (oid 700)
-_RR_LAYOUT: dict[int, struct.Struct] = {}
-
-
-def _real_array(values: list[float]) -> _RealArray:
-    """RR intervals as a binary real[]: far cheaper than psycopg's list dumper (the
-    value is the float's own float4, as PostgreSQL's binary input takes it)."""
-    n = len(values)
-    if not n:
-        return _EMPTY_RR
-    layout = _RR_LAYOUT.get(n) or _RR_LAYOUT.setdefault(n, struct.Struct("!5i" + "if" * n))
-    return _RealArray(layout.pack(1, 0, 700, n, 1, *[x for v in values for x in (4, v)]))
-
-
-def _hr_row(band_id: str, rec, received: dt.datetime) -> tuple:
-    r = rec if type(rec) is dict else hr_record(rec)
-    rr = r["rr_ms"]
-    return (band_id, r["seq"], _ts(r["t"]), r["bpm"], _real_array(rr) if rr else _EMPTY_RR,
-            r["contact"], received)  # fmt: skip
+def hr_chunk(parsed: Parsed) -> HrChunk:
+    """A message's heart rate, encoded (the parser thread does it ahead of the writer;
+    ``Parsed.encoded``); records as models are turned into dicts first."""
+    if parsed.encoded is not None:
+        return parsed.encoded
+    records = [r if type(r) is dict else hr_record(r) for r in parsed.records]
+    return hr_copy.encode(parsed.band_id, records, parsed.received_at)
 
 
 def _generic_row(stream: Stream):
@@ -83,15 +57,10 @@ def _generic_row(stream: Stream):
     return row
 
 
-_ROW = {Stream.HR: _hr_row}  # the stream nearly every record is in
 # streams written straight into their table when nothing in the batch is a repeat;
 # falls and button presses come twice by design (urgent copy, then the log) and act on
 # what is new, so they always go through staging
 _DIRECT = {Stream.HR, Stream.EPOCH, Stream.BATTERY}
-# heart rate is COPYed in binary: no text formatting of its timestamps and arrays
-_BINARY_TYPES = {
-    Stream.HR: ["text", "int8", "timestamptz", "int2", "real[]", "bool", "timestamptz"]
-}
 _STAGED_AFTER_A_REPEAT = 20  # batches
 _CLOCK_MARGIN_S = 600.0  # between this host's clock and the database's (compaction's)
 _NOT_IN_BLOCKS = (
@@ -99,6 +68,47 @@ _NOT_IN_BLOCKS = (
     " AND b.t0 = date_bin('1 hour', s.t, TIMESTAMPTZ '2000-01-01 00:00+00')"
     " AND EXISTS (SELECT 1 FROM hr_unpack(b) u WHERE u.t = s.t AND u.seq = s.seq)"
 )
+
+
+_CopyData = list[tuple] | bytes  # rows, or heart rate's encoded binary COPY stream
+
+
+def _copy(cur: psycopg.Cursor, table: str, col_list: str, data: _CopyData) -> None:
+    if isinstance(data, bytes):  # a whole binary COPY stream (ingest.hr_copy)
+        with cur.copy(f"COPY {table} ({col_list}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(data)
+        return
+    with cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy:
+        for row in data:
+            copy.write_row(row)
+
+
+def _from_pg_micros(micros: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(pg_binary.PG_EPOCH, dt.UTC) + dt.timedelta(microseconds=micros)
+
+
+def _unknown(
+    rows: dict[Stream, list[tuple]], hr: list[tuple[Parsed, HrChunk]], known: set[str]
+) -> list[tuple[str, Rejection]]:
+    """Take the records of bands that are not registered out of ``rows`` and ``hr``
+    (in place); one dead letter each."""
+    out = []
+    for stream, stream_rows in rows.items():
+        out += [
+            ("", Rejection(f"unknown band {r[0]!r} (seq {r[1]})", repr(r[:3]).encode(), r[0],
+                           stream.value))
+            for r in stream_rows if r[0] not in known
+        ]  # fmt: skip
+        rows[stream] = [r for r in stream_rows if r[0] in known]
+    for parsed, _chunk in hr:
+        if parsed.band_id not in known:
+            out += [
+                ("", Rejection(f"unknown band {parsed.band_id!r} (seq {_seq(r)})",
+                               _record_json(r), parsed.band_id, Stream.HR.value))
+                for r in parsed.records
+            ]  # fmt: skip
+    hr[:] = [(p, c) for p, c in hr if p.band_id in known]
+    return out
 
 
 def _seq(rec) -> int:
@@ -137,7 +147,7 @@ class RecordWriter:
         self.opened_alerts: list[alert_store.OpenedAlert] = []
         self._batches = 0
         self._staged_until: dict[Stream, int] = {}
-        conn.adapters.register_dumper(_RealArray, _RealArrayDumper)
+        pg_binary.register(conn)
         with conn.transaction():
             for table, _cols in _COLUMNS.values():
                 conn.execute(
@@ -180,6 +190,7 @@ class RecordWriter:
 
     def _write(self, items: list[tuple[str, Parsed]]) -> dict[str, int]:
         rows: dict[Stream, list[tuple]] = defaultdict(list)
+        hr: list[tuple[Parsed, HrChunk]] = []  # heart rate, encoded (nearly every record)
         rejections: list[tuple[str, Rejection]] = []
         bands: set[str] = set()
         via: dict[str, str] = {}  # band -> the gateway that brought its latest records
@@ -190,41 +201,44 @@ class RecordWriter:
             bands.add(parsed.band_id)
             if parsed.gateway_id:
                 via[parsed.band_id] = parsed.gateway_id
+            if parsed.stream == Stream.HR:
+                hr.append((parsed, hr_chunk(parsed)))
+                continue
             received = _ts(parsed.received_at)
-            row = _ROW.get(parsed.stream) or _generic_row(parsed.stream)
+            row = _generic_row(parsed.stream)
             rows[parsed.stream] += [row(parsed.band_id, rec, received) for rec in parsed.records]
         inserted: dict[str, int] = {}
         self.opened_alerts = []
         self._batches += 1
-        with self.conn.transaction():
-            with self.conn.pipeline():  # statements sent together, not one round trip each
-                known = self._known_bands(bands)
-                if known:
-                    rollups.lock_bands(self.conn, sorted(known))
-            for stream in list(rows):
-                keep = [r for r in rows[stream] if r[0] in known]
-                for r in rows[stream]:
-                    if r[0] not in known:
-                        rejections.append(
-                            (
-                                "",
-                                Rejection(
-                                    f"unknown band {r[0]!r} (seq {r[1]})",
-                                    repr(r[:3]).encode(),
-                                    r[0],
-                                    stream.value,
-                                ),
-                            )
-                        )
-                rows[stream] = keep
-            added: Counter[str] = Counter()  # new records per band, all streams
-            direct: list[tuple[Stream, list[tuple]]] = []  # copied straight in: all new
-            for stream, stream_rows in sorted(rows.items()):  # one lock order for all
-                if stream_rows:
-                    new = self._copy_insert(stream, stream_rows, direct)
-                    inserted[stream.value] = len(new)
-                    added.update(band_id for band_id, _seq, _t in new)
-            self._finish(rejections, known, via, added, direct)
+        with self.conn.pipeline():  # statements sent together, not one round trip each
+            known = self._known_bands(bands)
+            if known:
+                rollups.lock_bands(self.conn, sorted(known))
+        rejections += _unknown(rows, hr, known)
+        added: Counter[str] = Counter()  # new records per band, all streams
+        direct: list[tuple[Stream, list[tuple]]] = []  # copied straight in: all new
+        direct_hr: list[HrChunk] = []
+        streams = set(rows) | ({Stream.HR} if hr else set())
+        for stream in sorted(streams):  # one lock order for all
+            if stream == Stream.HR:
+                chunks = [c for _p, c in hr]
+                new = self._copy_insert(
+                    stream, hr_copy.payload(chunks), self._may_be_compacted(chunks)
+                )
+                if new is None:
+                    direct_hr = chunks
+                    for c in chunks:
+                        added[c.band_id] += c.n
+                    inserted[stream.value] = sum(c.n for c in chunks)
+                    continue
+            else:
+                new = self._copy_insert(stream, rows[stream])
+                if new is None:
+                    direct.append((stream, rows[stream]))
+                    new = [r[:3] for r in rows[stream]]
+            inserted[stream.value] = len(new)
+            added.update(band_id for band_id, _seq, _t in new)
+        self._finish(rejections, known, via, added, direct, direct_hr)
         return inserted
 
     def _finish(
@@ -234,10 +248,13 @@ class RecordWriter:
         via: dict[str, str],
         added: Counter[str],
         direct: list[tuple[Stream, list[tuple]]],
+        direct_hr: list[HrChunk],
     ) -> None:
         """Rollups of what was copied straight in, the bands' counts and last seen, dead
         letters: all in one pipeline."""
         with self.conn.pipeline():
+            if direct_hr:
+                rollups.add_hr_minutes(self.conn, hr_copy.merged_minutes(direct_hr))
             for stream, stream_rows in direct:
                 rollups.add_inserted(self.conn, stream, stream_rows)
             if added:
@@ -315,7 +332,7 @@ class RecordWriter:
         ).fetchall()
         return {r[0] for r in found}
 
-    def _copy_direct(self, stream: Stream, table: str, col_list: str, rows: list[tuple]) -> bool:
+    def _copy_direct(self, stream: Stream, table: str, col_list: str, data: _CopyData) -> bool:
         """COPY straight into the keyed table, when none of the rows is there yet (the
         usual case): one write instead of two. A re-sent record makes the COPY fail on
         the key; then it is undone (a savepoint) and this stream takes the staging path
@@ -324,26 +341,24 @@ class RecordWriter:
             return False
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
-                self._copy_rows(cur, stream, table, col_list, rows)
+                _copy(cur, table, col_list, data)
             return True
         except psycopg.errors.UniqueViolation:
             self._staged_until[stream] = self._batches + _STAGED_AFTER_A_REPEAT
             return False
 
     def _copy_insert(
-        self, stream: Stream, rows: list[tuple], direct: list[tuple[Stream, list[tuple]]]
-    ) -> list[tuple]:
-        """COPY into staging, keep what is new (and add it to the rollups); returns its
-        (band_id, seq, t). Rows copied straight in go on ``direct`` for their rollups."""
+        self, stream: Stream, data: _CopyData, old: bool = False
+    ) -> list[tuple] | None:
+        """Store what is new: None when every row was copied straight in (the caller
+        adds them to the rollups), else the new rows' (band_id, seq, t), inserted from
+        staging with their rollups. ``old``: heart rate that may be compacted already."""
         table, cols = _COLUMNS[stream]
-        all_cols = ("band_id", "seq", "t", *cols, "received_at")
-        col_list = ", ".join(all_cols)
-        old = stream == Stream.HR and self._may_be_compacted(rows)
-        if not old and self._copy_direct(stream, table, col_list, rows):
-            direct.append((stream, rows))
-            return [r[:3] for r in rows]
+        col_list = ", ".join(("band_id", "seq", "t", *cols, "received_at"))
+        if not old and self._copy_direct(stream, table, col_list, data):
+            return None
         with self.conn.cursor() as cur:
-            self._copy_rows(cur, stream, f"stage_{table}", col_list, rows)
+            _copy(cur, f"stage_{table}", col_list, data)
             if old:  # a re-sent record may have been compacted: it is not new either
                 cur.execute(_NOT_IN_BLOCKS)
             cur.execute(rollups.insert_sql(stream, table, col_list))
@@ -354,31 +369,26 @@ class RecordWriter:
             self._wearer_pressed(new)
         return new
 
-    @staticmethod
-    def _copy_rows(cur, stream: Stream, table: str, col_list: str, rows: list[tuple]) -> None:
-        types = _BINARY_TYPES.get(stream)
-        binary = " (FORMAT BINARY)" if types else ""
-        with cur.copy(f"COPY {table} ({col_list}) FROM STDIN{binary}") as copy:
-            if types:
-                copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
-
-    def _may_be_compacted(self, rows: list[tuple]) -> bool:
-        """Whether some of these heart-rate rows may be in hr_blocks already: only rows
+    def _may_be_compacted(self, chunks: list[HrChunk]) -> bool:
+        """Whether some of this heart rate may be in hr_blocks already: only records
         older than the compaction job's horizon (it moves hours that ended
         ``compact_after_s`` ago), and only if their bands have blocks in that span (a
         backlog usually lands where nothing was compacted). The per-band lock this
         transaction holds keeps the job from running until it commits."""
-        horizon = dt.datetime.now(dt.UTC) - self._compacted_margin
-        old = [r for r in rows if r[2] < horizon]
+        horizon = pg_binary.pg_micros(
+            (dt.datetime.now(dt.UTC) - self._compacted_margin).timestamp()
+        )
+        old = [c for c in chunks if c.t_min < horizon]
         if not old:
             return False
-        ts = [r[2] for r in old]
         return self.conn.execute(
             "SELECT EXISTS (SELECT 1 FROM hr_blocks WHERE band_id = ANY(%s)"
             " AND t0 > %s::timestamptz - interval '1 hour' AND t0 <= %s)",
-            (sorted({r[0] for r in old}), min(ts), max(ts)),
+            (
+                sorted({c.band_id for c in old}),
+                _from_pg_micros(min(c.t_min for c in old)),
+                _from_pg_micros(max(c.t_max for c in old)),
+            ),
         ).fetchone()[0]
 
     def _wearer_pressed(self, keys: list[tuple]) -> None:
