@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any, NotRequired, Required
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
-from typing_extensions import TypedDict
+import msgspec
+from pydantic import Field, ValidationError, create_model
 
 from bandhub.contracts.messages import RECORD_MODELS, HrRecord, RecordBatch, Stream, Topics
 from ingest.hr_copy import HrChunk
 
-# The fast path: the whole payload parsed and validated in one call into pydantic-core
-# (JSON included), with the records typed. Only a payload it refuses takes the slow
-# path below, record by record, which finds what is wrong and says so.
+# The fast path: the whole payload parsed and validated in one call (pydantic-core, or
+# msgspec for heart rate), with the records typed. Only a payload it refuses takes the
+# slow path below, record by record, which finds what is wrong and says so.
 _TYPED_BATCHES = {
     stream.value: create_model(
         f"Typed{model.__name__}Batch",
@@ -25,42 +25,63 @@ _TYPED_BATCHES = {
 }
 
 
-def _as_typed_dict(model: type, name: str, **replace: Any) -> type:
-    """A TypedDict with the model's fields and the same checks: pydantic-core validates
-    into plain dicts about 4x faster than into model instances (heart rate is nearly
-    every record)."""
-    fields = {}
-    for name_, info in model.model_fields.items():
-        typ = replace.get(name_) or (
-            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-        )
-        fields[name_] = Required[typ] if info.is_required() else NotRequired[typ]
-    td = TypedDict(name, fields)
-    td.__pydantic_config__ = ConfigDict(extra="forbid")
-    return td
+def _constraints(info: Any) -> msgspec.Meta:
+    """A pydantic field's bounds, lengths and pattern as msgspec's (the contract in
+    bandhub.contracts.messages stays the one place they are written)."""
+    kw: dict[str, Any] = {}
+    for m in getattr(info, "metadata", ()):
+        for name in ("ge", "le", "gt", "lt", "min_length", "max_length", "pattern"):
+            if getattr(m, name, None) is not None:
+                kw[name] = getattr(m, name)
+    if kw.get("pattern", "").endswith("$"):  # pydantic's `$` is the very end, re's `\Z`
+        kw["pattern"] = kw["pattern"][:-1] + r"\Z"
+    return msgspec.Meta(**kw)
 
 
-_HR_DICT = _as_typed_dict(HrRecord, "HrRecordDict")
-_HR_BATCH = TypeAdapter(
-    _as_typed_dict(
-        RecordBatch,
-        "HrBatchDict",
-        records=Annotated[list[_HR_DICT], Field(min_length=1, max_length=10_000)],
-    )
-)
-_HR_FIELDS = len(HrRecord.model_fields)
-_HR_DEFAULTS = {
-    f: info.get_default(call_default_factory=True)
-    for f, info in HrRecord.model_fields.items()
-    if not info.is_required()
-}
+def _typed(model: type, name: str) -> Any:
+    info = model.model_fields[name]
+    return Annotated[info.annotation, _constraints(info)]
 
 
-def hr_record(rec: HrRecord | dict) -> dict:
-    """A heart-rate record as ingest carries it: a dict with every field."""
-    if isinstance(rec, dict):
+_RR = get_args(get_args(HrRecord.model_fields["rr_ms"].annotation)[0])  # (float, FieldInfo)
+_Seq = _typed(HrRecord, "seq")
+_Time = _typed(HrRecord, "t")
+_Bpm = _typed(HrRecord, "bpm")
+_RrMs = Annotated[_RR[0], _constraints(_RR[1])]
+_BandId = _typed(RecordBatch, "band_id")
+_Received = _typed(RecordBatch, "received_at")
+_RecordsMeta = _constraints(RecordBatch.model_fields["records"])
+
+
+class HrRow(msgspec.Struct, forbid_unknown_fields=True):
+    """A heart-rate record as ingest carries it: the contract's HrRecord, checked the
+    same way, decoded by msgspec (4x faster than pydantic; nearly every record is one)."""
+
+    seq: _Seq
+    t: _Time
+    bpm: _Bpm
+    rr_ms: list[_RrMs] = []
+    contact: bool | None = None
+
+
+class _HrBatch(msgspec.Struct, forbid_unknown_fields=True):
+    v: Literal[1]
+    band_id: _BandId
+    gateway_id: _BandId
+    stream: Literal["hr"]
+    received_at: _Received
+    records: Annotated[list[HrRow], _RecordsMeta]
+    clock_offset_s: float = 0.0
+
+
+_HR_BATCH = msgspec.json.Decoder(_HrBatch)
+
+
+def hr_record(rec: HrRecord | HrRow | dict) -> HrRow:
+    """A heart-rate record as ingest carries it."""
+    if type(rec) is HrRow:
         return rec
-    return rec.model_dump()
+    return HrRow(**(rec if isinstance(rec, dict) else rec.model_dump()))
 
 
 @dataclass
@@ -169,7 +190,7 @@ def parse_one_by_one(
                     )
                 )
                 continue
-            out.records.append(rec.model_dump() if batch.stream == Stream.HR else rec)
+            out.records.append(hr_record(rec) if batch.stream == Stream.HR else rec)
         except ValidationError as exc:
             out.rejections.append(
                 Rejection(
@@ -183,26 +204,21 @@ def parse_one_by_one(
 
 
 def _fast_hr(topic_band: str, payload: bytes, max_future_s: float, max_age_s: float):
-    """Heart rate's fast path: records as dicts (every field, defaults filled in), or
-    None when anything is refused or implausible in time (the slow path says why)."""
+    """Heart rate's fast path: records as ``HrRow``, or None when anything is refused or
+    implausible in time (the slow path says why)."""
     try:
-        batch = _HR_BATCH.validate_json(payload)
-    except ValidationError:
+        batch = _HR_BATCH.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    if batch["band_id"] != topic_band:
+    if batch.band_id != topic_band:
         return None
-    offset, received = batch.get("clock_offset_s", 0.0), batch["received_at"]
-    records = batch["records"]
-    for rec in records:
-        skew = rec["t"] - offset - received  # as the slow path has it
+    offset, received = batch.clock_offset_s, batch.received_at
+    for rec in batch.records:
+        skew = rec.t - offset - received  # as the slow path has it
         if skew > max_future_s or skew < -max_age_s:
             return None
-        if len(rec) < _HR_FIELDS:
-            for f, default in _HR_DEFAULTS.items():
-                if f not in rec:
-                    rec[f] = list(default) if isinstance(default, list) else default
     return Parsed(
-        batch["band_id"], Stream.HR, batch["received_at"], records, gateway_id=batch["gateway_id"]
+        batch.band_id, Stream.HR, batch.received_at, batch.records, gateway_id=batch.gateway_id
     )
 
 

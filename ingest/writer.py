@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import TypeVar
 
+import msgspec
 import psycopg
 
 from alerts import store as alert_store
@@ -21,7 +22,7 @@ from bandhub.contracts.messages import BandStatus, GatewayStatus, Stream
 from bandhub.principals import store
 from ingest import fall_check, hr_copy, pg_binary, rollups
 from ingest.hr_copy import HrChunk
-from ingest.validate import Parsed, Rejection, hr_record
+from ingest.validate import HrRow, Parsed, Rejection, hr_record
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ def _ts(unix: float) -> dt.datetime:
 
 
 def hr_chunk(parsed: Parsed) -> HrChunk:
-    """A message's heart rate, encoded (the parser thread does it ahead of the writer;
-    ``Parsed.encoded``); records as models are turned into dicts first."""
+    """A message's heart rate, encoded (the parser thread does it ahead of the writer:
+    ``Parsed.encoded``)."""
     if parsed.encoded is not None:
         return parsed.encoded
-    records = [r if type(r) is dict else hr_record(r) for r in parsed.records]
+    records = [hr_record(r) for r in parsed.records]
     return hr_copy.encode(parsed.band_id, records, parsed.received_at)
 
 
@@ -116,7 +117,9 @@ def _seq(rec) -> int:
 
 
 def _record_json(rec) -> bytes:
-    if isinstance(rec, dict):  # heart rate, as validation leaves it
+    if isinstance(rec, HrRow):  # heart rate, as validation leaves it
+        return msgspec.json.encode(rec)
+    if isinstance(rec, dict):
         return json.dumps(rec, separators=(",", ":")).encode()
     return rec.model_dump_json().encode()
 

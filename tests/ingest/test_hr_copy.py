@@ -10,6 +10,7 @@ import datetime as dt
 import psycopg
 
 from ingest import hr_copy, pg_binary
+from ingest.validate import HrRow
 
 T0 = 1_795_478_400  # 2026-11-24 00:00 UTC
 RECORDS = [
@@ -33,7 +34,7 @@ def _stored(conn: psycopg.Connection, table: str) -> list[tuple]:
 
 def test_encoded_rows_are_stored_as_psycopg_stores_them(database_url: str) -> None:
     received = T0 + 3726.25
-    chunk = hr_copy.encode("BH-0042", RECORDS, received)
+    chunk = hr_copy.encode("BH-0042", [HrRow(**r) for r in RECORDS], received)
     with psycopg.connect(database_url) as conn:
         pg_binary.register(conn)
         for table in ("encoded", "adapted"):
