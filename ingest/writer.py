@@ -63,6 +63,7 @@ def _generic_row(stream: Stream):
 # what is new, so they always go through staging
 _DIRECT = {Stream.HR, Stream.EPOCH, Stream.BATTERY}
 _STAGED_AFTER_A_REPEAT = 20  # batches
+_SAVEPOINT = "SAVEPOINT direct_copy"  # before a COPY straight into a keyed table
 _CLOCK_MARGIN_S = 600.0  # between this host's clock and the database's (compaction's)
 _NOT_IN_BLOCKS = (
     "DELETE FROM stage_hr s USING hr_blocks b WHERE b.band_id = s.band_id"
@@ -150,6 +151,7 @@ class RecordWriter:
         self.opened_alerts: list[alert_store.OpenedAlert] = []
         self._batches = 0
         self._staged_until: dict[Stream, int] = {}
+        self._savepoint = False  # one was sent ahead for the next direct COPY
         pg_binary.register(conn)
         with conn.transaction():
             for table, _cols in _COLUMNS.values():
@@ -213,21 +215,26 @@ class RecordWriter:
         inserted: dict[str, int] = {}
         self.opened_alerts = []
         self._batches += 1
-        with self.conn.pipeline():  # statements sent together, not one round trip each
-            known = self._known_bands(bands)
-            if known:
-                rollups.lock_bands(self.conn, sorted(known))
+        streams = sorted(set(rows) | ({Stream.HR} if hr else set()))  # one lock order for all
+        # what can be asked before the first COPY goes in one round trip
+        with self.conn.pipeline():
+            found = self._known_bands(bands)
+            if bands:
+                rollups.lock_bands(self.conn, sorted(bands))
+            compacted = self._may_be_compacted([c for _p, c in hr])
+            self._savepoint = bool(streams) and self._may_copy_direct(streams[0])
+            if self._savepoint:
+                self.conn.execute(_SAVEPOINT)
+        known = found if isinstance(found, set) else {r[0] for r in found.fetchall()}
+        old_hr = compacted is not None and compacted.fetchone()[0]
         rejections += _unknown(rows, hr, known)
         added: Counter[str] = Counter()  # new records per band, all streams
         direct: list[tuple[Stream, list[tuple]]] = []  # copied straight in: all new
         direct_hr: list[HrChunk] = []
-        streams = set(rows) | ({Stream.HR} if hr else set())
-        for stream in sorted(streams):  # one lock order for all
+        for stream in streams:
             if stream == Stream.HR:
                 chunks = [c for _p, c in hr]
-                new = self._copy_insert(
-                    stream, hr_copy.payload(chunks), self._may_be_compacted(chunks)
-                )
+                new = self._copy_insert(stream, hr_copy.payload(chunks), old_hr)
                 if new is None:
                     direct_hr = chunks
                     for c in chunks:
@@ -321,7 +328,9 @@ class RecordWriter:
                 (status.band_id, status.gateway_id, status.model_dump_json()),
             )
 
-    def _known_bands(self, bands: set[str]) -> set[str]:
+    def _known_bands(self, bands: set[str]) -> set[str] | psycopg.Cursor:
+        """The registered bands among ``bands``, or the cursor that will have them (in
+        a pipeline)."""
         if not bands:
             return set()
         if self.auto_register:
@@ -330,23 +339,29 @@ class RecordWriter:
                 (sorted(bands),),
             )
             return bands
-        found = self.conn.execute(
+        return self.conn.execute(
             "SELECT band_id FROM bands WHERE band_id = ANY(%s)", (sorted(bands),)
-        ).fetchall()
-        return {r[0] for r in found}
+        )
+
+    def _may_copy_direct(self, stream: Stream) -> bool:
+        return stream in _DIRECT and self._batches >= self._staged_until.get(stream, 0)
 
     def _copy_direct(self, stream: Stream, table: str, col_list: str, data: _CopyData) -> bool:
         """COPY straight into the keyed table, when none of the rows is there yet (the
         usual case): one write instead of two. A re-sent record makes the COPY fail on
         the key; then it is undone (a savepoint) and this stream takes the staging path
         for a while, as re-sends come in runs."""
-        if stream not in _DIRECT or self._batches < self._staged_until.get(stream, 0):
+        savepoint, self._savepoint = self._savepoint, False  # sent ahead, or not
+        if not self._may_copy_direct(stream):
             return False
+        if not savepoint:
+            self.conn.execute(_SAVEPOINT)
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
+            with self.conn.cursor() as cur:
                 _copy(cur, table, col_list, data)
-            return True
+            return True  # the savepoint goes with the commit: no round trip to release it
         except psycopg.errors.UniqueViolation:
+            self.conn.execute(f"ROLLBACK TO {_SAVEPOINT}")
             self._staged_until[stream] = self._batches + _STAGED_AFTER_A_REPEAT
             return False
 
@@ -358,7 +373,9 @@ class RecordWriter:
         staging with their rollups. ``old``: heart rate that may be compacted already."""
         table, cols = _COLUMNS[stream]
         col_list = ", ".join(("band_id", "seq", "t", *cols, "received_at"))
-        if not old and self._copy_direct(stream, table, col_list, data):
+        if old:
+            self._savepoint = False  # one sent ahead must not cover what follows
+        elif self._copy_direct(stream, table, col_list, data):
             return None
         with self.conn.cursor() as cur:
             _copy(cur, f"stage_{table}", col_list, data)
@@ -372,18 +389,19 @@ class RecordWriter:
             self._wearer_pressed(new)
         return new
 
-    def _may_be_compacted(self, chunks: list[HrChunk]) -> bool:
-        """Whether some of this heart rate may be in hr_blocks already: only records
-        older than the compaction job's horizon (it moves hours that ended
-        ``compact_after_s`` ago), and only if their bands have blocks in that span (a
-        backlog usually lands where nothing was compacted). The per-band lock this
-        transaction holds keeps the job from running until it commits."""
+    def _may_be_compacted(self, chunks: list[HrChunk]) -> psycopg.Cursor | None:
+        """Whether some of this heart rate may be in hr_blocks already (a cursor that
+        will say, in a pipeline; None for no): only records older than the compaction
+        job's horizon (it moves hours that ended ``compact_after_s`` ago), and only if
+        their bands have blocks in that span (a backlog usually lands where nothing was
+        compacted). The per-band lock this transaction holds keeps the job from running
+        until it commits."""
         horizon = pg_binary.pg_micros(
             (dt.datetime.now(dt.UTC) - self._compacted_margin).timestamp()
         )
         old = [c for c in chunks if c.t_min < horizon]
         if not old:
-            return False
+            return None
         return self.conn.execute(
             "SELECT EXISTS (SELECT 1 FROM hr_blocks WHERE band_id = ANY(%s)"
             " AND t0 > %s::timestamptz - interval '1 hour' AND t0 <= %s)",
@@ -392,7 +410,7 @@ class RecordWriter:
                 _from_pg_micros(min(c.t_min for c in old)),
                 _from_pg_micros(max(c.t_max for c in old)),
             ),
-        ).fetchone()[0]
+        )
 
     def _wearer_pressed(self, keys: list[tuple]) -> None:
         """ "I'm OK" before the countdown ends cancels the band's pending fall alerts;
