@@ -55,9 +55,10 @@ def _publish(url: str, messages: list[tuple[str, bytes]]) -> None:
     client.max_inflight_messages_set(1000)
     client.connect(*broker_address(url))
     client.loop_start()
-    infos = [client.publish(topic, body, qos=1) for topic, body in messages]
-    for info in infos:
-        info.wait_for_publish(60)
+    for first in range(0, len(messages), 20_000):  # message ids are 16 bits: wait in rounds
+        infos = [client.publish(topic, body, qos=1) for topic, body in messages[first:][:20_000]]
+        for info in infos:
+            info.wait_for_publish(60)
     client.disconnect()
     client.loop_stop()
 
