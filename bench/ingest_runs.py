@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -68,17 +69,73 @@ def _count(url: str) -> int:
         return conn.execute("SELECT count(*) FROM hr").fetchone()[0]
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds a process (and its waited-for children) used so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuSplit:
+    """Where the CPU went during a run: the workers (and the summary refresher they
+    start), the database's backends for this database, the broker."""
+
+    def __init__(self, url: str, workers: _Workers, broker: EmbeddedBroker) -> None:
+        self.url, self.workers, self.broker = url, workers, broker
+        self.start = self._now()
+
+    def _pids(self) -> dict[str, list[int]]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            backends = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            ).fetchall()
+        workers = [p.pid for p in self.workers.procs]
+        children = [
+            int(c)
+            for w in workers
+            for c in Path(f"/proc/{w}/task/{w}/children").read_text().split()
+            if Path(f"/proc/{w}/task/{w}/children").exists()
+        ]
+        proc = getattr(self.broker, "_proc", None)
+        return {
+            "workers": workers + children,
+            "PostgreSQL": [r[0] for r in backends],
+            "broker": [proc.pid] if proc is not None else [],
+        }
+
+    def _now(self) -> dict[str, dict[int, float]]:
+        return {k: {p: _cpu_s(p) for p in pids} for k, pids in self._pids().items()}
+
+    def used(self) -> dict[str, float]:
+        """CPU seconds per part since construction (new processes count from zero)."""
+        now = self._now()
+        return {
+            k: sum(t - self.start.get(k, {}).get(p, 0.0) for p, t in now[k].items()) for k in now
+        }
+
+
 class _Stored(threading.Thread):
     """Polls the stored count from before the consumers start: ``took`` is the time
     from the first row stored to the last. Ingest keeps the count per band (migration
     007), so polling costs the database nothing; counting hr's rows every 0.1 s would
     take a core of its own."""
 
-    def __init__(self, url: str, total: int, query: str = "SELECT sum(records) FROM bands") -> None:
+    def __init__(
+        self,
+        url: str,
+        total: int,
+        query: str = "SELECT sum(records) FROM bands",
+        cpu: Callable[[], _CpuSplit] | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.url, self.total, self.query = url, total, query
         self.first: float | None = None
         self.last: float | None = None
+        self._cpu_from_first = cpu  # CPU counted over the same span as the time
+        self.cpu_used: dict[str, float] = {}
 
     def run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -91,8 +148,10 @@ class _Stored(threading.Thread):
                 now = time.monotonic()
                 if n and self.first is None:
                     self.first = now
+                    split = self._cpu_from_first() if self._cpu_from_first else None
                 if n >= self.total:
                     self.last = now
+                    self.cpu_used = split.used() if self._cpu_from_first else {}
                 time.sleep(0.1)
 
     def took(self, timeout: float = 1800) -> float:
@@ -144,8 +203,12 @@ class _Workers:
         self.procs = []
 
 
+CPU: dict[tuple[int, int, str], dict[str, float]] = {}  # (records, workers, src) -> CPU s
+
+
 def _bandhub(throwaway_db, messages, total: int, workers: int, src: str = "") -> float:
-    """Records (or messages) per second; ``src``: run the workers from that checkout."""
+    """Records (or messages) per second; ``src``: run the workers from that checkout.
+    The CPU each part used from the first row stored to the last is left in ``CPU``."""
     # the baseline's own workers create its schema (its migrations, not ours)
     with throwaway_db(migrated=not src) as url, tempfile.TemporaryDirectory() as tmp:
         broker = EmbeddedBroker(Path(tmp) / "broker")
@@ -155,10 +218,11 @@ def _bandhub(throwaway_db, messages, total: int, workers: int, src: str = "") ->
             w.start()  # register the sessions and their subscriptions, then go away
             w.stop()
             _publish(broker.url, messages)
-            stored = _Stored(url, total)
+            stored = _Stored(url, total, cpu=lambda: _CpuSplit(url, w, broker))
             stored.start()
             w.start()
             took = stored.took()
+            CPU[(total, workers, src)] = stored.cpu_used
             w.stop()
         finally:
             asyncio.run(broker.stop())
@@ -255,6 +319,10 @@ def run(args, throwaway_db) -> list[tuple[str, str, str]]:
     print(f"live shape: {live} messages/s", flush=True)
     one, two = rates["1"], rates["2"]
 
+    def cpu(workers: int) -> str:
+        used = CPU[(total, workers, "")]
+        return ", ".join(f"{k} {v / total * 1e6:.1f}" for k, v in used.items())
+
     def vs(rate: float) -> str:
         return f"{rate:,.0f} ({rate / copy_rate:.2f} x COPY, {rate / naive:.0f} x naive)"
 
@@ -265,6 +333,8 @@ def run(args, throwaway_db) -> list[tuple[str, str, str]]:
         ("  naive consumer (INSERT per record)", f"{naive:,.0f}", ""),
         ("  bandhub ingest, 1 worker", before, vs(one)),
         ("  bandhub ingest, 2 workers", "-", f"{two:,.0f} ({two / one:.2f} x 1 worker)"),
+        ("  CPU µs a record, 1 worker", "", cpu(1)),
+        ("  CPU µs a record, 2 workers", "", cpu(2)),
         (f"ingest live shape ({len(live_msgs):,} messages of 1 record), msg/s",
          f"{live['before']:,.0f}" if "before" in live else "-", f"{live['after']:,.0f}"),
     ]  # fmt: skip
