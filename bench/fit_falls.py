@@ -61,7 +61,7 @@ from analytics.falls import (
     LATE_S,
     tree_scores,
 )
-from bench import falls_peak_hold
+from bench import falls_peak_bandlimited, falls_peak_hold
 from bench.boosting import fit_trees
 from bench.falls_eval import SETS, Trial, load_trials, variant
 
@@ -73,7 +73,11 @@ TEST_VARIANTS = ("full", "crop2", "crop4-8", "20hz", "32hz")
 LATE_TRAIN_VARIANTS = ("full", "20hz")  # the late model needs LATE_S after the impact
 LATE_TEST_VARIANTS = ("full", "20hz", "32hz")
 SHORT = len(FEATURES)
-FEATURE_SETS = {"shipped": falls, "peak-hold": falls_peak_hold}  # module: candidate_features
+FEATURE_SETS = {
+    "shipped": falls,
+    "peak-hold": falls_peak_hold,
+    "bandlimited": falls_peak_bandlimited,
+}  # module: candidate_features
 feature_set = "shipped"
 OUT = Path(__file__).resolve().parents[1] / "analytics" / "params" / "falls.json"
 
@@ -93,7 +97,8 @@ def _source_key() -> str:
     """Detector source (and the alternative feature module's, when used)."""
     sources = {falls, FEATURE_SETS[feature_set]}
     text = b"".join(Path(m.__file__).read_bytes() for m in sorted(sources, key=str))
-    return hashlib.sha1(text).hexdigest()[:10]
+    tag = getattr(FEATURE_SETS[feature_set], "variant_tag", lambda: "")()
+    return hashlib.sha1(text + tag.encode()).hexdigest()[:10]
 
 
 def candidate_table(trials: list[Trial], name: str) -> Table:
