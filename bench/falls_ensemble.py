@@ -46,11 +46,15 @@ def candidate_scores(params: dict, tab: fit_falls.Table, keep: np.ndarray) -> np
 class Ensemble(fit_falls.Data):
     """A Data whose model is a pair (shipped, peak-hold) scored by the mean probability."""
 
-    def __init__(self, members: tuple[str, ...] = ("shipped", "peak-hold")) -> None:
+    def __init__(
+        self,
+        members: tuple[str, ...] = ("shipped", "peak-hold"),
+        variants: tuple[str, ...] | None = None,
+    ) -> None:
         self.members = []
         for name in members:
             configure(name)
-            self.members.append(fit_falls.Data(variants=fit_falls.TEST_VARIANTS))
+            self.members.append(fit_falls.Data(variants=variants or fit_falls.TEST_VARIANTS))
         shipped = self.members[0]
         for other in self.members[1:]:  # the same candidates in the same order
             for v, tab in shipped.tables.items():

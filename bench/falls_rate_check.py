@@ -8,7 +8,7 @@ candidates inside the fall window, as recorded and under the 20 Hz and ``rand`` 
 other-rate / as-recorded and the share of falls whose height at the other rate is
 within 15 % of the as-recorded one. A rate-independent height has ratio 1 and a high
 share. Uses the candidate tables ``bench/fit_falls.py`` caches. ``bandlimited:10`` sets
-``bench/falls_peak_bandlimited.CUTOFF_HZ`` to 10 Hz.
+``bench/falls_peak_bandlimited.CUTOFF_HZ`` to 10 Hz, ``bandlimited:none`` to no low-pass.
 """
 
 from __future__ import annotations
@@ -39,12 +39,15 @@ def configure(name: str) -> None:
     """Select a feature set, ``bandlimited:<cutoff Hz>`` setting the common low-pass."""
     base, _, cutoff = name.partition(":")
     fit_falls.feature_set = base
-    falls_peak_bandlimited.CUTOFF_HZ = float(cutoff) if cutoff else None
+    if cutoff:
+        falls_peak_bandlimited.CUTOFF_HZ = None if cutoff == "none" else float(cutoff)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--features", nargs="+", default=["shipped", "peak-hold", "bandlimited"])
+    parser.add_argument(
+        "--features", nargs="+", default=["shipped", "peak-hold", "bandlimited:none", "bandlimited"]
+    )
     args = parser.parse_args()
     print(f"{'features':<18}{'set':<16}{'median g':>9}" + "".join(
         f"{v + ' ratio':>12}{v + ' ±15 %':>12}" for v in OTHER))  # fmt: skip

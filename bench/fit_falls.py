@@ -59,6 +59,7 @@ from analytics.falls import (
     LATE_FEATURES,
     LATE_ROOM_S,
     LATE_S,
+    PEAK_FEATURES,
     tree_scores,
 )
 from bench import falls_peak_bandlimited, falls_peak_hold
@@ -79,6 +80,7 @@ FEATURE_SETS = {
     "bandlimited": falls_peak_bandlimited,
 }  # module: candidate_features
 feature_set = "shipped"
+SHIPPED_MEMBERS = ("shipped", "bandlimited")  # averaged: analytics.falls.scored_candidates
 OUT = Path(__file__).resolve().parents[1] / "analytics" / "params" / "falls.json"
 
 
@@ -139,6 +141,10 @@ class Data:
         self.tables = {v: candidate_table(self.trials, v) for v in needed}
         self.late = late
         self._fits: dict[tuple[bytes, bool], dict] = {}
+
+    def set_late(self, late: bool) -> None:
+        """Score with the late model too where a candidate has LATE_S after it."""
+        self.late = late
 
     def fit(self, train: np.ndarray) -> dict:
         """The model for the trials in mask ``train``; each fit is done once per mask."""
@@ -263,17 +269,28 @@ def missed(data: Data, found: np.ndarray, mask: np.ndarray) -> dict[str, int]:
 
 def to_json(params: dict) -> str:
     """The params as JSON with one tree per line, so a refit reads as a short diff."""
+    trees: dict[str, tuple[list, str]] = {}
 
-    def lines(trees: list, indent: str) -> str:
-        rows = [json.dumps([round(v, 6) for v in tree]) for tree in trees]
-        return "[\n" + indent + f",\n{indent}".join(rows) + "\n" + indent[:-1] + "]"
+    def lines(rows: list, indent: str) -> str:
+        text = [json.dumps([round(v, 6) for v in tree]) for tree in rows]
+        return "[\n" + indent + f",\n{indent}".join(text) + "\n" + indent[:-1] + "]"
 
-    late = params.get("late")
-    short = {**params, "trees": "TREES"}
-    if late is not None:
-        short["late"] = {**late, "trees": "LATE_TREES"}
-    text = json.dumps(short, indent=1).replace('"TREES"', lines(params["trees"], "  "))
-    return text.replace('"LATE_TREES"', lines(late["trees"], "   ") if late else "") + "\n"
+    def placeholders(d: dict, depth: int) -> dict:
+        out = {}
+        for k, v in d.items():
+            if k == "trees":
+                out[k] = f"TREES{len(trees)}"
+                trees[out[k]] = (v, " " * (depth + 1))
+            elif isinstance(v, dict) and k != "validation":
+                out[k] = placeholders(v, depth + 1)
+            else:
+                out[k] = v
+        return out
+
+    text = json.dumps(placeholders(params, 1), indent=1)
+    for key, (rows, indent) in trees.items():
+        text = text.replace(f'"{key}"', lines(rows, indent))
+    return text + "\n"
 
 
 def report(name: str, table: dict[str, list[float]]) -> None:
@@ -308,31 +325,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 subject groups, no write")
     parser.add_argument("--no-late", action="store_true", help="skip the late model")
-    parser.add_argument("--features", choices=FEATURE_SETS, default="shipped")
+    parser.add_argument("--features", choices=FEATURE_SETS, help="one model on these features")
     parser.add_argument("--augment", choices=["rand"], nargs="*", default=[])
     args = parser.parse_args()
-    feature_set = args.features
     TRAIN_VARIANTS = (*TRAIN_VARIANTS, *args.augment)
     start = time.perf_counter()
     if args.quick:
         OUTER_FOLDS = 4
-    data = Data(variants=("full",) if args.quick else TEST_VARIANTS)
+    if args.features:
+        feature_set = args.features
+        data = Data(variants=("full",) if args.quick else TEST_VARIANTS)
+    else:  # the shipped recipe: the 8 Hz impact-height and held-peak models averaged
+        from bench.falls_ensemble import Ensemble
+
+        data = Ensemble(SHIPPED_MEMBERS, variants=("full",) if args.quick else TEST_VARIANTS)
     both = np.ones(len(data.trials), bool)
     results: dict[str, dict] = {}
     print("recall/ADL clean per test variant (found in the fall window / no alarm)")
     cut = validate(data, results, "")
     if not args.no_late:
         print(f"late model: the 2-s one plus {len(LATE_FEATURES)} features to {LATE_S:g} s after")
-        data.late = True
+        data.set_late(True)
         late_cut = validate(data, results, "late ")
     print(f"{time.perf_counter() - start:.0f} s", flush=True)
-    if args.quick or args.no_late or args.features != "shipped" or args.augment:
+    if args.quick or args.no_late or args.features or args.augment:
         return
-    params = data.fit(both)
-    params["late"].update(features=[*FEATURES, *LATE_FEATURES], threshold=late_cut)
+    params, peak = data.fit(both)["pair"]
+    for member in (params, peak):
+        member["late"]["features"] = [*FEATURES, *LATE_FEATURES]
+        member["features"] = list(FEATURES)
+    peak["impact_height"] = f"held peak, {falls.PEAK_CUTOFF_HZ:g} Hz ({', '.join(PEAK_FEATURES)})"
+    params["late"]["threshold"] = late_cut
     params.update(
-        features=list(FEATURES),
         threshold=cut,
+        peak=peak,
         fitted_by="bench/fit_falls.py on falls-weda + falls-fallalld (leave-one-subject-out)",
         validation=results,
     )
