@@ -14,6 +14,13 @@ depth-2 trees over these features, fitted on two fall sets from two labs and dev
 by ``bench/fit_falls.py``, give the confidence; the trees and threshold live in
 ``analytics/params/falls.json``.
 
+The 8 Hz low-pass reads a narrow impact (one 50 Hz sample wide) lower than a broad one of
+the same height. A second set of trees (``peak`` in the params) reads the five
+impact-height features from ``held_peak`` instead: a band-limited reconstruction on a
+common grid, low-passed at 12 Hz and held at its maximum, which reads narrow and broad
+impacts, and a 20, 32 or 50 Hz recording of one impact, alike. The two probabilities are
+averaged; the thresholds are the average's.
+
 When a candidate has LATE_S (4 s) of data after it, as the band's fall window does by
 the time ingest confirms it, a second model (``late`` in the params) scores it instead:
 the same features plus seven from 2-4 s after the impact (still or not, lying or
@@ -285,6 +292,8 @@ def tree_scores(params: dict, feats: np.ndarray) -> np.ndarray:
 
 
 def probability(feats: np.ndarray) -> np.ndarray:
+    """The 8 Hz model's 2-s probability for FEATURES rows (``scored_candidates`` averages
+    it with the held-peak model, which needs the recording)."""
     return tree_scores(load("falls"), np.asarray(feats, dtype=float).reshape(-1, len(FEATURES)))
 
 

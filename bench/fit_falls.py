@@ -14,6 +14,11 @@ minutes against 22 with the late model; ``--no-late`` halves either). Its figure
 for comparing recipes, not for the docs. Candidate features are cached in /tmp per
 detector source, so only a change to ``analytics/falls.py`` recomputes them.
 
+The shipped recipe is a pair of models averaged (``SHIPPED_MEMBERS``): the 20 features,
+and the same with the impact height from ``analytics.falls.held_peak``; each is fitted
+as below, the thresholds are chosen on the averaged probabilities, and the second is
+written as ``peak`` in the params (``bench/falls_ensemble.py``).
+
 Two sets from two labs and devices (falls-weda: Fitbit Sense, 40/50 Hz, ±4 g;
 falls-fallalld: its own device, 238 Hz, 20 s trials) are fitted together, the
 smaller one weighted up so each set counts the same. The training data are augmented
