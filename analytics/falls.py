@@ -14,6 +14,13 @@ depth-2 trees over these features, fitted on two fall sets from two labs and dev
 by ``bench/fit_falls.py``, give the confidence; the trees and threshold live in
 ``analytics/params/falls.json``.
 
+The 8 Hz low-pass reads a narrow impact (one 50 Hz sample wide) lower than a broad one of
+the same height. A second set of trees (``peak`` in the params) reads the five
+impact-height features from ``held_peak`` instead: a band-limited reconstruction on a
+common grid, low-passed at 12 Hz and held at its maximum, which reads narrow and broad
+impacts, and a 20, 32 or 50 Hz recording of one impact, alike. The two probabilities are
+averaged; the thresholds are the average's.
+
 When a candidate has LATE_S (4 s) of data after it, as the band's fall window does by
 the time ingest confirms it, a second model (``late`` in the params) scores it instead:
 the same features plus seven from 2-4 s after the impact (still or not, lying or
@@ -24,8 +31,11 @@ lower the confidence; with less than 4 s after the impact the 2-s model decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
+from scipy.signal import resample_poly
 
 from analytics.params import load
 from analytics.signal import in_g, lowpass, magnitude, resample
@@ -41,6 +51,11 @@ LATE_S = 4.0  # with this much after the impact, the late model confirms
 # the late features read up to 3.96 s after the candidate; a band window of 4 s after
 # the impact sample holds 3.98 s of it
 LATE_ROOM_S = LATE_S - 0.1
+# The second model's impact height: a band-limited reconstruction on a common grid,
+# low-passed at a cutoff near what a 20 Hz band holds, held at its maximum.
+PEAK_COMMON_HZ = 100.0
+PEAK_CUTOFF_HZ = 12.0
+PEAK_HOLD_S = 0.16
 
 FEATURES = (
     "log_peak", "log_jerk", "peak_ratio", "min_before", "mean_before",
@@ -49,6 +64,8 @@ FEATURES = (
     "log_still_after", "vertical_after", "log_std_rebound", "kth_peak_ratio", "impact_energy",
     "time_light_before",
 )  # fmt: skip
+# the impact-height features the second model reads from the held peak instead
+PEAK_FEATURES = ("log_peak", "peak_ratio", "kth_peak_ratio", "log_std_impact", "impact_energy")
 LATE_FEATURES = (
     "late_log_std", "late_log_still", "late_deviation", "late_motion",
     "late_orientation_change", "late_vertical", "late_max",
@@ -178,6 +195,69 @@ def late_features(acc: np.ndarray, i: int) -> list[float]:
     ]
 
 
+def held_peak(
+    acc: np.ndarray, fs: float, n: int, cutoff: float | None = PEAK_CUTOFF_HZ
+) -> np.ndarray:
+    """|a| from a band-limited reconstruction, held at its maximum, on the internal grid.
+
+    Each axis (capped at ±4 g) is interpolated onto a common ~100 Hz grid by a polyphase
+    filter and low-passed at PEAK_CUTOFF_HZ, so the peak is looked for between the
+    device's samples and a 20 Hz and a 50 Hz recording of one impact read alike; the
+    hold over PEAK_HOLD_S lets a narrow and a broad impact of one height read the same
+    (the 8 Hz low-pass of the internal signal reads a narrow one lower).
+    """
+    acc = np.clip(in_g(np.asarray(acc, dtype=float)), -CLIP_G, CLIP_G)
+    ratio = Fraction(PEAK_COMMON_HZ / fs).limit_denominator(64)
+    mean = acc.mean(0)
+    up = resample_poly(acc - mean, ratio.numerator, ratio.denominator, axis=0) + mean
+    rate = fs * ratio.numerator / ratio.denominator
+    if cutoff is not None:
+        up = lowpass(up, rate, cutoff)
+    up = np.clip(up, -CLIP_G, CLIP_G)
+    held = maximum_filter1d(magnitude(up), max(1, round(PEAK_HOLD_S * rate)), mode="nearest")
+    return np.interp(np.arange(n) / RATE_HZ, np.arange(held.size) / rate, held)
+
+
+def peak_features(p: np.ndarray, i: int) -> list[float]:
+    """PEAK_FEATURES, in that order, from the held peak ``p`` (padded) at sample ``i``."""
+
+    def seg(a: float, b: float) -> slice:
+        return slice(i + round(a * RATE_HZ), i + round(b * RATE_HZ))
+
+    window = p[seg(-BEFORE_S, AFTER_S)].copy()
+    centre = round(BEFORE_S * RATE_HZ)
+    window[centre - round(0.4 * RATE_HZ) : centre + round(0.4 * RATE_HZ)] = 0.0
+    peak = float(p[seg(-0.3, 0.3)].max())
+    return [
+        float(np.log(peak)),
+        float(peak / (window.max() + 1e-3)),
+        float(peak / (np.sort(p[seg(-1.5, 1.5)])[-round(0.3 * RATE_HZ)] + 1e-3)),
+        float(np.log(p[seg(0, 0.5)].std() + 0.01)),
+        float(np.abs(p[seg(-0.5, 0.5)] - 1).mean()),
+    ]
+
+
+def with_peak(
+    acc: np.ndarray,
+    fs: float,
+    times: list[float],
+    feats: np.ndarray,
+    cutoff: float | None = PEAK_CUTOFF_HZ,
+) -> np.ndarray:
+    """The rows of ``feats`` with PEAK_FEATURES read from the held peak (the second model's
+    input); ``cutoff`` None skips the common low-pass (measured in the bench only)."""
+    out = np.array(feats, dtype=float, copy=True)
+    if not times:
+        return out
+    n = len(internal_signal(acc, fs))
+    pad = round(max(BEFORE_S, AFTER_S) * RATE_HZ) + 2
+    p = np.pad(held_peak(acc, fs, n, cutoff), pad, mode="edge")
+    cols = [FEATURES.index(name) for name in PEAK_FEATURES]
+    for row, t in enumerate(times):
+        out[row, cols] = peak_features(p, round(t * RATE_HZ) + pad)
+    return out
+
+
 def candidate_features(
     acc: np.ndarray, fs: float, late: bool = False
 ) -> tuple[list[float], np.ndarray]:
@@ -212,6 +292,8 @@ def tree_scores(params: dict, feats: np.ndarray) -> np.ndarray:
 
 
 def probability(feats: np.ndarray) -> np.ndarray:
+    """The 8 Hz model's 2-s probability for FEATURES rows (``scored_candidates`` averages
+    it with the held-peak model, which needs the recording)."""
     return tree_scores(load("falls"), np.asarray(feats, dtype=float).reshape(-1, len(FEATURES)))
 
 
@@ -223,16 +305,28 @@ def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarr
     """Times, probabilities and each one's threshold for every candidate of a recording.
 
     A candidate with LATE_S of data after it is scored by the late model when the params
-    have one, any other by the 2-s model.
+    have one, any other by the 2-s model. With a ``peak`` model in the params (the same
+    features, the impact height from ``held_peak``), the two models' probabilities are
+    averaged, and the thresholds are the average's.
     """
     params = load("falls")
     late = params.get("late")
     times, feats = candidate_features(acc, fs, late=late is not None)
-    probs = tree_scores(params, feats[:, : len(FEATURES)])
-    cuts = np.full(len(times), float(params["threshold"]))
+    use = np.zeros(len(times), dtype=bool)
     if late is not None and times:
         use = np.array(times) <= (len(acc) - 1) / fs - LATE_ROOM_S
-        probs[use] = tree_scores(late, feats[use])
+
+    def member(model: dict, x: np.ndarray) -> np.ndarray:
+        probs = tree_scores(model, x[:, : len(FEATURES)])
+        if use.any():
+            probs[use] = tree_scores(model["late"], x[use])
+        return probs
+
+    probs = member(params, feats)
+    if "peak" in params:
+        probs = (probs + member(params["peak"], with_peak(acc, fs, times, feats))) / 2
+    cuts = np.full(len(times), float(params["threshold"]))
+    if use.any():
         cuts[use] = float(late["threshold"])
     return times, probs, cuts
 

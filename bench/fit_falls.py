@@ -14,6 +14,11 @@ minutes against 22 with the late model; ``--no-late`` halves either). Its figure
 for comparing recipes, not for the docs. Candidate features are cached in /tmp per
 detector source, so only a change to ``analytics/falls.py`` recomputes them.
 
+The shipped recipe is a pair of models averaged (``SHIPPED_MEMBERS``): the 20 features,
+and the same with the impact height from ``analytics.falls.held_peak``; each is fitted
+as below, the thresholds are chosen on the averaged probabilities, and the second is
+written as ``peak`` in the params (``bench/falls_ensemble.py``).
+
 Two sets from two labs and devices (falls-weda: Fitbit Sense, 40/50 Hz, ±4 g;
 falls-fallalld: its own device, 238 Hz, 20 s trials) are fitted together, the
 smaller one weighted up so each set counts the same. The training data are augmented
@@ -59,9 +64,10 @@ from analytics.falls import (
     LATE_FEATURES,
     LATE_ROOM_S,
     LATE_S,
+    PEAK_FEATURES,
     tree_scores,
 )
-from bench import falls_peak_hold
+from bench import falls_peak_bandlimited, falls_peak_hold
 from bench.boosting import fit_trees
 from bench.falls_eval import SETS, Trial, load_trials, variant
 
@@ -73,8 +79,13 @@ TEST_VARIANTS = ("full", "crop2", "crop4-8", "20hz", "32hz")
 LATE_TRAIN_VARIANTS = ("full", "20hz")  # the late model needs LATE_S after the impact
 LATE_TEST_VARIANTS = ("full", "20hz", "32hz")
 SHORT = len(FEATURES)
-FEATURE_SETS = {"shipped": falls, "peak-hold": falls_peak_hold}  # module: candidate_features
+FEATURE_SETS = {
+    "shipped": falls,
+    "peak-hold": falls_peak_hold,
+    "bandlimited": falls_peak_bandlimited,
+}  # module: candidate_features
 feature_set = "shipped"
+SHIPPED_MEMBERS = ("shipped", "bandlimited")  # averaged: analytics.falls.scored_candidates
 OUT = Path(__file__).resolve().parents[1] / "analytics" / "params" / "falls.json"
 
 
@@ -93,7 +104,8 @@ def _source_key() -> str:
     """Detector source (and the alternative feature module's, when used)."""
     sources = {falls, FEATURE_SETS[feature_set]}
     text = b"".join(Path(m.__file__).read_bytes() for m in sorted(sources, key=str))
-    return hashlib.sha1(text).hexdigest()[:10]
+    tag = getattr(FEATURE_SETS[feature_set], "variant_tag", lambda: "")()
+    return hashlib.sha1(text + tag.encode()).hexdigest()[:10]
 
 
 def candidate_table(trials: list[Trial], name: str) -> Table:
@@ -134,6 +146,10 @@ class Data:
         self.tables = {v: candidate_table(self.trials, v) for v in needed}
         self.late = late
         self._fits: dict[tuple[bytes, bool], dict] = {}
+
+    def set_late(self, late: bool) -> None:
+        """Score with the late model too where a candidate has LATE_S after it."""
+        self.late = late
 
     def fit(self, train: np.ndarray) -> dict:
         """The model for the trials in mask ``train``; each fit is done once per mask."""
@@ -258,17 +274,28 @@ def missed(data: Data, found: np.ndarray, mask: np.ndarray) -> dict[str, int]:
 
 def to_json(params: dict) -> str:
     """The params as JSON with one tree per line, so a refit reads as a short diff."""
+    trees: dict[str, tuple[list, str]] = {}
 
-    def lines(trees: list, indent: str) -> str:
-        rows = [json.dumps([round(v, 6) for v in tree]) for tree in trees]
-        return "[\n" + indent + f",\n{indent}".join(rows) + "\n" + indent[:-1] + "]"
+    def lines(rows: list, indent: str) -> str:
+        text = [json.dumps([round(v, 6) for v in tree]) for tree in rows]
+        return "[\n" + indent + f",\n{indent}".join(text) + "\n" + indent[:-1] + "]"
 
-    late = params.get("late")
-    short = {**params, "trees": "TREES"}
-    if late is not None:
-        short["late"] = {**late, "trees": "LATE_TREES"}
-    text = json.dumps(short, indent=1).replace('"TREES"', lines(params["trees"], "  "))
-    return text.replace('"LATE_TREES"', lines(late["trees"], "   ") if late else "") + "\n"
+    def placeholders(d: dict, depth: int) -> dict:
+        out = {}
+        for k, v in d.items():
+            if k == "trees":
+                out[k] = f"TREES{len(trees)}"
+                trees[out[k]] = (v, " " * (depth + 1))
+            elif isinstance(v, dict) and k != "validation":
+                out[k] = placeholders(v, depth + 1)
+            else:
+                out[k] = v
+        return out
+
+    text = json.dumps(placeholders(params, 1), indent=1)
+    for key, (rows, indent) in trees.items():
+        text = text.replace(f'"{key}"', lines(rows, indent))
+    return text + "\n"
 
 
 def report(name: str, table: dict[str, list[float]]) -> None:
@@ -303,31 +330,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 subject groups, no write")
     parser.add_argument("--no-late", action="store_true", help="skip the late model")
-    parser.add_argument("--features", choices=FEATURE_SETS, default="shipped")
+    parser.add_argument("--features", choices=FEATURE_SETS, help="one model on these features")
     parser.add_argument("--augment", choices=["rand"], nargs="*", default=[])
     args = parser.parse_args()
-    feature_set = args.features
     TRAIN_VARIANTS = (*TRAIN_VARIANTS, *args.augment)
     start = time.perf_counter()
     if args.quick:
         OUTER_FOLDS = 4
-    data = Data(variants=("full",) if args.quick else TEST_VARIANTS)
+    if args.features:
+        feature_set = args.features
+        data = Data(variants=("full",) if args.quick else TEST_VARIANTS)
+    else:  # the shipped recipe: the 8 Hz impact-height and held-peak models averaged
+        from bench.falls_ensemble import Ensemble
+
+        data = Ensemble(SHIPPED_MEMBERS, variants=("full",) if args.quick else TEST_VARIANTS)
     both = np.ones(len(data.trials), bool)
     results: dict[str, dict] = {}
     print("recall/ADL clean per test variant (found in the fall window / no alarm)")
     cut = validate(data, results, "")
     if not args.no_late:
         print(f"late model: the 2-s one plus {len(LATE_FEATURES)} features to {LATE_S:g} s after")
-        data.late = True
+        data.set_late(True)
         late_cut = validate(data, results, "late ")
     print(f"{time.perf_counter() - start:.0f} s", flush=True)
-    if args.quick or args.no_late or args.features != "shipped" or args.augment:
+    if args.quick or args.no_late or args.features or args.augment:
         return
-    params = data.fit(both)
-    params["late"].update(features=[*FEATURES, *LATE_FEATURES], threshold=late_cut)
+    params, peak = data.fit(both)["pair"]
+    for member in (params, peak):
+        member["late"]["features"] = [*FEATURES, *LATE_FEATURES]
+        member["features"] = list(FEATURES)
+    peak["impact_height"] = f"held peak, {falls.PEAK_CUTOFF_HZ:g} Hz ({', '.join(PEAK_FEATURES)})"
+    params["late"]["threshold"] = late_cut
     params.update(
-        features=list(FEATURES),
         threshold=cut,
+        peak=peak,
         fitted_by="bench/fit_falls.py on falls-weda + falls-fallalld (leave-one-subject-out)",
         validation=results,
     )

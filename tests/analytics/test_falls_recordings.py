@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analytics.falls import confirm_fall, detect_falls
+from analytics.falls import RATE_HZ, confirm_fall, detect_falls, held_peak
 from analytics.io import read_columns, sample_rate
 from analytics.signal import resample
 
@@ -125,3 +125,64 @@ def test_everyday_movements_are_not_confirmed_from_a_band_window(dataset: str, n
     i = int(np.argmax(np.linalg.norm(acc, axis=1)))
     lo = max(0, i - int(4 * fs))
     assert not confirm_fall(acc[lo : i + int(4 * fs)], fs, i - lo).is_fall
+
+
+# Found by the shipped pair (the 8 Hz and the held-peak impact height, averaged), missed
+# by the 8 Hz model alone (in-sample, both fitted on all trials: bench margins to the
+# threshold -0.035 -> +0.061, -0.021 -> +0.043, -0.048 -> +0.054, -0.055 -> +0.046,
+# -0.052 -> +0.044). FallAllD's impacts are one 50 Hz sample wide, which the 8 Hz
+# low-pass reads low; the held peak reads them at their height.
+FALLS_FOUND_WITH_THE_HELD_PEAK = [
+    ("falls-weda", "F03_U05_R01"),
+    ("falls-weda", "F06_U11_R01"),
+    ("falls-fallalld", "S14_A101_T02"),
+    ("falls-fallalld", "S15_A115_T01"),
+    ("falls-fallalld", "S05_A104_T02"),
+]
+
+
+@needs_data
+@pytest.mark.parametrize(("dataset", "name"), FALLS_FOUND_WITH_THE_HELD_PEAK)
+def test_narrow_and_broad_impacts_found(dataset: str, name: str) -> None:
+    acc, fs, window = recording(dataset, name)
+    assert window is not None
+    assert found_in(detect_falls(acc, fs), window)
+
+
+@needs_data
+def test_a_gentle_jump_stays_clean() -> None:
+    """WEDA D08 (reach for a high object with a small jump): flagged by the 8 Hz model
+    alone (margin +0.011), clean with the pair (-0.042)."""
+    acc, fs, window = recording("falls-weda", "D08_U01_R01")
+    assert window is None
+    assert detect_falls(acc, fs) == []
+
+
+def point_sampled(acc: np.ndarray, fs: float, new_fs: float, phase: float) -> np.ndarray:
+    """A device sampling at ``new_fs`` without a filter, its first sample ``phase`` s in."""
+    t = np.arange(acc.shape[0]) / fs
+    t_new = np.arange(phase, t[-1], 1.0 / new_fs)
+    return np.column_stack([np.interp(t_new, t, acc[:, k]) for k in range(3)])
+
+
+@needs_data
+@pytest.mark.parametrize(("new_fs", "share"), [(25.0, 0.6), (32.0, 0.9), (40.0, 0.9)])
+def test_held_peak_reads_an_impact_alike_at_every_rate(new_fs: float, share: float) -> None:
+    """The second model's impact height comes from a band-limited reconstruction, so the
+    same real impact point-sampled at another rate and phase reads about the same height:
+    no bias, and within 15 % for most (bench: 67 / 93 / 100 % at 25 / 32 / 40 Hz; the
+    unfiltered reconstruction reads 12 % low at 25 Hz and is within 15 % for 60 / 63 / 70 %).
+    A 25 Hz band's Nyquist is near the 12 Hz cutoff, so its reading still varies by phase."""
+    ratios = []
+    for dataset, name in FALLS + FALLS_FOUND_WITH_THE_HELD_PEAK:
+        acc, fs, window = recording(dataset, name)
+        i = round(impact(acc, fs, window) / fs * RATE_HZ)
+        ref = held_peak(acc, fs, round(acc.shape[0] / fs * RATE_HZ))[i - 3 : i + 4].max()
+        for phase in (0.0, 0.4 / new_fs, 0.8 / new_fs):
+            other = point_sampled(acc, fs, new_fs, phase)
+            held = held_peak(other, new_fs, round(other.shape[0] / new_fs * RATE_HZ))
+            j = i - round(phase * RATE_HZ)
+            ratios.append(held[j - 3 : j + 4].max() / ref)
+    ratios = np.array(ratios)
+    assert 0.9 <= np.median(ratios) <= 1.1, np.median(ratios)
+    assert np.mean(np.abs(ratios - 1) <= 0.15) >= share, ratios
