@@ -101,7 +101,7 @@ class _CpuSplit:
         ]
         proc = getattr(self.broker, "_proc", None)
         return {
-            "workers": workers + children,
+            "workers (with the summary refresher)": workers + children,
             "PostgreSQL": [r[0] for r in backends],
             "broker": [proc.pid] if proc is not None else [],
         }
