@@ -54,9 +54,22 @@ FALLS = [  # picked from the bench with confidence above 0.85
     ("falls-fallalld", "S02_A123_T01"),
 ]
 
+# Found by the shipped pair (the 8 Hz and the held-peak impact height, averaged), missed
+# by the 8 Hz model alone (in-sample, both fitted on all trials: bench margins to the
+# threshold -0.035 -> +0.061, -0.021 -> +0.043, -0.048 -> +0.054, -0.055 -> +0.046,
+# -0.052 -> +0.044). FallAllD's impacts are one 50 Hz sample wide, which the 8 Hz
+# low-pass reads low; the held peak reads them at their height.
+FALLS_FOUND_WITH_THE_HELD_PEAK = [
+    ("falls-weda", "F03_U05_R01"),
+    ("falls-weda", "F06_U11_R01"),
+    ("falls-fallalld", "S14_A101_T02"),
+    ("falls-fallalld", "S15_A115_T01"),
+    ("falls-fallalld", "S05_A104_T02"),
+]
+
 
 @needs_data
-@pytest.mark.parametrize(("dataset", "name"), FALLS)
+@pytest.mark.parametrize(("dataset", "name"), FALLS + FALLS_FOUND_WITH_THE_HELD_PEAK)
 def test_fall_found_in_its_window(dataset: str, name: str) -> None:
     acc, fs, window = recording(dataset, name)
     assert window is not None
@@ -125,28 +138,6 @@ def test_everyday_movements_are_not_confirmed_from_a_band_window(dataset: str, n
     i = int(np.argmax(np.linalg.norm(acc, axis=1)))
     lo = max(0, i - int(4 * fs))
     assert not confirm_fall(acc[lo : i + int(4 * fs)], fs, i - lo).is_fall
-
-
-# Found by the shipped pair (the 8 Hz and the held-peak impact height, averaged), missed
-# by the 8 Hz model alone (in-sample, both fitted on all trials: bench margins to the
-# threshold -0.035 -> +0.061, -0.021 -> +0.043, -0.048 -> +0.054, -0.055 -> +0.046,
-# -0.052 -> +0.044). FallAllD's impacts are one 50 Hz sample wide, which the 8 Hz
-# low-pass reads low; the held peak reads them at their height.
-FALLS_FOUND_WITH_THE_HELD_PEAK = [
-    ("falls-weda", "F03_U05_R01"),
-    ("falls-weda", "F06_U11_R01"),
-    ("falls-fallalld", "S14_A101_T02"),
-    ("falls-fallalld", "S15_A115_T01"),
-    ("falls-fallalld", "S05_A104_T02"),
-]
-
-
-@needs_data
-@pytest.mark.parametrize(("dataset", "name"), FALLS_FOUND_WITH_THE_HELD_PEAK)
-def test_narrow_and_broad_impacts_found(dataset: str, name: str) -> None:
-    acc, fs, window = recording(dataset, name)
-    assert window is not None
-    assert found_in(detect_falls(acc, fs), window)
 
 
 @needs_data
