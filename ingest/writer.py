@@ -231,9 +231,11 @@ class RecordWriter:
         added: Counter[str] = Counter()  # new records per band, all streams
         direct: list[tuple[Stream, list[tuple]]] = []  # copied straight in: all new
         direct_hr: list[HrChunk] = []
-        for stream in streams:
+        for stream in streams:  # a savepoint sent ahead waits for the first one copied
             if stream == Stream.HR:
                 chunks = [c for _p, c in hr]
+                if not chunks:  # all of unknown bands
+                    continue
                 new = self._copy_insert(stream, hr_copy.payload(chunks), old_hr)
                 if new is None:
                     direct_hr = chunks
@@ -242,6 +244,8 @@ class RecordWriter:
                     inserted[stream.value] = sum(c.n for c in chunks)
                     continue
             else:
+                if not rows[stream]:
+                    continue
                 new = self._copy_insert(stream, rows[stream])
                 if new is None:
                     direct.append((stream, rows[stream]))
