@@ -101,18 +101,22 @@ def payload(chunks: Iterable[HrChunk]) -> bytes:
     return b"".join([SIGNATURE, *(c.data for c in chunks), TRAILER])
 
 
+def add_aggregate(acc: dict, key, n: int, total: int, lo: int, hi: int) -> None:
+    """Fold one [count, sum, min, max] into ``acc[key]``."""
+    a = acc.get(key)
+    if a is None:
+        acc[key] = [n, total, lo, hi]
+    else:
+        a[0] += n
+        a[1] += total
+        a[2] = min(a[2], lo)
+        a[3] = max(a[3], hi)
+
+
 def merged_minutes(chunks: Iterable[HrChunk]) -> dict[tuple[str, int], list[int]]:
     """(band_id, minute) -> count, sum, min, max of bpm over all the chunks."""
     out: dict[tuple[str, int], list[int]] = {}
     for c in chunks:
-        for m, (n, s, lo, hi) in c.minutes.items():
-            key = (c.band_id, m)
-            a = out.get(key)
-            if a is None:
-                out[key] = [n, s, lo, hi]
-            else:
-                a[0] += n
-                a[1] += s
-                a[2] = min(a[2], lo)
-                a[3] = max(a[3], hi)
+        for m, agg in c.minutes.items():
+            add_aggregate(out, (c.band_id, m), *agg)
     return out

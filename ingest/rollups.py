@@ -16,7 +16,7 @@ import psycopg
 
 from bandhub.contracts.messages import Stream
 from bandhub.db import ROLLUP_LOCK
-from ingest import pg_binary
+from ingest import hr_copy, pg_binary
 
 _ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00+00'"
 _DAY = "band_local_day(band_id, t)"  # the wearer's local day (migration 022)
@@ -131,15 +131,8 @@ def add_hr_minutes(conn: psycopg.Connection, minutes: dict[tuple[str, int], list
     of the statements in ``insert_sql``. ``conn`` must have ``pg_binary.register``ed."""
     minute = [(band, m, a) for (band, m), a in sorted(minutes.items())]
     hours: dict[tuple[str, int], list[int]] = {}
-    for band, m, (n, s, lo, hi) in minute:
-        a = hours.get((band, m // 60))
-        if a is None:
-            hours[(band, m // 60)] = [n, s, lo, hi]
-        else:
-            a[0] += n
-            a[1] += s
-            a[2] = min(a[2], lo)
-            a[3] = max(a[3], hi)
+    for band, m, agg in minute:
+        hr_copy.add_aggregate(hours, (band, m // 60), *agg)
     hour = [(band, h, a) for (band, h), a in sorted(hours.items())]
     minute_arrays = _hr_arrays(minute, pg_binary.MINUTE_US)
     for table, args in (

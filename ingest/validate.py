@@ -49,6 +49,7 @@ _Time = _typed(HrRecord, "t")
 _Bpm = _typed(HrRecord, "bpm")
 _RrMs = Annotated[_RR[0], _constraints(_RR[1])]
 _BandId = _typed(RecordBatch, "band_id")
+_GatewayId = _typed(RecordBatch, "gateway_id")
 _Received = _typed(RecordBatch, "received_at")
 _RecordsMeta = _constraints(RecordBatch.model_fields["records"])
 
@@ -67,7 +68,7 @@ class HrRow(msgspec.Struct, forbid_unknown_fields=True):
 class _HrBatch(msgspec.Struct, forbid_unknown_fields=True):
     v: Literal[1]
     band_id: _BandId
-    gateway_id: _BandId
+    gateway_id: _GatewayId
     stream: Literal["hr"]
     received_at: _Received
     records: Annotated[list[HrRow], _RecordsMeta]
