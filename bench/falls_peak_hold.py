@@ -21,7 +21,7 @@ from analytics import falls
 from analytics.signal import in_g, magnitude
 
 PEAK_HOLD_S = 0.16
-REPLACED = ("log_peak", "peak_ratio", "kth_peak_ratio", "log_std_impact", "impact_energy")
+REPLACED = falls.PEAK_FEATURES  # computed by falls.peak_features, from this hold
 COLUMNS = [falls.FEATURES.index(name) for name in REPLACED]
 
 
@@ -31,26 +31,6 @@ def peak_hold(acc: np.ndarray, fs: float, n: int) -> np.ndarray:
     m = magnitude(np.clip(in_g(np.asarray(acc, dtype=float)), -falls.CLIP_G, falls.CLIP_G))
     held = maximum_filter1d(m, max(1, round(PEAK_HOLD_S * fs)), mode="nearest")
     return np.interp(np.arange(n) / falls.RATE_HZ, np.arange(m.size) / fs, held)
-
-
-def impact_features(p: np.ndarray, i: int) -> list[float]:
-    """The REPLACED features, in that order, from the peak-held |a| ``p`` (padded)."""
-    rate = falls.RATE_HZ
-
-    def seg(a: float, b: float) -> slice:
-        return slice(i + round(a * rate), i + round(b * rate))
-
-    window = p[seg(-falls.BEFORE_S, falls.AFTER_S)].copy()
-    centre = round(falls.BEFORE_S * rate)
-    window[centre - round(0.4 * rate) : centre + round(0.4 * rate)] = 0.0
-    peak = float(p[seg(-0.3, 0.3)].max())
-    return [
-        float(np.log(peak)),
-        float(peak / (window.max() + 1e-3)),
-        float(peak / (np.sort(p[seg(-1.5, 1.5)])[-round(0.3 * rate)] + 1e-3)),
-        float(np.log(p[seg(0, 0.5)].std() + 0.01)),
-        float(np.abs(p[seg(-0.5, 0.5)] - 1).mean()),
-    ]
 
 
 def candidate_features(
@@ -64,5 +44,5 @@ def candidate_features(
     pad = round(max(falls.BEFORE_S, falls.AFTER_S) * falls.RATE_HZ) + 2
     p = np.pad(peak_hold(acc, fs, n), pad, mode="edge")
     for row, t in enumerate(times):
-        feats[row, COLUMNS] = impact_features(p, round(t * falls.RATE_HZ) + pad)
+        feats[row, COLUMNS] = falls.peak_features(p, round(t * falls.RATE_HZ) + pad)
     return times, feats
