@@ -147,6 +147,18 @@ def test_steps_on_walks_at_each_pace(recording: str, true_steps: int, tolerance:
 
 
 @needs_data
+def test_a_quiet_stretch_right_after_a_swinging_one_still_counts() -> None:
+    """normal-walking4 walks 53 s with a swinging arm, then 19 s with small, even steps
+    (0.15 g, no swing). The swing pass finds the first stretch, the quiet pass the second;
+    they do not overlap, so both count. The merge used to treat bouts under 2 s apart as
+    one and keep only the pass that counted more (79 of 101 steps)."""
+    path = DATASETS / "steps-rieck" / "l2-25hz-bw4_normal-walking4.csv.gz"
+    out = analyze("steps", path, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["steps"] == pytest.approx(101, rel=0.1)
+
+
+@needs_data
 def test_no_steps_while_tying_shoe_laces_or_dressing() -> None:
     files = [
         DATASETS / "steps-rieck" / f"l2-25hz-bw4_{n}1.csv.gz" for n in ("shoe-laces", "dressing")
