@@ -281,12 +281,17 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     raw, prom = c.quiet_peaks[keep], c.quiet_prominences[keep]
     peaks = _drop_intruders(raw, prom, c.fs, p["drop_frac"])
     prom = prom[np.searchsorted(raw, peaks)]
+    real = np.ones(peaks.size, bool)
+    if p.get("quiet_bridge_tol"):
+        peaks, prom, real = _bridge(c, peaks, prom, p["quiet_bridge_tol"], p["prominence_g"])
     rules = {"max_ratio": p["max_ratio"], "min_run": p["quiet_min_run"]}
     if peaks.size < rules["min_run"]:
         return []
-    intervals, chains = _chains(
-        peaks, c.fs, rules, p.get("quiet_max_interval_s", MAX_STEP_INTERVAL_S)
-    )
+    # the bridge is the rhythm-checked way over a missed step: no blind longer links with it
+    widest = p.get("quiet_max_interval_s", MAX_STEP_INTERVAL_S)
+    if p.get("quiet_bridge_tol"):
+        widest = MAX_STEP_INTERVAL_S
+    intervals, chains = _chains(peaks, c.fs, rules, widest)
     fill = p.get("quiet_fill", p["fill_missed"])
     out = []
     for a, b in chains:
@@ -297,7 +302,7 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
         if c.energy[peaks[b]] - c.energy[peaks[a]] > QUIET_REF_G**2 * (peaks[b] - peaks[a]):
             continue  # not quiet: the first pass's to count or reject (arm work is loud)
         alike = p.get("quiet_min_alike", 0.0)
-        if alike and _alike(c, peaks[a : b + 1], median) < alike:
+        if alike and _alike(c, peaks[a : b + 1][real[a : b + 1]], median) < alike:
             continue
         if _arm_work(c, peaks[a], peaks[b], median, cv, p, quiet=True):
             if p.get("quiet_veto_block") and b - a + 1 >= p["quiet_veto_min_run"]:
@@ -305,6 +310,50 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
             continue
         out.append(_bout(peaks[a : b + 1], c.fs, bout, median, fill))
     return out
+
+
+def _bridge(
+    c: _Peaks, peaks: np.ndarray, prom: np.ndarray, tol: float, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fill one missed heel strike where the rhythm on both sides of it agrees.
+
+    In a slow walk without a swing one heel strike under the prominence threshold, or one
+    missed step, leaves a gap of two step intervals that cuts a clear rhythm into runs
+    shorter than ``quiet_min_run``. Where the median of the three intervals before a gap
+    and of the three after agree within ``tol`` and the gap is twice their mean within
+    ``tol``, a step is put in it: the sub-threshold peak nearest the predicted time, if
+    one lies within ``tol`` of a step interval of it, else the gap's midpoint. An added
+    step takes its neighbours' height (for the evenness rule) and is left out of
+    ``_alike``. Returns the peaks, their heights, and which of them are real peaks.
+    """
+    real = np.ones(peaks.size, bool)
+    if peaks.size < 8:
+        return peaks, prom, real
+    iv = np.diff(peaks).astype(float)
+    n = iv.size
+    win = np.lib.stride_tricks.sliding_window_view(iv, 3)
+    med3 = np.median(win, axis=1)  # med3[j]: intervals j..j+2
+    i = np.arange(3, n - 3)
+    left, right = med3[i - 3], med3[i + 1]
+    mean = 0.5 * (left + right)
+    ok = (np.abs(left - right) <= tol * mean) & (np.abs(iv[i] - 2 * mean) <= 2 * tol * mean)
+    gaps, step = i[ok], mean[ok]
+    if gaps.size == 0:
+        return peaks, prom, real
+    weak = c.quiet_peaks[c.quiet_prominences < threshold]
+    added = np.empty(gaps.size, dtype=peaks.dtype)
+    for k, (g, m) in enumerate(zip(gaps.tolist(), step.tolist(), strict=True)):
+        want = peaks[g] + m
+        lo, hi = np.searchsorted(weak, [want - tol * m, want + tol * m + 1])
+        if hi > lo:
+            near = weak[lo:hi]
+            added[k] = near[np.argmin(np.abs(near - want))]
+        else:
+            added[k] = (peaks[g] + peaks[g + 1]) // 2
+    height = np.sqrt(prom[gaps] * prom[gaps + 1])
+    order = np.argsort(np.r_[peaks, added], kind="stable")
+    out_real = np.r_[real, np.zeros(gaps.size, bool)][order]
+    return np.r_[peaks, added][order], np.r_[prom, height][order], out_real
 
 
 def _unvetoed_blocks(

@@ -49,6 +49,7 @@ QUIET_GRID = {
     "quiet_max_interval_s": [2.0, 2.6],  # a missed heel strike in a slow walk: 2.2-2.6 s
     "quiet_fill": [False, True],
     "quiet_min_alike": [0.0, 0.65, 0.7],  # 0: no waveform check
+    "quiet_bridge_tol": [0.0, 0.15],  # 0: off; else one missed heel strike is filled (_bridge)
 }
 # Third stage, the first two fixed: a long quiet chain the arm-work veto rejects keeps its
 # blocks that pass the veto on their own (0: the whole chain is dropped, as before).
