@@ -78,6 +78,14 @@ def _cpu_s(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def _children(pid: int) -> list[str]:
+    """The pids of a process's children (Linux), none once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+
+
 class _CpuSplit:
     """Where the CPU went during a run: the workers (and the summary refresher they
     start), the database's backends for this database, the broker."""
@@ -93,12 +101,7 @@ class _CpuSplit:
                 " AND pid <> pg_backend_pid()"
             ).fetchall()
         workers = [p.pid for p in self.workers.procs]
-        children = [
-            int(c)
-            for w in workers
-            for c in Path(f"/proc/{w}/task/{w}/children").read_text().split()
-            if Path(f"/proc/{w}/task/{w}/children").exists()
-        ]
+        children = [int(c) for w in workers for c in _children(w)]
         proc = getattr(self.broker, "_proc", None)
         return {
             "workers (with the summary refresher)": workers + children,

@@ -50,7 +50,6 @@ TextArray = _array_type("TextArray", 1009)
 Int2Array = _array_type("Int2Array", 1005)
 Int4Array = _array_type("Int4Array", 1007)
 Int8Array = _array_type("Int8Array", 1016)
-RealArray = _array_type("RealArray", 1021)
 TimestamptzArray = _array_type("TimestamptzArray", 1185)
 
 # array type -> (element oid, element size, struct code)
@@ -58,7 +57,6 @@ _ELEMENTS: dict[type[PgArray], tuple[int, int, str]] = {
     Int2Array: (21, 2, "h"),
     Int4Array: (23, 4, "i"),
     Int8Array: (20, 8, "q"),
-    RealArray: (700, 4, "f"),
     TimestamptzArray: (1184, 8, "q"),  # microseconds since PG_EPOCH
 }
 _LAYOUTS: dict[tuple[str, int], struct.Struct] = {}
@@ -78,7 +76,7 @@ def array_header(elem_oid: int, n: int) -> bytes:
 
 
 def fixed_array(cls: type[PgArray], values: Sequence[int | float]) -> PgArray:
-    """An array of fixed-size elements (ints, reals, timestamps as microseconds)."""
+    """An array of fixed-size elements (ints, timestamps as microseconds)."""
     elem_oid, size, code = _ELEMENTS[cls]
     n = len(values)
     if not n:
