@@ -26,8 +26,9 @@ step rhythm at a fraction of the amplitude and no swing, and the pass above coun
 nothing. A second, quiet pass (``_quiet_bouts``) runs the same chain rules on the step
 band with its quiet stretches lifted to a walking level, with stricter rules of its
 own (among them that its steps repeat one waveform, ``_alike``); where the two passes'
-bouts overlap the larger count wins (``_merge``), so the
-quiet pass adds steps but never erases a walk. Parameters are fitted by
+bouts overlap the larger count wins (``_merge``), so the quiet pass adds steps but never
+erases a walk; a quiet chain beside a loud swing bout at another pace is not the walk's
+rhythm and is dropped first (``_on_pace``). Parameters are fitted by
 ``bench/fit_steps.py`` and shipped in ``analytics/params/steps.json``.
 """
 
@@ -57,6 +58,9 @@ QUIET_FLOOR_G = 0.03  # below this local RMS the signal is not amplified further
 QUIET_WINDOW_S = 4.0
 QUIET_PROMINENCE_FLOOR_G = 0.04  # lifted; fitted prominences are 0.05 and above
 SLOW_STEP_S = 1.0  # median interval of a slow walk: 60 steps/min or fewer
+# A quiet chain next to a loud swing bout must keep its pace within this (_on_pace): one
+# walk's rhythm drifts by less; a chain at another pace (0.80 against 1.04 s) is not it.
+MERGE_PACE_TOL = 0.2
 
 
 @dataclass(frozen=True)
@@ -379,6 +383,33 @@ def _unvetoed_blocks(
     return out
 
 
+def _on_pace(c: _Peaks, quiet: list[_Bout], swing: list[_Bout]) -> list[_Bout]:
+    """The quiet bouts, less those that meet a loud swing bout at another pace.
+
+    The quiet pass is for a still arm. A swing bout whose step-band RMS reaches
+    QUIET_REF_G is an arm swinging (the level above which a quiet chain is the swing
+    pass's to count). A quiet chain is judged by the swing bouts it overlaps, or when it
+    overlaps none, by those within MAX_STEP_INTERVAL_S of it: if one of them is loud and
+    runs at a pace more than MERGE_PACE_TOL away, the chain is off the walk's rhythm and
+    is dropped rather than out-counting or adding to it (steps-rieck
+    ``l1-12hz-bw2_slow-walking-sh``: a bridged chain at 0.80 s per step over a swing bout
+    at 1.04 s, and one at 0.64 s between two at 0.80 s; 138 of 112 steps, 127 without).
+    """
+    near = MAX_STEP_INTERVAL_S * c.fs
+    limit = np.log1p(MERGE_PACE_TOL)
+
+    def off_pace(q: _Bout) -> bool:
+        met = [s for s in swing if s.start <= q.end and q.start <= s.end]
+        met = met or [s for s in swing if s.start <= q.end + near and q.start <= s.end + near]
+        return any(
+            c.energy[s.end] - c.energy[s.start] >= QUIET_REF_G**2 * (s.end - s.start)
+            and abs(np.log(q.median_s / s.median_s)) > limit
+            for s in met
+        )
+
+    return [q for q in quiet if not off_pace(q)]
+
+
 def _merge(swing: list[_Bout], quiet: list[_Bout], gap: int = 0) -> list[_Bout]:
     """Where bouts of the two passes overlap (within ``gap`` samples), keep the pass that
     counts more.
@@ -406,13 +437,19 @@ def _merge(swing: list[_Bout], quiet: list[_Bout], gap: int = 0) -> list[_Bout]:
     return out
 
 
+def _count_bouts(c: _Peaks, p: dict) -> list[_Bout]:
+    """The bouts that count: the swing pass's and the quiet pass's, merged."""
+    bouts = _swing_bouts(c, p)
+    if p.get("quiet_min_run"):
+        bouts = _merge(bouts, _on_pace(c, _quiet_bouts(c, p), bouts))
+    return bouts
+
+
 def _count(c: _Peaks | None, p: dict) -> StepResult:
     """Steps from candidate peaks: the swing pass, the quiet pass, merged."""
     if c is None:
         return StepResult(0, None)
-    bouts = _swing_bouts(c, p)
-    if p.get("quiet_min_run"):
-        bouts = _merge(bouts, _quiet_bouts(c, p))
+    bouts = _count_bouts(c, p)
     if not bouts:
         return StepResult(0, None)
     times = sorted(t for b in bouts for t in b.times)

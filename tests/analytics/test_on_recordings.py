@@ -159,6 +159,19 @@ def test_a_quiet_stretch_right_after_a_swinging_one_still_counts() -> None:
 
 
 @needs_data
+def test_a_quiet_chain_off_a_swinging_walks_pace_does_not_add_steps() -> None:
+    """slow-walking-sh swings its arm at 0.8-1.04 s per step (112 steps). The quiet pass,
+    bridging a missed heel strike, also made a chain at 0.80 s over a swing bout at 1.04 s
+    and one at 0.64 s between two at 0.80 s; the first out-counted the swing bout and the
+    second was added: 138 steps. Next to a loud swing bout, a quiet chain at another pace
+    is not the walk's rhythm and is dropped (bench: 127)."""
+    path = DATASETS / "steps-rieck" / "l1-12hz-bw2_slow-walking-sh.csv.gz"
+    out = analyze("steps", path, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["steps"] == pytest.approx(112, rel=0.15)
+
+
+@needs_data
 def test_no_steps_while_tying_shoe_laces_or_dressing() -> None:
     files = [
         DATASETS / "steps-rieck" / f"l2-25hz-bw4_{n}1.csv.gz" for n in ("shoe-laces", "dressing")
