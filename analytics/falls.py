@@ -18,8 +18,12 @@ The 8 Hz low-pass reads a narrow impact (one 50 Hz sample wide) lower than a bro
 the same height. A second set of trees (``peak`` in the params) reads the five
 impact-height features from ``held_peak`` instead: a band-limited reconstruction on a
 common grid, low-passed at 12 Hz and held at its maximum, which reads narrow and broad
-impacts, and a 20, 32 or 50 Hz recording of one impact, alike. The two probabilities are
-averaged; the thresholds are the average's.
+impacts, and a 20, 32 or 50 Hz recording of one impact, alike. A third member is a small
+1-D CNN (``cnn`` in the params, ``cnn_scores``; fitted with PyTorch by
+``bench/falls_cnn.py``, scored here with numpy) on the candidate's ±2 s window of
+orientation-free channels (``cnn_windows``): it learns its own description of the fall
+instead of reading the hand-made features. The probabilities are averaged; the thresholds
+are the average's.
 
 When a candidate has LATE_S (4 s) of data after it, as the band's fall window does by
 the time ingest confirms it, a second model (``late`` in the params) scores it instead:
@@ -56,6 +60,7 @@ LATE_ROOM_S = LATE_S - 0.1
 PEAK_COMMON_HZ = 100.0
 PEAK_CUTOFF_HZ = 12.0
 PEAK_HOLD_S = 0.16
+CNN_GRAVITY_S = 0.5  # the CNN member's gravity vector: the axes averaged over this
 
 FEATURES = (
     "log_peak", "log_jerk", "peak_ratio", "min_before", "mean_before",
@@ -258,6 +263,61 @@ def with_peak(
     return out
 
 
+def cnn_windows(acc: np.ndarray, fs: float, times: list[float]) -> np.ndarray:
+    """The CNN member's input: per candidate, (4, 100) orientation-free channels over its
+    ±2 s on the internal grid: log |a|, log of ``held_peak``, the angle of the 0.5-s
+    gravity vector from the mean of -2 to -1.2 s (as a fraction of 180°), log(1 + jerk)."""
+    half = round(BEFORE_S * RATE_HZ)
+    if not times:
+        return np.zeros((0, 4, 2 * half))
+    sig = internal_signal(acc, fs)
+    pad = half + 2
+    padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
+    peak = np.pad(held_peak(acc, fs, len(sig)), pad, mode="edge")
+    w = round(CNN_GRAVITY_S * RATE_HZ)
+    kernel = np.ones(w) / w
+    gravity = np.column_stack(
+        [np.convolve(np.pad(padded[:, k], w, mode="edge"), kernel, "same")[w:-w] for k in range(3)]
+    )
+    jerk = np.r_[0.0, magnitude(np.diff(padded, axis=0))] * RATE_HZ
+    m = magnitude(padded)
+    out = []
+    for t in times:
+        i = round(t * RATE_HZ) + pad
+        s = slice(i - half, i + half)
+        up = padded[i - half : i - half + round(0.8 * RATE_HZ)].mean(0)
+        g = gravity[s]
+        cos = g @ up / (np.linalg.norm(g, axis=1) * np.linalg.norm(up) + 1e-9)
+        turn = np.arccos(np.clip(cos, -1, 1)) / np.pi
+        out.append([np.log(m[s] + 1e-3), np.log(peak[s] + 1e-3), turn, np.log1p(jerk[s])])
+    return np.array(out)
+
+
+def _conv_relu(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """ReLU of a valid 1-D convolution (cross-correlation, as torch's) of (n, c, t) by
+    (out, c, k)."""
+    cols = np.lib.stride_tricks.sliding_window_view(x, weight.shape[2], axis=2)
+    return np.maximum(np.einsum("nctk,ock->not", cols, weight) + bias[None, :, None], 0.0)
+
+
+def _pool2(x: np.ndarray) -> np.ndarray:
+    t = x.shape[2] // 2 * 2
+    return x[:, :, :t].reshape(x.shape[0], x.shape[1], -1, 2).max(3)
+
+
+def cnn_scores(params: dict, x: np.ndarray) -> np.ndarray:
+    """Probability from the small CNN (``bench/falls_cnn.py``) on ``cnn_windows``: three
+    convolutions, a global max and mean pool, one linear output; numpy only."""
+    p = {k: np.asarray(v, dtype=float) for k, v in params["weights"].items()}
+    mean, std = np.asarray(params["mean"]), np.asarray(params["std"])
+    h = (np.asarray(x, dtype=float) - mean[None, :, None]) / std[None, :, None]
+    h = _pool2(_conv_relu(h, p["c1.weight"], p["c1.bias"]))
+    h = _pool2(_conv_relu(h, p["c2.weight"], p["c2.bias"]))
+    h = _conv_relu(h, p["c3.weight"], p["c3.bias"])
+    z = np.concatenate([h.max(2), h.mean(2)], 1) @ p["out.weight"].T + p["out.bias"]
+    return 1.0 / (1.0 + np.exp(-z[:, 0]))
+
+
 def candidate_features(
     acc: np.ndarray, fs: float, late: bool = False
 ) -> tuple[list[float], np.ndarray]:
@@ -306,8 +366,9 @@ def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarr
 
     A candidate with LATE_S of data after it is scored by the late model when the params
     have one, any other by the 2-s model. With a ``peak`` model in the params (the same
-    features, the impact height from ``held_peak``), the two models' probabilities are
-    averaged, and the thresholds are the average's.
+    features, the impact height from ``held_peak``) and a ``cnn`` one (the small CNN on
+    the ±2 s window, ``cnn_windows``), the models' probabilities are averaged, and the
+    thresholds are the average's; the CNN reads ±2 s also where the late trees score.
     """
     params = load("falls")
     late = params.get("late")
@@ -322,9 +383,12 @@ def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarr
             probs[use] = tree_scores(model["late"], x[use])
         return probs
 
-    probs = member(params, feats)
+    probs = [member(params, feats)]
     if "peak" in params:
-        probs = (probs + member(params["peak"], with_peak(acc, fs, times, feats))) / 2
+        probs.append(member(params["peak"], with_peak(acc, fs, times, feats)))
+    if "cnn" in params and times:
+        probs.append(cnn_scores(params["cnn"], cnn_windows(acc, fs, times)))
+    probs = np.mean(probs, axis=0)
     cuts = np.full(len(times), float(params["threshold"]))
     if use.any():
         cuts[use] = float(late["threshold"])

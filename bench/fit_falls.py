@@ -14,10 +14,13 @@ minutes against 22 with the late model; ``--no-late`` halves either). Its figure
 for comparing recipes, not for the docs. Candidate features are cached in /tmp per
 detector source, so only a change to ``analytics/falls.py`` recomputes them.
 
-The shipped recipe is a pair of models averaged (``SHIPPED_MEMBERS``): the 20 features,
-and the same with the impact height from ``analytics.falls.held_peak``; each is fitted
-as below, the thresholds are chosen on the averaged probabilities, and the second is
-written as ``peak`` in the params (``bench/falls_ensemble.py``).
+The shipped recipe is three models averaged (``SHIPPED_MEMBERS``): trees on the 20
+features, the same with the impact height from ``analytics.falls.held_peak``, and a small
+1-D CNN on each candidate's ±2 s window (``bench/falls_cnn.py``; PyTorch for the fit only,
+``pip install .[fit]``); each is fitted as below, the thresholds are chosen on the averaged
+probabilities, and the second and third are written as ``peak`` and ``cnn`` in the params
+(``bench/falls_ensemble.py``, ``bench/falls_cnn.py``). The CNN reads only the 2 s after
+the impact, so where the late tree models score, it is averaged with them as it is.
 
 Two sets from two labs and devices (falls-weda: Fitbit Sense, 40/50 Hz, ±4 g;
 falls-fallalld: its own device, 238 Hz, 20 s trials) are fitted together, the
@@ -85,7 +88,8 @@ FEATURE_SETS = {
     "bandlimited": falls_peak_bandlimited,
 }  # module: candidate_features
 feature_set = "shipped"
-SHIPPED_MEMBERS = ("shipped", "bandlimited")  # averaged: analytics.falls.scored_candidates
+# averaged: analytics.falls.scored_candidates (``cnn``: bench/falls_cnn.py)
+SHIPPED_MEMBERS = ("shipped", "bandlimited", "cnn")
 OUT = Path(__file__).resolve().parents[1] / "analytics" / "params" / "falls.json"
 
 
@@ -272,6 +276,11 @@ def missed(data: Data, found: np.ndarray, mask: np.ndarray) -> dict[str, int]:
     return dict(sorted(Counter(data.trials[k].activity for k in np.flatnonzero(miss)).items()))
 
 
+def _rounded(v: list | float) -> list | float:
+    """Nested lists of weights to 7 decimals (the CNN's tensors)."""
+    return [_rounded(x) for x in v] if isinstance(v, list) else round(v, 7)
+
+
 def to_json(params: dict) -> str:
     """The params as JSON with one tree per line, so a refit reads as a short diff."""
     trees: dict[str, tuple[list, str]] = {}
@@ -283,7 +292,7 @@ def to_json(params: dict) -> str:
     def placeholders(d: dict, depth: int) -> dict:
         out = {}
         for k, v in d.items():
-            if k == "trees":
+            if k in ("trees", "weights"):  # a tree, or one of the CNN's tensors, a line
                 out[k] = f"TREES{len(trees)}"
                 trees[out[k]] = (v, " " * (depth + 1))
             elif isinstance(v, dict) and k != "validation":
@@ -292,9 +301,14 @@ def to_json(params: dict) -> str:
                 out[k] = v
         return out
 
+    def tensors(named: dict, indent: str) -> str:
+        text = [f"{json.dumps(k)}: {json.dumps(_rounded(v))}" for k, v in named.items()]
+        return "{\n" + indent + f",\n{indent}".join(text) + "\n" + indent[:-1] + "}"
+
     text = json.dumps(placeholders(params, 1), indent=1)
     for key, (rows, indent) in trees.items():
-        text = text.replace(f'"{key}"', lines(rows, indent))
+        block = tensors(rows, indent) if isinstance(rows, dict) else lines(rows, indent)
+        text = text.replace(f'"{key}"', block)
     return text + "\n"
 
 
@@ -340,10 +354,10 @@ def main() -> None:
     if args.features:
         feature_set = args.features
         data = Data(variants=("full",) if args.quick else TEST_VARIANTS)
-    else:  # the shipped recipe: the 8 Hz impact-height and held-peak models averaged
-        from bench.falls_ensemble import Ensemble
+    else:  # the shipped recipe: the 8 Hz and held-peak tree models and the CNN averaged
+        from bench.falls_cnn import Mixed
 
-        data = Ensemble(SHIPPED_MEMBERS, variants=("full",) if args.quick else TEST_VARIANTS)
+        data = Mixed(SHIPPED_MEMBERS, variants=("full",) if args.quick else TEST_VARIANTS)
     both = np.ones(len(data.trials), bool)
     results: dict[str, dict] = {}
     print("recall/ADL clean per test variant (found in the fall window / no alarm)")
@@ -355,15 +369,19 @@ def main() -> None:
     print(f"{time.perf_counter() - start:.0f} s", flush=True)
     if args.quick or args.no_late or args.features or args.augment:
         return
-    params, peak = data.fit(both)["pair"]
+    params, peak, cnn = data.fit(both)["pair"]
     for member in (params, peak):
         member["late"]["features"] = [*FEATURES, *LATE_FEATURES]
         member["features"] = list(FEATURES)
     peak["impact_height"] = f"held peak, {falls.PEAK_CUTOFF_HZ:g} Hz ({', '.join(PEAK_FEATURES)})"
     params["late"]["threshold"] = late_cut
+    from bench.falls_cnn import CHANNELS
+
+    cnn.update(channels=list(CHANNELS), fitted_by="bench/falls_cnn.py (PyTorch, seeded)")
     params.update(
         threshold=cut,
         peak=peak,
+        cnn=cnn,
         fitted_by="bench/fit_falls.py on falls-weda + falls-fallalld (leave-one-subject-out)",
         validation=results,
     )
