@@ -147,6 +147,23 @@ def fit_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int | None = None
     return {"kind": "cnn", "mean": mean.tolist(), "std": std.tolist(), "weights": state}
 
 
+def check_windows() -> np.ndarray:
+    """Fixed windows (16, of noise around plausible levels): the fit stores torch's logits
+    on them as ``torch_check_logits`` (all far from a fall, -7.5 to -13.5, but spread), so a
+    test without torch holds the numpy scorer to them."""
+    rng = np.random.default_rng(7)
+    n = (16, 2 * HALF)
+    return np.stack(
+        [
+            rng.normal(0.1, 0.4, n),  # log |a|
+            rng.normal(0.2, 0.4, n),  # log held peak
+            rng.uniform(0.0, 1.0, n),  # turn from before, of 180 degrees
+            rng.gamma(2.0, 1.2, n),  # log(1 + jerk)
+        ],
+        axis=1,
+    )
+
+
 def torch_probability(params: dict, x: np.ndarray) -> np.ndarray:
     """The fitted net's probabilities with torch (to check the numpy scorer against)."""
     import torch

@@ -375,9 +375,11 @@ def main() -> None:
         member["features"] = list(FEATURES)
     peak["impact_height"] = f"held peak, {falls.PEAK_CUTOFF_HZ:g} Hz ({', '.join(PEAK_FEATURES)})"
     params["late"]["threshold"] = late_cut
-    from bench.falls_cnn import CHANNELS
+    from bench.falls_cnn import CHANNELS, check_windows, torch_probability
 
     cnn.update(channels=list(CHANNELS), fitted_by="bench/falls_cnn.py (PyTorch, seeded)")
+    check = torch_probability(cnn, check_windows())
+    cnn["torch_check_logits"] = [round(float(v), 5) for v in np.log(check / (1 - check))]
     params.update(
         threshold=cut,
         peak=peak,
