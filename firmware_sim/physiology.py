@@ -203,24 +203,32 @@ def _beats(hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def fall_window(rng: np.random.Generator, fs_hz: int = 50, pre_s: float = 4.0, post_s: float = 4.0):
-    """Raw wrist acceleration (g) around a fall: walking, free fall, impact, lying still.
+    """Raw wrist acceleration (g) around a fall: walking, falling, impact, lying still.
 
-    Returns (ax, ay, az, pre_samples). Gravity moves from the z axis (arm hanging)
-    to the x axis (lying on the floor), as the orientation of a wrist does in a fall.
+    Returns (ax, ay, az, pre_samples). Shaped like the wrist falls of the fall sets (docs/
+    analytics.md): a partial free fall (|a| about 0.6 g for 0.3 s: a wrist is rarely
+    weightless) while the forearm turns, gravity moving from the z axis (arm hanging) to
+    the x axis (lying on the floor); an impact of about 4 g; the arm bouncing once or twice
+    (4 Hz, damped in 0.15 s) and then lying still.
     """
     n_pre, n_post = int(pre_s * fs_hz), int(post_s * fs_hz)
     t = np.arange(n_pre + n_post) / fs_hz
     ax = 0.05 * rng.normal(size=t.size)
     ay = 0.05 * rng.normal(size=t.size)
     az = np.ones_like(t) + 0.25 * np.sin(2 * np.pi * 1.8 * t) + 0.05 * rng.normal(size=t.size)
-    free = slice(n_pre - int(0.4 * fs_hz), n_pre)  # 0.4 s of free fall
-    ax[free], ay[free], az[free] = 0.05, 0.05, 0.15
-    impact = slice(n_pre, n_pre + max(int(0.08 * fs_hz), 2))
+    n_free = int(0.3 * fs_hz)
+    turn = np.linspace(0.0, np.pi / 2, n_free)
+    free = slice(n_pre - n_free, n_pre)
+    ax[free], ay[free], az[free] = 0.6 * np.sin(turn), 0.05, 0.6 * np.cos(turn)
+    n_impact = max(int(0.08 * fs_hz), 2)
+    impact = slice(n_pre, n_pre + n_impact)
     ax[impact] += 3.5
     ay[impact] += 1.5
     az[impact] += 2.0
-    after = slice(n_pre + int(0.5 * fs_hz), None)
-    ax[after] = 0.97 + 0.01 * rng.normal(size=t[after].size)
-    ay[after] = 0.1 + 0.01 * rng.normal(size=t[after].size)
-    az[after] = 0.15 + 0.01 * rng.normal(size=t[after].size)
+    after = slice(n_pre + n_impact, None)
+    k = np.arange(t.size - after.start) / fs_hz
+    bounce = np.exp(-k / 0.15) * np.sin(2 * np.pi * 4.0 * k)
+    ax[after] = 0.97 + 0.8 * bounce + 0.01 * rng.normal(size=k.size)
+    ay[after] = 0.1 + 0.01 * rng.normal(size=k.size)
+    az[after] = 0.15 + 0.4 * bounce + 0.01 * rng.normal(size=k.size)
     return ax, ay, az, n_pre

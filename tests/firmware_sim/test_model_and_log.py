@@ -36,7 +36,7 @@ def test_rr_intervals_match_heart_rate() -> None:
 def test_fall_window_has_free_fall_impact_and_stillness() -> None:
     ax, ay, az, pre = fall_window(np.random.default_rng(0))
     mag = np.sqrt(ax**2 + ay**2 + az**2)
-    assert mag[pre - 15 : pre].max() < 0.5  # free fall just before the impact
+    assert mag[pre - 15 : pre].max() < 0.7  # falling (partly weightless) just before the impact
     assert mag[pre : pre + 5].max() > 3.0  # the impact
     assert np.std(mag[pre + 50 :]) < 0.05  # lying still afterwards
 
