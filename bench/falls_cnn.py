@@ -1,7 +1,7 @@
 """A small 1-D CNN on each candidate's ±2 s window: the fall detector's third member.
 
     python bench/falls_cnn.py [--full] [--late] [--variants full 20hz] [--seed 1]
-        [--members shipped bandlimited cnn]
+        [--members shipped bandlimited cnn]   # cnn:0,1,2: a net per seed, averaged
 
 The tree pair reads ~20 hand-made features; this member learns its own from the
 candidate's internal 25 Hz window (2 s before to 2 s after: 100 samples), with inputs
@@ -165,9 +165,12 @@ def check_windows() -> np.ndarray:
 
 
 def torch_probability(params: dict, x: np.ndarray) -> np.ndarray:
-    """The fitted net's probabilities with torch (to check the numpy scorer against)."""
+    """The fitted net's probabilities with torch (to check the numpy scorer against); for a
+    bag of nets (``nets``), their mean."""
     import torch
 
+    if "nets" in params:
+        return np.mean([torch_probability(net, x) for net in params["nets"]], axis=0)
     net = make_net()
     net.load_state_dict({k: torch.tensor(v) for k, v in params["weights"].items()})
     net.eval()
@@ -178,16 +181,20 @@ def torch_probability(params: dict, x: np.ndarray) -> np.ndarray:
 
 
 def numpy_probability(params: dict, x: np.ndarray) -> np.ndarray:
-    """The net's probabilities with numpy only, as the detector computes them."""
+    """The net's probabilities with numpy only, as the detector computes them; for a bag of
+    nets (``cnn:0,1,2``, measured, not shipped), their mean."""
+    if "nets" in params:
+        return np.mean([falls.cnn_scores(net, x) for net in params["nets"]], axis=0)
     return falls.cnn_scores(params, x)
 
 
 class CnnData(fit_falls.Data):
     """``fit_falls.Data`` whose tables hold candidate windows and whose model is the net."""
 
-    def __init__(self, variants: tuple[str, ...]) -> None:
+    def __init__(self, variants: tuple[str, ...], seeds: tuple[int, ...] | None = None) -> None:
         from bench.falls_eval import load_trials
 
+        self.seeds = seeds or (SEED,)
         self.trials = load_trials()
         self.subject = np.array([t.subject for t in self.trials])
         self.dataset = np.array([t.dataset for t in self.trials])
@@ -210,16 +217,21 @@ class CnnData(fit_falls.Data):
             owner_set = self.dataset[tab.trial[keep]]
             ws.append(np.array([1.0 / np.sum(self.dataset[train] == s) for s in owner_set]))
         x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
-        # fits are cached in /tmp by their training data and recipe (a full run takes long)
-        recipe = f"{inspect.getsource(fit_cnn)}{inspect.getsource(make_net)}{EPOCHS} {BATCH} {SEED}"
+        nets = [self._fit_one(x, y, w, seed) for seed in self.seeds]
+        self._fits[key] = nets[0] if len(nets) == 1 else {"kind": "cnn", "nets": nets}
+        return self._fits[key]
+
+    @staticmethod
+    def _fit_one(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> dict:
+        """One net, cached in /tmp by its training data and recipe (a full run takes long)."""
+        recipe = f"{inspect.getsource(fit_cnn)}{inspect.getsource(make_net)}{EPOCHS} {BATCH} {seed}"
         digest = hashlib.sha1(x.tobytes() + y.tobytes() + w.tobytes() + recipe.encode())
         cache = Path(f"/tmp/bandhub_falls_cnn_fit_{digest.hexdigest()[:16]}.json")
         if cache.exists():
-            self._fits[key] = json.loads(cache.read_text())
-        else:
-            self._fits[key] = fit_cnn(x, y, w)
-            cache.write_text(json.dumps(self._fits[key]))
-        return self._fits[key]
+            return json.loads(cache.read_text())
+        net = fit_cnn(x, y, w, seed)
+        cache.write_text(json.dumps(net))
+        return net
 
     def fit(self, train: np.ndarray) -> dict:
         return self._fit(train, late=False)
@@ -243,8 +255,10 @@ class Mixed(falls_ensemble.Ensemble):
     def __init__(self, members: tuple[str, ...], variants: tuple[str, ...]) -> None:
         self.members = []
         for name in members:
-            if name == "cnn":
-                self.members.append(CnnData(variants))
+            kind, _, seeds = name.partition(":")  # "cnn:0,1,2": a net per seed, averaged
+            if kind == "cnn":
+                bag = tuple(int(k) for k in seeds.split(",")) if seeds else None
+                self.members.append(CnnData(variants, bag))
             else:
                 configure(name)
                 self.members.append(fit_falls.Data(variants=variants))
