@@ -2,6 +2,7 @@
 
     python bench/falls_cnn.py [--full] [--late] [--variants full 20hz] [--seed 1]
         [--members shipped bandlimited cnn]   # cnn:0,1,2: a net per seed, averaged
+    python bench/falls_cnn.py --late --late-cnn [--wide]  # also a late CNN (-2 to +4 s)
 
 The tree pair reads ~20 hand-made features; this member learns its own from the
 candidate's internal 25 Hz window (2 s before to 2 s after: 100 samples), with inputs
@@ -19,6 +20,12 @@ trials, candidates, folds (four subject groups unless ``--full``), threshold rul
 training variants; each member alone, the tree pair, then all members averaged, side by
 side in one run (``--late``: also the 4-s confirmation, the CNN reading ±2 s there too).
 Windows and fits are cached in /tmp (fits by their training data). Writes nothing.
+
+``--late-cnn`` (measured, not shipped) adds a late CNN: the same net on the window from
+2 s before to 4 s after the candidate (150 samples, ``late_windows``), fitted like the
+late trees on the as-recorded and 20 Hz candidates with LATE_ROOM_S after them, and
+scored where the late trees score; the late trio is printed with the ±2 s CNN and with
+the late one, side by side (``--wide``: the late net with one more conv and pool).
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ CHANNELS = ("log |a|", "log held peak", "turn from before", "log jerk")
 EPOCHS = 12
 BATCH = 256
 SEED = 0
+LATE_CNN = False  # --late-cnn
+LATE_MIX = False  # --late-mix: where the late net scores, the mean of it and the ±2 s net
+LATE_EPOCHS = 48  # --late-epochs: at 12 the late net barely learns (AUC 0.85 on a WEDA fold)
 
 
 def window_channels(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
@@ -55,36 +65,79 @@ def window_channels(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray
     return times, falls.cnn_windows(acc, fs, times).astype(np.float32)
 
 
+def late_windows(acc: np.ndarray, fs: float, times: list[float]) -> np.ndarray:
+    """``analytics.falls.cnn_windows`` on 2 s before to LATE_S after each candidate:
+    (n, 4, 150), the same channels (the turn still from the mean of -2 to -1.2 s)."""
+    before, after = HALF, round(falls.LATE_S * RATE_HZ)
+    if not times:
+        return np.zeros((0, 4, before + after))
+    sig = internal_signal(acc, fs)
+    pad = after + 2
+    padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
+    peak = np.pad(falls.held_peak(acc, fs, len(sig)), pad, mode="edge")
+    w = round(falls.CNN_GRAVITY_S * RATE_HZ)
+    kernel = np.ones(w) / w
+    gravity = np.column_stack(
+        [np.convolve(np.pad(padded[:, k], w, mode="edge"), kernel, "same")[w:-w] for k in range(3)]
+    )
+    jerk = np.r_[0.0, magnitude(np.diff(padded, axis=0))] * RATE_HZ
+    m = magnitude(padded)
+    out = []
+    for t in times:
+        i = round(t * RATE_HZ) + pad
+        s = slice(i - before, i + after)
+        up = padded[i - before : i - before + round(0.8 * RATE_HZ)].mean(0)
+        g = gravity[s]
+        cos = g @ up / (np.linalg.norm(g, axis=1) * np.linalg.norm(up) + 1e-9)
+        turn = np.arccos(np.clip(cos, -1, 1)) / np.pi
+        out.append([np.log(m[s] + 1e-3), np.log(peak[s] + 1e-3), turn, np.log1p(jerk[s])])
+    return np.array(out)
+
+
+def late_window_channels(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
+    """Candidate times (s) and their late windows (-2 to +4 s)."""
+    times = [i / RATE_HZ for i in falls.candidates(magnitude(internal_signal(acc, fs)))]
+    return times, late_windows(acc, fs, times).astype(np.float32)
+
+
 def window_key() -> str:
     """The windows' cache key: how they are computed and the detector they come from."""
     text = inspect.getsource(window_channels) + str(CHANNELS)
     return hashlib.sha1(text.encode() + Path(falls.__file__).read_bytes()).hexdigest()[:10]
 
 
-def window_table(trials: list[Trial], name: str) -> fit_falls.Table:
-    """Windows of every trial's candidates under variant ``name`` (x: (n, channels, 100)),
-    cached in /tmp by this module's and the detector's source."""
-    cache = Path(f"/tmp/bandhub_falls_cnn_{name}_{window_key()}_{len(trials)}.npz")
+def window_table(trials: list[Trial], name: str, late: bool = False) -> fit_falls.Table:
+    """Windows of every trial's candidates under variant ``name`` (x: (n, channels, 100);
+    ``late``: 150, -2 to +4 s), cached in /tmp by this module's and the detector's source."""
+    key = window_key()
+    if late:
+        text = key + inspect.getsource(late_windows)
+        key = "late_" + hashlib.sha1(text.encode()).hexdigest()[:10]
+    cache = Path(f"/tmp/bandhub_falls_cnn_{name}_{key}_{len(trials)}.npz")
     if cache.exists():
         d = np.load(cache)
         return fit_falls.Table(d["x"], d["y"], d["trial"], d["room"])
     xs, ys, owner, room = [], [], [], []
     for k, t in enumerate(trials):
         v = variant(t, name)
-        times, wins = window_channels(v.acc, v.fs)
+        times, wins = (late_window_channels if late else window_channels)(v.acc, v.fs)
         for s, x in zip(times, wins, strict=True):
             xs.append(x)
             ys.append(bool(v.window and v.window[0] <= s <= v.window[1]))
             owner.append(k)
             room.append((len(v.acc) - 1) / v.fs - s)
+    width = HALF + round(falls.LATE_S * RATE_HZ) if late else 2 * HALF
     table = fit_falls.Table(
-        np.array(xs, np.float32).reshape(-1, len(CHANNELS), 2 * HALF),
+        np.array(xs, np.float32).reshape(-1, len(CHANNELS), width),
         np.array(ys, bool),
         np.array(owner, int),
         np.array(room, float),
     )
     np.savez(cache, x=table.x, y=table.y, trial=table.trial, room=table.room)
     return table
+
+
+WIDE = False  # --wide: the late net gets one more conv(12->12, 5) and pool2
 
 
 def make_net():  # torch is imported lazily: a fit-only dependency
@@ -147,6 +200,53 @@ def fit_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int | None = None
     return {"kind": "cnn", "mean": mean.tolist(), "std": std.tolist(), "weights": state}
 
 
+def make_wide_net():
+    """``make_net`` with one more conv(12->12, 5), ReLU and pool2 after the second (--wide)."""
+    import torch
+    from torch import nn
+
+    class WideNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            c = len(CHANNELS)
+            self.c1, self.c2 = nn.Conv1d(c, 8, 5), nn.Conv1d(8, 12, 5)
+            self.c2b, self.c3 = nn.Conv1d(12, 12, 5), nn.Conv1d(12, 12, 5)
+            self.out = nn.Linear(24, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            f = nn.functional
+            for conv in (self.c1, self.c2, self.c2b):
+                x = f.max_pool1d(f.relu(conv(x)), 2)
+            x = f.relu(self.c3(x))
+            return self.out(torch.cat([x.amax(2), x.mean(2)], 1)).squeeze(1)
+
+    return WideNet()
+
+
+def fit_late_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int, wide: bool) -> dict:
+    """``fit_cnn`` with LATE_EPOCHS (and the wide net with ``wide``); ``fit_cnn`` and
+    ``make_net`` stay as they are so the cached 2-s fits stay valid."""
+    global EPOCHS, make_net
+    saved = EPOCHS, make_net
+    EPOCHS, make_net = LATE_EPOCHS, (make_wide_net if wide else make_net)
+    try:
+        return fit_cnn(x, y, w, seed)
+    finally:
+        EPOCHS, make_net = saved
+
+
+def wide_scores(params: dict, x: np.ndarray) -> np.ndarray:
+    """``analytics.falls.cnn_scores`` for the ``--wide`` net (its extra conv and pool)."""
+    p = {k: np.asarray(v, dtype=float) for k, v in params["weights"].items()}
+    mean, std = np.asarray(params["mean"]), np.asarray(params["std"])
+    h = (np.asarray(x, dtype=float) - mean[None, :, None]) / std[None, :, None]
+    for c in ("c1", "c2", "c2b"):
+        h = falls._pool2(falls._conv_relu(h, p[f"{c}.weight"], p[f"{c}.bias"]))
+    h = falls._conv_relu(h, p["c3.weight"], p["c3.bias"])
+    z = np.concatenate([h.max(2), h.mean(2)], 1) @ p["out.weight"].T + p["out.bias"]
+    return 1.0 / (1.0 + np.exp(-z[:, 0]))
+
+
 def check_windows() -> np.ndarray:
     """Fixed windows (16, of noise around plausible levels): the fit stores torch's logits
     on them as ``torch_check_logits`` (all far from a fall, -7.5 to -13.5, but spread), so a
@@ -171,7 +271,7 @@ def torch_probability(params: dict, x: np.ndarray) -> np.ndarray:
 
     if "nets" in params:
         return np.mean([torch_probability(net, x) for net in params["nets"]], axis=0)
-    net = make_net()
+    net = make_wide_net() if "c2b.weight" in params["weights"] else make_net()
     net.load_state_dict({k: torch.tensor(v) for k, v in params["weights"].items()})
     net.eval()
     mean, std = np.array(params["mean"]), np.array(params["std"])
@@ -184,7 +284,9 @@ def numpy_probability(params: dict, x: np.ndarray) -> np.ndarray:
     """The net's probabilities with numpy only, as the detector computes them; for a bag of
     nets (``cnn:0,1,2``, measured, not shipped), their mean."""
     if "nets" in params:
-        return np.mean([falls.cnn_scores(net, x) for net in params["nets"]], axis=0)
+        return np.mean([numpy_probability(net, x) for net in params["nets"]], axis=0)
+    if "c2b.weight" in params["weights"]:
+        return wide_scores(params, x)
     return falls.cnn_scores(params, x)
 
 
@@ -202,42 +304,60 @@ class CnnData(fit_falls.Data):
         needed = dict.fromkeys([*variants, *fit_falls.TRAIN_VARIANTS])
         self.tables = {v: window_table(self.trials, v) for v in needed}
         self.late = False
+        self.late_cnn = False  # a late net where the late trees score (--late-cnn)
+        self.late_tables: dict = {}
+        if LATE_CNN:
+            wanted = dict.fromkeys([*variants, *fit_falls.LATE_TRAIN_VARIANTS])
+            late_variants = [v for v in wanted if v in fit_falls.LATE_TEST_VARIANTS]
+            self.late_tables = {v: window_table(self.trials, v, late=True) for v in late_variants}
+            for v, tab in self.late_tables.items():  # the same candidates in the same order
+                assert np.array_equal(tab.trial, self.tables[v].trial), v
         self._fits: dict = {}
 
     def _fit(self, train: np.ndarray, late: bool) -> dict:
-        key = np.packbits(train).tobytes()
+        key = (np.packbits(train).tobytes(), late)
         if key in self._fits:
             return self._fits[key]
         xs, ys, ws = [], [], []
-        for v in fit_falls.TRAIN_VARIANTS:
-            tab = self.tables[v]
-            keep = train[tab.trial]
+        for v in fit_falls.LATE_TRAIN_VARIANTS if late else fit_falls.TRAIN_VARIANTS:
+            tab = self.late_tables[v] if late else self.tables[v]
+            keep = train[tab.trial] & ((tab.room >= falls.LATE_ROOM_S) if late else True)
             xs.append(tab.x[keep])
             ys.append(tab.y[keep])
             owner_set = self.dataset[tab.trial[keep]]
             ws.append(np.array([1.0 / np.sum(self.dataset[train] == s) for s in owner_set]))
         x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
-        nets = [self._fit_one(x, y, w, seed) for seed in self.seeds]
+        nets = [self._fit_one(x, y, w, seed, late) for seed in self.seeds]
         self._fits[key] = nets[0] if len(nets) == 1 else {"kind": "cnn", "nets": nets}
         return self._fits[key]
 
     @staticmethod
-    def _fit_one(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> dict:
+    def _fit_one(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int, late: bool) -> dict:
         """One net, cached in /tmp by its training data and recipe (a full run takes long)."""
-        recipe = f"{inspect.getsource(fit_cnn)}{inspect.getsource(make_net)}{EPOCHS} {BATCH} {seed}"
+        epochs = LATE_EPOCHS if late else EPOCHS
+        recipe = f"{inspect.getsource(fit_cnn)}{inspect.getsource(make_net)}{epochs} {BATCH} {seed}"
+        recipe += f"{inspect.getsource(fit_late_cnn)} {WIDE}" if late else ""
         digest = hashlib.sha1(x.tobytes() + y.tobytes() + w.tobytes() + recipe.encode())
         cache = Path(f"/tmp/bandhub_falls_cnn_fit_{digest.hexdigest()[:16]}.json")
         if cache.exists():
             return json.loads(cache.read_text())
-        net = fit_cnn(x, y, w, seed)
+        net = fit_late_cnn(x, y, w, seed, WIDE) if late else fit_cnn(x, y, w, seed)
         cache.write_text(json.dumps(net))
         return net
 
     def fit(self, train: np.ndarray) -> dict:
-        return self._fit(train, late=False)
+        params = self._fit(train, late=False)
+        if self.late and self.late_cnn:
+            return {**params, "late": self._fit(train, late=True)}
+        return params
 
     def candidate_probs(self, params: dict, v: str, keep: np.ndarray) -> np.ndarray:
-        return numpy_probability(params, self.tables[v].x[keep])
+        p = numpy_probability(params, self.tables[v].x[keep])
+        if "late" in params:  # the late net where the late trees score
+            use = self.tables[v].room[keep] >= falls.LATE_ROOM_S
+            late = numpy_probability(params["late"], self.late_tables[v].x[keep][use])
+            p[use] = (p[use] + late) / 2 if LATE_MIX else late
+        return p
 
     def trial_scores(self, params: dict, v: str, mask: np.ndarray) -> tuple[np.ndarray, ...]:
         tab = self.tables[v]
@@ -300,7 +420,7 @@ def validations(data: fit_falls.Data, both: bool) -> dict[str, tuple[dict, np.nd
 
 
 def main() -> None:
-    global SEED
+    global SEED, LATE_CNN, WIDE, LATE_EPOCHS, LATE_MIX
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="leave one subject out")
     parser.add_argument("--members", nargs="+", default=["shipped", "bandlimited", "cnn"])
@@ -309,8 +429,13 @@ def main() -> None:
     parser.add_argument("--alone", nargs="*", default=None, help="members to print alone")
     parser.add_argument("--seed", type=int, default=SEED, help="the net's seed")
     parser.add_argument("--late", action="store_true", help="also the 4-s confirmation")
+    parser.add_argument("--late-cnn", action="store_true", help="also a late CNN (-2 to +4 s)")
+    parser.add_argument("--wide", action="store_true", help="the late CNN one pool wider")
+    parser.add_argument("--late-epochs", type=int, default=LATE_EPOCHS)
+    parser.add_argument("--late-mix", action="store_true", help="late and ±2 s nets averaged")
     args = parser.parse_args()
-    SEED = args.seed
+    LATE_MIX = args.late_mix
+    SEED, LATE_CNN, WIDE, LATE_EPOCHS = args.seed, args.late_cnn, args.wide, args.late_epochs
     start = time.perf_counter()
     fit_falls.OUTER_FOLDS = 0 if args.full else 4
     fit_falls.TEST_VARIANTS = tuple(args.variants)
@@ -334,6 +459,18 @@ def main() -> None:
             falls_ensemble.print_table(pair, label, validations(pair, args.both))
         label = f"{k} averaged{suffix}"
         falls_ensemble.print_table(data, label, validations(data, args.both))
+        if late and LATE_CNN:
+            nets = [m for m in data.members if isinstance(m, CnnData)]
+            for m in nets:
+                m.late_cnn = True
+            for name, member in zip(args.members, data.members, strict=True):
+                if name in alone and isinstance(member, CnnData):
+                    label = f"{name} late net{' wide' if WIDE else ''}"
+                    falls_ensemble.print_table(member, label, validations(member, args.both))
+            label = f"{k} averaged{suffix}, late CNN{' wide' if WIDE else ''}"
+            label += " mixed with the 2-s one" if LATE_MIX else ""
+            falls_ensemble.print_table(data, label, validations(data, args.both))
+            print(f"  {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{time.perf_counter() - start:.0f} s")
 
 
