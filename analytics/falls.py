@@ -263,15 +263,18 @@ def with_peak(
     return out
 
 
-def cnn_windows(acc: np.ndarray, fs: float, times: list[float]) -> np.ndarray:
+def cnn_windows(
+    acc: np.ndarray, fs: float, times: list[float], after_s: float = BEFORE_S
+) -> np.ndarray:
     """The CNN member's input: per candidate, (4, 100) orientation-free channels over its
     ±2 s on the internal grid: log |a|, log of ``held_peak``, the angle of the 0.5-s
-    gravity vector from the mean of -2 to -1.2 s (as a fraction of 180°), log(1 + jerk)."""
-    half = round(BEFORE_S * RATE_HZ)
+    gravity vector from the mean of -2 to -1.2 s (as a fraction of 180°), log(1 + jerk).
+    ``after_s`` reaches further after the candidate (the bench's late net: 4 s)."""
+    before, after = round(BEFORE_S * RATE_HZ), round(after_s * RATE_HZ)
     if not times:
-        return np.zeros((0, 4, 2 * half))
+        return np.zeros((0, 4, before + after))
     sig = internal_signal(acc, fs)
-    pad = half + 2
+    pad = max(before, after) + 2
     padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
     peak = np.pad(held_peak(acc, fs, len(sig)), pad, mode="edge")
     w = round(CNN_GRAVITY_S * RATE_HZ)
@@ -284,8 +287,8 @@ def cnn_windows(acc: np.ndarray, fs: float, times: list[float]) -> np.ndarray:
     out = []
     for t in times:
         i = round(t * RATE_HZ) + pad
-        s = slice(i - half, i + half)
-        up = padded[i - half : i - half + round(0.8 * RATE_HZ)].mean(0)
+        s = slice(i - before, i + after)
+        up = padded[i - before : i - before + round(0.8 * RATE_HZ)].mean(0)
         g = gravity[s]
         cos = g @ up / (np.linalg.norm(g, axis=1) * np.linalg.norm(up) + 1e-9)
         turn = np.arccos(np.clip(cos, -1, 1)) / np.pi

@@ -68,30 +68,7 @@ def window_channels(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray
 def late_windows(acc: np.ndarray, fs: float, times: list[float]) -> np.ndarray:
     """``analytics.falls.cnn_windows`` on 2 s before to LATE_S after each candidate:
     (n, 4, 150), the same channels (the turn still from the mean of -2 to -1.2 s)."""
-    before, after = HALF, round(falls.LATE_S * RATE_HZ)
-    if not times:
-        return np.zeros((0, 4, before + after))
-    sig = internal_signal(acc, fs)
-    pad = after + 2
-    padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
-    peak = np.pad(falls.held_peak(acc, fs, len(sig)), pad, mode="edge")
-    w = round(falls.CNN_GRAVITY_S * RATE_HZ)
-    kernel = np.ones(w) / w
-    gravity = np.column_stack(
-        [np.convolve(np.pad(padded[:, k], w, mode="edge"), kernel, "same")[w:-w] for k in range(3)]
-    )
-    jerk = np.r_[0.0, magnitude(np.diff(padded, axis=0))] * RATE_HZ
-    m = magnitude(padded)
-    out = []
-    for t in times:
-        i = round(t * RATE_HZ) + pad
-        s = slice(i - before, i + after)
-        up = padded[i - before : i - before + round(0.8 * RATE_HZ)].mean(0)
-        g = gravity[s]
-        cos = g @ up / (np.linalg.norm(g, axis=1) * np.linalg.norm(up) + 1e-9)
-        turn = np.arccos(np.clip(cos, -1, 1)) / np.pi
-        out.append([np.log(m[s] + 1e-3), np.log(peak[s] + 1e-3), turn, np.log1p(jerk[s])])
-    return np.array(out)
+    return falls.cnn_windows(acc, fs, times, after_s=falls.LATE_S)
 
 
 def late_window_channels(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
@@ -363,10 +340,7 @@ class CnnData(fit_falls.Data):
         tab = self.tables[v]
         keep = mask[tab.trial]
         p = self.candidate_probs(params, v, keep)
-        hit, alarm = np.full(len(self.trials), -1.0), np.full(len(self.trials), -1.0)
-        np.maximum.at(hit, tab.trial[keep][tab.y[keep]], p[tab.y[keep]])
-        np.maximum.at(alarm, tab.trial[keep][~tab.y[keep]], p[~tab.y[keep]])
-        return hit, alarm
+        return self.best_per_trial(tab, keep, p)
 
 
 class Mixed(falls_ensemble.Ensemble):
@@ -398,12 +372,7 @@ class Mixed(falls_ensemble.Ensemble):
             else:
                 probs.append(falls_ensemble.candidate_scores(pm, m.tables[v], keep))
         p = np.mean(probs, axis=0)
-        tab = self.tables[v]
-        y, owner = tab.y[keep], tab.trial[keep]
-        hit, alarm = np.full(len(self.trials), -1.0), np.full(len(self.trials), -1.0)
-        np.maximum.at(hit, owner[y], p[y])
-        np.maximum.at(alarm, owner[~y], p[~y])
-        return hit, alarm
+        return self.best_per_trial(self.tables[v], keep, p)
 
 
 def validations(data: fit_falls.Data, both: bool) -> dict[str, tuple[dict, np.ndarray]]:

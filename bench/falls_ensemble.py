@@ -79,12 +79,7 @@ class Ensemble(fit_falls.Data):
             ],
             axis=0,
         )
-        tab = self.tables[v]
-        y, owner = tab.y[keep], tab.trial[keep]
-        hit, alarm = np.full(len(self.trials), -1.0), np.full(len(self.trials), -1.0)
-        np.maximum.at(hit, owner[y], p[y])
-        np.maximum.at(alarm, owner[~y], p[~y])
-        return hit, alarm
+        return self.best_per_trial(self.tables[v], keep, p)
 
 
 def validations(data: fit_falls.Data) -> dict[str, tuple[dict, np.ndarray]]:

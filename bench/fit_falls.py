@@ -184,9 +184,15 @@ class Data:
         if "late" in params:
             use = tab.room[keep] >= LATE_ROOM_S
             p[use] = tree_scores(params["late"], tab.x[keep][use])
+        return self.best_per_trial(tab, keep, p)
+
+    def best_per_trial(self, tab: Table, keep: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per trial, from the scores ``p`` of the kept candidates of ``tab``: the best
+        in-window score and the best false-alarm score (-1: none)."""
+        y, owner = tab.y[keep], tab.trial[keep]
         hit, alarm = np.full(len(self.trials), -1.0), np.full(len(self.trials), -1.0)
-        np.maximum.at(hit, tab.trial[keep][tab.y[keep]], p[tab.y[keep]])
-        np.maximum.at(alarm, tab.trial[keep][~tab.y[keep]], p[~tab.y[keep]])
+        np.maximum.at(hit, owner[y], p[y])
+        np.maximum.at(alarm, owner[~y], p[~y])
         return hit, alarm
 
     def oof(self, mask: np.ndarray, folds: int = 0) -> tuple[np.ndarray, np.ndarray]:
