@@ -2,7 +2,7 @@
 
     python bench/falls_cnn.py [--full] [--late] [--variants full 20hz] [--seed 1]
         [--members shipped bandlimited cnn]   # cnn:0,1,2: a net per seed, averaged
-    python bench/falls_cnn.py --late --late-cnn [--wide]  # also a late CNN (-2 to +4 s)
+    python bench/falls_cnn.py --late --late-cnn [--late-mix]  # also a late CNN (-2 to +4 s)
 
 The tree pair reads ~20 hand-made features; this member learns its own from the
 candidate's internal 25 Hz window (2 s before to 2 s after: 100 samples), with inputs
@@ -25,7 +25,7 @@ Windows and fits are cached in /tmp (fits by their training data). Writes nothin
 2 s before to 4 s after the candidate (150 samples, ``late_windows``), fitted like the
 late trees on the as-recorded and 20 Hz candidates with LATE_ROOM_S after them, and
 scored where the late trees score; the late trio is printed with the ±2 s CNN and with
-the late one, side by side (``--wide``: the late net with one more conv and pool).
+the late one, side by side (``--late-mix``: the late and ±2 s nets averaged there).
 """
 
 from __future__ import annotations
@@ -114,9 +114,6 @@ def window_table(trials: list[Trial], name: str, late: bool = False) -> fit_fall
     return table
 
 
-WIDE = False  # --wide: the late net gets one more conv(12->12, 5) and pool2
-
-
 def make_net():  # torch is imported lazily: a fit-only dependency
     import torch
     from torch import nn
@@ -177,51 +174,16 @@ def fit_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int | None = None
     return {"kind": "cnn", "mean": mean.tolist(), "std": std.tolist(), "weights": state}
 
 
-def make_wide_net():
-    """``make_net`` with one more conv(12->12, 5), ReLU and pool2 after the second (--wide)."""
-    import torch
-    from torch import nn
-
-    class WideNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            c = len(CHANNELS)
-            self.c1, self.c2 = nn.Conv1d(c, 8, 5), nn.Conv1d(8, 12, 5)
-            self.c2b, self.c3 = nn.Conv1d(12, 12, 5), nn.Conv1d(12, 12, 5)
-            self.out = nn.Linear(24, 1)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            f = nn.functional
-            for conv in (self.c1, self.c2, self.c2b):
-                x = f.max_pool1d(f.relu(conv(x)), 2)
-            x = f.relu(self.c3(x))
-            return self.out(torch.cat([x.amax(2), x.mean(2)], 1)).squeeze(1)
-
-    return WideNet()
-
-
-def fit_late_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int, wide: bool) -> dict:
-    """``fit_cnn`` with LATE_EPOCHS (and the wide net with ``wide``); ``fit_cnn`` and
-    ``make_net`` stay as they are so the cached 2-s fits stay valid."""
-    global EPOCHS, make_net
-    saved = EPOCHS, make_net
-    EPOCHS, make_net = LATE_EPOCHS, (make_wide_net if wide else make_net)
+def fit_late_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> dict:
+    """``fit_cnn`` with LATE_EPOCHS; ``fit_cnn`` stays as it is so the cached 2-s fits stay
+    valid."""
+    global EPOCHS
+    saved = EPOCHS
+    EPOCHS = LATE_EPOCHS
     try:
         return fit_cnn(x, y, w, seed)
     finally:
-        EPOCHS, make_net = saved
-
-
-def wide_scores(params: dict, x: np.ndarray) -> np.ndarray:
-    """``analytics.falls.cnn_scores`` for the ``--wide`` net (its extra conv and pool)."""
-    p = {k: np.asarray(v, dtype=float) for k, v in params["weights"].items()}
-    mean, std = np.asarray(params["mean"]), np.asarray(params["std"])
-    h = (np.asarray(x, dtype=float) - mean[None, :, None]) / std[None, :, None]
-    for c in ("c1", "c2", "c2b"):
-        h = falls._pool2(falls._conv_relu(h, p[f"{c}.weight"], p[f"{c}.bias"]))
-    h = falls._conv_relu(h, p["c3.weight"], p["c3.bias"])
-    z = np.concatenate([h.max(2), h.mean(2)], 1) @ p["out.weight"].T + p["out.bias"]
-    return 1.0 / (1.0 + np.exp(-z[:, 0]))
+        EPOCHS = saved
 
 
 def check_windows() -> np.ndarray:
@@ -248,7 +210,7 @@ def torch_probability(params: dict, x: np.ndarray) -> np.ndarray:
 
     if "nets" in params:
         return np.mean([torch_probability(net, x) for net in params["nets"]], axis=0)
-    net = make_wide_net() if "c2b.weight" in params["weights"] else make_net()
+    net = make_net()
     net.load_state_dict({k: torch.tensor(v) for k, v in params["weights"].items()})
     net.eval()
     mean, std = np.array(params["mean"]), np.array(params["std"])
@@ -262,8 +224,6 @@ def numpy_probability(params: dict, x: np.ndarray) -> np.ndarray:
     nets (``cnn:0,1,2``, measured, not shipped), their mean."""
     if "nets" in params:
         return np.mean([numpy_probability(net, x) for net in params["nets"]], axis=0)
-    if "c2b.weight" in params["weights"]:
-        return wide_scores(params, x)
     return falls.cnn_scores(params, x)
 
 
@@ -313,12 +273,12 @@ class CnnData(fit_falls.Data):
         """One net, cached in /tmp by its training data and recipe (a full run takes long)."""
         epochs = LATE_EPOCHS if late else EPOCHS
         recipe = f"{inspect.getsource(fit_cnn)}{inspect.getsource(make_net)}{epochs} {BATCH} {seed}"
-        recipe += f"{inspect.getsource(fit_late_cnn)} {WIDE}" if late else ""
+        recipe += inspect.getsource(fit_late_cnn) if late else ""
         digest = hashlib.sha1(x.tobytes() + y.tobytes() + w.tobytes() + recipe.encode())
         cache = Path(f"/tmp/bandhub_falls_cnn_fit_{digest.hexdigest()[:16]}.json")
         if cache.exists():
             return json.loads(cache.read_text())
-        net = fit_late_cnn(x, y, w, seed, WIDE) if late else fit_cnn(x, y, w, seed)
+        net = fit_late_cnn(x, y, w, seed) if late else fit_cnn(x, y, w, seed)
         cache.write_text(json.dumps(net))
         return net
 
@@ -389,7 +349,7 @@ def validations(data: fit_falls.Data, both: bool) -> dict[str, tuple[dict, np.nd
 
 
 def main() -> None:
-    global SEED, LATE_CNN, WIDE, LATE_EPOCHS, LATE_MIX
+    global SEED, LATE_CNN, LATE_EPOCHS, LATE_MIX
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="leave one subject out")
     parser.add_argument("--members", nargs="+", default=["shipped", "bandlimited", "cnn"])
@@ -399,12 +359,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help="the net's seed")
     parser.add_argument("--late", action="store_true", help="also the 4-s confirmation")
     parser.add_argument("--late-cnn", action="store_true", help="also a late CNN (-2 to +4 s)")
-    parser.add_argument("--wide", action="store_true", help="the late CNN one pool wider")
     parser.add_argument("--late-epochs", type=int, default=LATE_EPOCHS)
     parser.add_argument("--late-mix", action="store_true", help="late and ±2 s nets averaged")
     args = parser.parse_args()
     LATE_MIX = args.late_mix
-    SEED, LATE_CNN, WIDE, LATE_EPOCHS = args.seed, args.late_cnn, args.wide, args.late_epochs
+    SEED, LATE_CNN, LATE_EPOCHS = args.seed, args.late_cnn, args.late_epochs
     start = time.perf_counter()
     fit_falls.OUTER_FOLDS = 0 if args.full else 4
     fit_falls.TEST_VARIANTS = tuple(args.variants)
@@ -434,9 +393,9 @@ def main() -> None:
                 m.late_cnn = True
             for name, member in zip(args.members, data.members, strict=True):
                 if name in alone and isinstance(member, CnnData):
-                    label = f"{name} late net{' wide' if WIDE else ''}"
+                    label = f"{name} late net"
                     falls_ensemble.print_table(member, label, validations(member, args.both))
-            label = f"{k} averaged{suffix}, late CNN{' wide' if WIDE else ''}"
+            label = f"{k} averaged{suffix}, late CNN"
             label += " mixed with the 2-s one" if LATE_MIX else ""
             falls_ensemble.print_table(data, label, validations(data, args.both))
             print(f"  {time.perf_counter() - start:.0f} s", flush=True)
