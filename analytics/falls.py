@@ -248,15 +248,19 @@ def with_peak(
     times: list[float],
     feats: np.ndarray,
     cutoff: float | None = PEAK_CUTOFF_HZ,
+    *,
+    held: np.ndarray | None = None,
 ) -> np.ndarray:
     """The rows of ``feats`` with PEAK_FEATURES read from the held peak (the second model's
-    input); ``cutoff`` None skips the common low-pass (measured in the bench only)."""
+    input); ``cutoff`` None skips the common low-pass (measured in the bench only).
+    ``held``: the recording's ``held_peak`` at ``cutoff``, when the caller has it."""
     out = np.array(feats, dtype=float, copy=True)
     if not times:
         return out
-    n = len(internal_signal(acc, fs))
+    if held is None:
+        held = held_peak(acc, fs, len(internal_signal(acc, fs)), cutoff)
     pad = round(max(BEFORE_S, AFTER_S) * RATE_HZ) + 2
-    p = np.pad(held_peak(acc, fs, n, cutoff), pad, mode="edge")
+    p = np.pad(held, pad, mode="edge")
     cols = [FEATURES.index(name) for name in PEAK_FEATURES]
     for row, t in enumerate(times):
         out[row, cols] = peak_features(p, round(t * RATE_HZ) + pad)
@@ -264,19 +268,28 @@ def with_peak(
 
 
 def cnn_windows(
-    acc: np.ndarray, fs: float, times: list[float], after_s: float = BEFORE_S
+    acc: np.ndarray,
+    fs: float,
+    times: list[float],
+    after_s: float = BEFORE_S,
+    *,
+    sig: np.ndarray | None = None,
+    held: np.ndarray | None = None,
 ) -> np.ndarray:
     """The CNN member's input: per candidate, (4, 100) orientation-free channels over its
     ±2 s on the internal grid: log |a|, log of ``held_peak``, the angle of the 0.5-s
     gravity vector from the mean of -2 to -1.2 s (as a fraction of 180°), log(1 + jerk).
-    ``after_s`` reaches further after the candidate (the bench's late net: 4 s)."""
+    ``after_s`` reaches further after the candidate (the bench's late net: 4 s); ``sig``
+    and ``held``: the recording's ``internal_signal`` and ``held_peak``, when the caller
+    has them."""
     before, after = round(BEFORE_S * RATE_HZ), round(after_s * RATE_HZ)
     if not times:
         return np.zeros((0, 4, before + after))
-    sig = internal_signal(acc, fs)
+    sig = internal_signal(acc, fs) if sig is None else sig
+    held = held_peak(acc, fs, len(sig)) if held is None else held
     pad = max(before, after) + 2
     padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
-    peak = np.pad(held_peak(acc, fs, len(sig)), pad, mode="edge")
+    peak = np.pad(held, pad, mode="edge")
     w = round(CNN_GRAVITY_S * RATE_HZ)
     kernel = np.ones(w) / w
     gravity = np.column_stack(
@@ -322,13 +335,14 @@ def cnn_scores(params: dict, x: np.ndarray) -> np.ndarray:
 
 
 def candidate_features(
-    acc: np.ndarray, fs: float, late: bool = False
+    acc: np.ndarray, fs: float, late: bool = False, *, sig: np.ndarray | None = None
 ) -> tuple[list[float], np.ndarray]:
     """Times (s) of all candidates of a recording and their features (also for fitting).
 
-    With ``late`` the LATE_FEATURES follow the FEATURES in each row.
+    With ``late`` the LATE_FEATURES follow the FEATURES in each row; ``sig``: the
+    recording's ``internal_signal``, when the caller has it.
     """
-    sig = internal_signal(acc, fs)
+    sig = internal_signal(acc, fs) if sig is None else sig
     pad = round(max(BEFORE_S, AFTER_S, LATE_S if late else 0.0) * RATE_HZ) + 2
     padded = np.pad(sig, ((pad, pad), (0, 0)), mode="edge")
     idx = candidates(magnitude(sig))
@@ -375,7 +389,8 @@ def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarr
     """
     params = load("falls")
     late = params.get("late")
-    times, feats = candidate_features(acc, fs, late=late is not None)
+    sig = internal_signal(acc, fs)  # computed once: every member reads it or the held peak
+    times, feats = candidate_features(acc, fs, late=late is not None, sig=sig)
     use = np.zeros(len(times), dtype=bool)
     if late is not None and times:
         use = np.array(times) <= (len(acc) - 1) / fs - LATE_ROOM_S
@@ -387,10 +402,11 @@ def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarr
         return probs
 
     probs = [member(params, feats)]
+    held = held_peak(acc, fs, len(sig)) if times and ("peak" in params or "cnn" in params) else None
     if "peak" in params:
-        probs.append(member(params["peak"], with_peak(acc, fs, times, feats)))
+        probs.append(member(params["peak"], with_peak(acc, fs, times, feats, held=held)))
     if "cnn" in params and times:
-        probs.append(cnn_scores(params["cnn"], cnn_windows(acc, fs, times)))
+        probs.append(cnn_scores(params["cnn"], cnn_windows(acc, fs, times, sig=sig, held=held)))
     probs = np.mean(probs, axis=0)
     cuts = np.full(len(times), float(params["threshold"]))
     if use.any():
