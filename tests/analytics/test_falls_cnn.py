@@ -1,16 +1,15 @@
-"""The fall detector's CNN member: scored with numpy as PyTorch fitted it, and on real
-recordings of both fall sets whose answer it changes (picked from the bench, in-sample:
-both the tree pair and the trio fitted on all trials)."""
+"""The fall detector's CNN member: scored with numpy as PyTorch fitted it, and its windows
+free of the sensor's orientation. The real recordings whose answer it changes are in
+test_falls_recordings.py (FALLS_FOUND_WITH_THE_CNN, ADL_CLEAN_WITH_THE_CNN)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from analytics.falls import cnn_scores, cnn_windows, detect_falls, internal_signal
+from analytics.falls import cnn_scores, cnn_windows, internal_signal
 from analytics.params import load
 from bench.falls_cnn import check_windows
-from tests.analytics.test_falls_recordings import found_in, needs_data, recording
 
 
 def test_numpy_scores_match_what_torch_gave_at_the_fit() -> None:
@@ -46,41 +45,3 @@ def test_windows_do_not_depend_on_how_the_band_sits_on_the_wrist() -> None:
     np.testing.assert_allclose(
         cnn_windows(acc, 50, [5.0]), cnn_windows(turned, 50, [5.0]), atol=1e-4
     )
-
-
-# Found by the trio (the two tree models and the CNN averaged), missed by the tree pair:
-# bench margins to the threshold -0.110 -> +0.125, -0.110 -> +0.121, -0.106 -> +0.119,
-# -0.131 -> +0.105. WEDA F05/F06: falls when sitting down or from a chair, the set's
-# hardest; FallAllD's falls are soft.
-FALLS_FOUND_WITH_THE_CNN = [
-    ("falls-weda", "F06_U03_R01"),
-    ("falls-weda", "F05_U02_R03"),
-    ("falls-fallalld", "S15_A134_T02"),
-    ("falls-fallalld", "S15_A108_T04"),
-]
-
-# Flagged by the tree pair, clean with the trio (margins +0.062 -> -0.079, +0.013 ->
-# -0.145, +0.029 -> -0.049, +0.004 -> -0.132): WEDA D07 (stumble while walking), D08 (reach
-# up with a small jump), FallAllD A009 (lying down, per its wrist turn) and A012.
-ADL_CLEAN_WITH_THE_CNN = [
-    ("falls-weda", "D07_U14_R02"),
-    ("falls-weda", "D08_U02_R01"),
-    ("falls-fallalld", "S06_A009_T04"),
-    ("falls-fallalld", "S02_A012_T04"),
-]
-
-
-@needs_data
-@pytest.mark.parametrize(("dataset", "name"), FALLS_FOUND_WITH_THE_CNN)
-def test_fall_found_with_the_cnn(dataset: str, name: str) -> None:
-    acc, fs, window = recording(dataset, name)
-    assert window is not None
-    assert found_in(detect_falls(acc, fs), window)
-
-
-@needs_data
-@pytest.mark.parametrize(("dataset", "name"), ADL_CLEAN_WITH_THE_CNN)
-def test_everyday_movement_clean_with_the_cnn(dataset: str, name: str) -> None:
-    acc, fs, window = recording(dataset, name)
-    assert window is None
-    assert detect_falls(acc, fs) == []

@@ -68,8 +68,32 @@ FALLS_FOUND_WITH_THE_HELD_PEAK = [
 ]
 
 
+# Found by the trio (the two tree models and the CNN averaged), missed by the tree pair:
+# bench margins to the threshold -0.110 -> +0.125, -0.110 -> +0.121, -0.106 -> +0.119,
+# -0.131 -> +0.105. WEDA F05/F06: falls when sitting down or from a chair, the set's
+# hardest; FallAllD's falls are soft.
+FALLS_FOUND_WITH_THE_CNN = [
+    ("falls-weda", "F06_U03_R01"),
+    ("falls-weda", "F05_U02_R03"),
+    ("falls-fallalld", "S15_A134_T02"),
+    ("falls-fallalld", "S15_A108_T04"),
+]
+
+# Flagged by the tree pair, clean with the trio (margins +0.062 -> -0.079, +0.013 ->
+# -0.145, +0.029 -> -0.049, +0.004 -> -0.132): WEDA D07 (stumble while walking), D08 (reach
+# up with a small jump), FallAllD A009 (lying down, per its wrist turn) and A012.
+ADL_CLEAN_WITH_THE_CNN = [
+    ("falls-weda", "D07_U14_R02"),
+    ("falls-weda", "D08_U02_R01"),
+    ("falls-fallalld", "S06_A009_T04"),
+    ("falls-fallalld", "S02_A012_T04"),
+]
+
+
 @needs_data
-@pytest.mark.parametrize(("dataset", "name"), FALLS + FALLS_FOUND_WITH_THE_HELD_PEAK)
+@pytest.mark.parametrize(
+    ("dataset", "name"), FALLS + FALLS_FOUND_WITH_THE_HELD_PEAK + FALLS_FOUND_WITH_THE_CNN
+)
 def test_fall_found_in_its_window(dataset: str, name: str) -> None:
     acc, fs, window = recording(dataset, name)
     assert window is not None
@@ -122,7 +146,7 @@ ADL = [  # bench confidence at most 0.05
 
 
 @needs_data
-@pytest.mark.parametrize(("dataset", "name"), ADL)
+@pytest.mark.parametrize(("dataset", "name"), ADL + ADL_CLEAN_WITH_THE_CNN)
 def test_everyday_movements_stay_clean(dataset: str, name: str) -> None:
     acc, fs, window = recording(dataset, name)
     assert window is None
