@@ -139,7 +139,9 @@ def make_net():  # torch is imported lazily: a fit-only dependency
     return TinyNet()
 
 
-def fit_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int | None = None) -> dict:
+def fit_cnn(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int | None = None, epochs: int = EPOCHS
+) -> dict:
     """Fit the net on windows ``x`` (n, channels, 100), labels ``y``, weights ``w``;
     returns JSON-ready params (channel scaling and every weight as nested lists)."""
     import torch
@@ -155,11 +157,11 @@ def fit_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int | None = None
     wt = torch.tensor(w / w.mean(), dtype=torch.float32)
     net = make_net()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    steps = EPOCHS * int(np.ceil(len(y) / BATCH))
+    steps = epochs * int(np.ceil(len(y) / BATCH))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=steps)
     gen = torch.Generator().manual_seed(seed)
     net.train()
-    for _ in range(EPOCHS):
+    for _ in range(epochs):
         order = torch.randperm(len(y), generator=gen)
         for b in range(0, len(y), BATCH):
             j = order[b : b + BATCH]
@@ -172,18 +174,6 @@ def fit_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int | None = None
             sched.step()
     state = {k: v.detach().numpy().astype(float).tolist() for k, v in net.state_dict().items()}
     return {"kind": "cnn", "mean": mean.tolist(), "std": std.tolist(), "weights": state}
-
-
-def fit_late_cnn(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> dict:
-    """``fit_cnn`` with LATE_EPOCHS; ``fit_cnn`` stays as it is so the cached 2-s fits stay
-    valid."""
-    global EPOCHS
-    saved = EPOCHS
-    EPOCHS = LATE_EPOCHS
-    try:
-        return fit_cnn(x, y, w, seed)
-    finally:
-        EPOCHS = saved
 
 
 def check_windows() -> np.ndarray:
@@ -273,12 +263,11 @@ class CnnData(fit_falls.Data):
         """One net, cached in /tmp by its training data and recipe (a full run takes long)."""
         epochs = LATE_EPOCHS if late else EPOCHS
         recipe = f"{inspect.getsource(fit_cnn)}{inspect.getsource(make_net)}{epochs} {BATCH} {seed}"
-        recipe += inspect.getsource(fit_late_cnn) if late else ""
         digest = hashlib.sha1(x.tobytes() + y.tobytes() + w.tobytes() + recipe.encode())
         cache = Path(f"/tmp/bandhub_falls_cnn_fit_{digest.hexdigest()[:16]}.json")
         if cache.exists():
             return json.loads(cache.read_text())
-        net = fit_late_cnn(x, y, w, seed) if late else fit_cnn(x, y, w, seed)
+        net = fit_cnn(x, y, w, seed, epochs)
         cache.write_text(json.dumps(net))
         return net
 
