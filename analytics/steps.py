@@ -264,6 +264,12 @@ def _swing_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     return out
 
 
+def _swinging(c: _Peaks, i0: int, i1: int) -> bool:
+    """Whether the step-band RMS from sample i0 to i1 reaches QUIET_REF_G: an arm swinging
+    (or arm work), not the still arm the quiet pass is for."""
+    return bool(c.energy[i1] - c.energy[i0] >= QUIET_REF_G**2 * (i1 - i0))
+
+
 def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
     """Walks whose |a| barely moves (no arm swing: a rail, a walker, a bag, a pocket).
 
@@ -303,7 +309,7 @@ def _quiet_bouts(c: _Peaks, p: dict) -> list[_Bout]:
         median, cv = _regular(bout)
         if cv > p["quiet_cv"] or np.log(heights).std() > p["quiet_log_prom_sd"]:
             continue
-        if c.energy[peaks[b]] - c.energy[peaks[a]] > QUIET_REF_G**2 * (peaks[b] - peaks[a]):
+        if _swinging(c, peaks[a], peaks[b]):
             continue  # not quiet: the first pass's to count or reject (arm work is loud)
         alike = p.get("quiet_min_alike", 0.0)
         if alike and _alike(c, peaks[a : b + 1][real[a : b + 1]], median) < alike:
@@ -402,8 +408,7 @@ def _on_pace(c: _Peaks, quiet: list[_Bout], swing: list[_Bout]) -> list[_Bout]:
         met = [s for s in swing if s.start <= q.end and q.start <= s.end]
         met = met or [s for s in swing if s.start <= q.end + near and q.start <= s.end + near]
         return any(
-            c.energy[s.end] - c.energy[s.start] >= QUIET_REF_G**2 * (s.end - s.start)
-            and abs(np.log(q.median_s / s.median_s)) > limit
+            _swinging(c, s.start, s.end) and abs(np.log(q.median_s / s.median_s)) > limit
             for s in met
         )
 
