@@ -50,6 +50,9 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
     def note(what: str) -> None:
         timeline.append(f"+{time.monotonic() - started:5.1f} s  {what}")
 
+    def links_dropped() -> int:
+        return (tmp_path / "processes.log").read_text().count("drops its link")
+
     gateway = None
     try:
         await wait_port(hci)
@@ -77,6 +80,10 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
             note("broker away for 20 s")
             await broker.restart(down_for_s=20)
             note("broker back")
+            # a band drops only while connected: on a loaded machine the reconnects after
+            # the kills and outages leave fewer chances, so wait for the drops to happen
+            await eventually(lambda: links_dropped() >= 5, 120, "five links dropped by the bands")
+            note("five links dropped")
 
             _expected, counts = await all_stored_exactly_once(
                 truth_file, settings.database_url, finish_s=240, store_s=180
@@ -84,8 +91,7 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
             note("all records stored exactly once")
     finally:
         stop_children([gateway, sim], log)
-    drops = (tmp_path / "processes.log").read_text().count("drops its link")
-    print("\n" + "\n".join(timeline) + f"\nlinks dropped by the bands: {drops}")
+    print("\n" + "\n".join(timeline) + f"\nlinks dropped by the bands: {links_dropped()}")
     print(f"{'band':<9}" + "".join(f"{k:>11}" for k in ("heart_rate", "epoch", "fall", "battery")))
     for band in sorted(counts):
         c = counts[band]
@@ -94,4 +100,3 @@ async def test_ten_bands_survive_link_drops_gateway_kills_and_broker_outages(
             + "".join(f"{c.get(k, 0):>11}" for k in ("heart_rate", "epoch", "fall", "battery"))
         )
     assert len(counts) == BANDS
-    assert drops >= 5
