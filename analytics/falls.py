@@ -28,8 +28,10 @@ are the average's.
 When a candidate has LATE_S (4 s) of data after it, as the band's fall window does by
 the time ingest confirms it, a second model (``late`` in the params) scores it instead:
 the same features plus seven from 2-4 s after the impact (still or not, lying or
-getting up, how far the forearm has turned by then). Later data may so raise or
-lower the confidence; with less than 4 s after the impact the 2-s model decides.
+getting up, how far the forearm has turned by then), and the CNN member's ±2 s net is
+averaged with a late net (``late`` in ``cnn``) reading 2 s before to 4 s after. Later
+data may so raise or lower the confidence; with less than 4 s after the impact the 2-s
+models decide.
 """
 
 from __future__ import annotations
@@ -279,7 +281,7 @@ def cnn_windows(
     """The CNN member's input: per candidate, (4, 100) orientation-free channels over its
     ±2 s on the internal grid: log |a|, log of ``held_peak``, the angle of the 0.5-s
     gravity vector from the mean of -2 to -1.2 s (as a fraction of 180°), log(1 + jerk).
-    ``after_s`` reaches further after the candidate (the bench's late net: 4 s); ``sig``
+    ``after_s`` reaches further after the candidate (the late net: LATE_S); ``sig``
     and ``held``: the recording's ``internal_signal`` and ``held_peak``, when the caller
     has them."""
     before, after = round(BEFORE_S * RATE_HZ), round(after_s * RATE_HZ)
@@ -334,6 +336,27 @@ def cnn_scores(params: dict, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z[:, 0]))
 
 
+def cnn_member(
+    params: dict,
+    acc: np.ndarray,
+    fs: float,
+    times: list[float],
+    late: np.ndarray,
+    *,
+    sig: np.ndarray,
+    held: np.ndarray | None,
+) -> np.ndarray:
+    """The CNN member's probability per candidate: the ±2 s net, averaged with the late
+    net (``late`` in its params: the same net on -2 to +LATE_S s) where ``late`` marks a
+    candidate with LATE_ROOM_S after it."""
+    probs = cnn_scores(params, cnn_windows(acc, fs, times, sig=sig, held=held))
+    if "late" in params and late.any():
+        when = [t for t, u in zip(times, late, strict=True) if u]
+        wins = cnn_windows(acc, fs, when, after_s=LATE_S, sig=sig, held=held)
+        probs[late] = (probs[late] + cnn_scores(params["late"], wins)) / 2
+    return probs
+
+
 def candidate_features(
     acc: np.ndarray, fs: float, late: bool = False, *, sig: np.ndarray | None = None
 ) -> tuple[list[float], np.ndarray]:
@@ -385,7 +408,8 @@ def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarr
     have one, any other by the 2-s model. With a ``peak`` model in the params (the same
     features, the impact height from ``held_peak``) and a ``cnn`` one (the small CNN on
     the ±2 s window, ``cnn_windows``), the models' probabilities are averaged, and the
-    thresholds are the average's; the CNN reads ±2 s also where the late trees score.
+    thresholds are the average's. Where the late trees score, the CNN member is its
+    ±2 s net averaged with its late net when it has one (``cnn_member``).
     """
     params = load("falls")
     late = params.get("late")
@@ -406,7 +430,7 @@ def scored_candidates(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarr
     if "peak" in params:
         probs.append(member(params["peak"], with_peak(acc, fs, times, feats, held=held)))
     if "cnn" in params and times:
-        probs.append(cnn_scores(params["cnn"], cnn_windows(acc, fs, times, sig=sig, held=held)))
+        probs.append(cnn_member(params["cnn"], acc, fs, times, use, sig=sig, held=held))
     probs = np.mean(probs, axis=0)
     cuts = np.full(len(times), float(params["threshold"]))
     if use.any():

@@ -2,7 +2,7 @@
 
     python bench/falls_cnn.py [--full] [--late] [--variants full 20hz] [--seed 1]
         [--members shipped bandlimited cnn]   # cnn:0,1,2: a net per seed, averaged
-    python bench/falls_cnn.py --late --late-cnn [--late-mix]  # also a late CNN (-2 to +4 s)
+    python bench/falls_cnn.py --late [--late-net mix|alone|none]  # the late CNN (-2 to +4 s)
 
 The tree pair reads ~20 hand-made features; this member learns its own from the
 candidate's internal 25 Hz window (2 s before to 2 s after: 100 samples), with inputs
@@ -18,14 +18,17 @@ fits it with the trees (``SHIPPED_MEMBERS``) and writes it as ``cnn`` in the par
 The evaluation is ``bench/fit_falls.py``'s and ``bench/falls_ensemble.py``'s: the same
 trials, candidates, folds (four subject groups unless ``--full``), threshold rule and
 training variants; each member alone, the tree pair, then all members averaged, side by
-side in one run (``--late``: also the 4-s confirmation, the CNN reading ±2 s there too).
-Windows and fits are cached in /tmp (fits by their training data). Writes nothing.
+side in one run (``--late``: also the 4-s confirmation). Windows and fits are cached in
+/tmp (fits by their training data). Writes nothing.
 
-``--late-cnn`` (measured, not shipped) adds a late CNN: the same net on the window from
-2 s before to 4 s after the candidate (150 samples, ``late_windows``), fitted like the
-late trees on the as-recorded and 20 Hz candidates with LATE_ROOM_S after them, and
-scored where the late trees score; the late trio is printed with the ±2 s CNN and with
-the late one, side by side (``--late-mix``: the late and ±2 s nets averaged there).
+For the 4-s confirmation the CNN member has a late net (``late`` in its params): the
+same net on the window from 2 s before to 4 s after the candidate (150 samples,
+``late_windows``), fitted like the late trees on the as-recorded and 20 Hz candidates
+with LATE_ROOM_S after them; where the late trees score, the member is the mean of the
+late and ±2 s nets (``analytics.falls.cnn_member``). With ``--late`` the late trio is
+printed with the ±2 s net alone there first, then as ``--late-net`` sets it (``mix``,
+shipped; ``alone``, the late net only, measured and left out: it reads what the late
+trees read).
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ CHANNELS = ("log |a|", "log held peak", "turn from before", "log jerk")
 EPOCHS = 12
 BATCH = 256
 SEED = 0
-LATE_CNN = False  # --late-cnn
-LATE_MIX = False  # --late-mix: where the late net scores, the mean of it and the ±2 s net
+LATE_NETS = ("mix", "alone", "none")  # where the late trees score: what the CNN member is
+LATE_NET = "mix"  # --late-net: shipped, the mean of the late and ±2 s nets
 LATE_EPOCHS = 48  # --late-epochs: at 12 the late net barely learns (AUC 0.85 on a WEDA fold)
 
 
@@ -176,12 +179,12 @@ def fit_cnn(
     return {"kind": "cnn", "mean": mean.tolist(), "std": std.tolist(), "weights": state}
 
 
-def check_windows() -> np.ndarray:
-    """Fixed windows (16, of noise around plausible levels): the fit stores torch's logits
-    on them as ``torch_check_logits`` (all far from a fall, -7.5 to -13.5, but spread), so a
-    test without torch holds the numpy scorer to them."""
+def check_windows(late: bool = False) -> np.ndarray:
+    """Fixed windows (16, of noise around plausible levels; ``late``: as long as the late
+    net's): the fit stores torch's logits on them as ``torch_check_logits`` (all far from
+    a fall, but spread), so a test without torch holds the numpy scorer to them."""
     rng = np.random.default_rng(7)
-    n = (16, 2 * HALF)
+    n = (16, HALF + round(falls.LATE_S * RATE_HZ) if late else 2 * HALF)
     return np.stack(
         [
             rng.normal(0.1, 0.4, n),  # log |a|
@@ -231,9 +234,9 @@ class CnnData(fit_falls.Data):
         needed = dict.fromkeys([*variants, *fit_falls.TRAIN_VARIANTS])
         self.tables = {v: window_table(self.trials, v) for v in needed}
         self.late = False
-        self.late_cnn = False  # a late net where the late trees score (--late-cnn)
+        self.late_net = LATE_NET  # what the member is where the late trees score
         self.late_tables: dict = {}
-        if LATE_CNN:
+        if LATE_NET != "none":
             wanted = dict.fromkeys([*variants, *fit_falls.LATE_TRAIN_VARIANTS])
             late_variants = [v for v in wanted if v in fit_falls.LATE_TEST_VARIANTS]
             self.late_tables = {v: window_table(self.trials, v, late=True) for v in late_variants}
@@ -273,7 +276,7 @@ class CnnData(fit_falls.Data):
 
     def fit(self, train: np.ndarray) -> dict:
         params = self._fit(train, late=False)
-        if self.late and self.late_cnn:
+        if self.late and self.late_net != "none":
             return {**params, "late": self._fit(train, late=True)}
         return params
 
@@ -282,7 +285,7 @@ class CnnData(fit_falls.Data):
         if "late" in params:  # the late net where the late trees score
             use = self.tables[v].room[keep] >= falls.LATE_ROOM_S
             late = numpy_probability(params["late"], self.late_tables[v].x[keep][use])
-            p[use] = (p[use] + late) / 2 if LATE_MIX else late
+            p[use] = (p[use] + late) / 2 if self.late_net == "mix" else late
         return p
 
     def trial_scores(self, params: dict, v: str, mask: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -338,7 +341,7 @@ def validations(data: fit_falls.Data, both: bool) -> dict[str, tuple[dict, np.nd
 
 
 def main() -> None:
-    global SEED, LATE_CNN, LATE_EPOCHS, LATE_MIX
+    global SEED, LATE_NET, LATE_EPOCHS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="leave one subject out")
     parser.add_argument("--members", nargs="+", default=["shipped", "bandlimited", "cnn"])
@@ -347,12 +350,10 @@ def main() -> None:
     parser.add_argument("--alone", nargs="*", default=None, help="members to print alone")
     parser.add_argument("--seed", type=int, default=SEED, help="the net's seed")
     parser.add_argument("--late", action="store_true", help="also the 4-s confirmation")
-    parser.add_argument("--late-cnn", action="store_true", help="also a late CNN (-2 to +4 s)")
+    parser.add_argument("--late-net", choices=LATE_NETS, default=LATE_NET)
     parser.add_argument("--late-epochs", type=int, default=LATE_EPOCHS)
-    parser.add_argument("--late-mix", action="store_true", help="late and ±2 s nets averaged")
     args = parser.parse_args()
-    LATE_MIX = args.late_mix
-    SEED, LATE_CNN, LATE_EPOCHS = args.seed, args.late_cnn, args.late_epochs
+    SEED, LATE_NET, LATE_EPOCHS = args.seed, args.late_net, args.late_epochs
     start = time.perf_counter()
     fit_falls.OUTER_FOLDS = 0 if args.full else 4
     fit_falls.TEST_VARIANTS = tuple(args.variants)
@@ -364,6 +365,9 @@ def main() -> None:
     for late in (False, True) if args.late else (False,):
         suffix = " late" if late else ""
         data.set_late(late)
+        nets = [m for m in data.members if isinstance(m, CnnData)]
+        for m in nets:  # the ±2 s net alone where the late trees score, to compare with
+            m.late_net = "none"
         for name, member in zip(args.members, data.members, strict=True):
             if name in alone and not (late and isinstance(member, CnnData)):
                 falls_ensemble.print_table(member, name + suffix, validations(member, args.both))
@@ -374,18 +378,16 @@ def main() -> None:
             pair.members = trees
             label = "trees averaged" + suffix
             falls_ensemble.print_table(pair, label, validations(pair, args.both))
-        label = f"{k} averaged{suffix}"
+        label = f"{k} averaged{suffix}" + (", the ±2 s net" if late and nets else "")
         falls_ensemble.print_table(data, label, validations(data, args.both))
-        if late and LATE_CNN:
-            nets = [m for m in data.members if isinstance(m, CnnData)]
+        if late and nets and LATE_NET != "none":
             for m in nets:
-                m.late_cnn = True
+                m.late_net = LATE_NET
             for name, member in zip(args.members, data.members, strict=True):
                 if name in alone and isinstance(member, CnnData):
-                    label = f"{name} late net"
+                    label = f"{name} late, late net {LATE_NET}"
                     falls_ensemble.print_table(member, label, validations(member, args.both))
-            label = f"{k} averaged{suffix}, late CNN"
-            label += " mixed with the 2-s one" if LATE_MIX else ""
+            label = f"{k} averaged{suffix}, late net {LATE_NET}"
             falls_ensemble.print_table(data, label, validations(data, args.both))
             print(f"  {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{time.perf_counter() - start:.0f} s")

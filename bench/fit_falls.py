@@ -19,8 +19,9 @@ features, the same with the impact height from ``analytics.falls.held_peak``, an
 1-D CNN on each candidate's ±2 s window (``bench/falls_cnn.py``; PyTorch for the fit only,
 ``pip install .[fit]``); each is fitted as below, the thresholds are chosen on the averaged
 probabilities, and the second and third are written as ``peak`` and ``cnn`` in the params
-(``bench/falls_ensemble.py``, ``bench/falls_cnn.py``). The CNN reads only the 2 s after
-the impact, so where the late tree models score, it is averaged with them as it is.
+(``bench/falls_ensemble.py``, ``bench/falls_cnn.py``). Where the late tree models score
+(below), the CNN member is its ±2 s net averaged with a late net on 2 s before to 4 s
+after the impact (``late`` in ``cnn``).
 
 Two sets from two labs and devices (falls-weda: Fitbit Sense, 40/50 Hz, ±4 g;
 falls-fallalld: its own device, 238 Hz, 20 s trials) are fitted together, the
@@ -384,8 +385,9 @@ def main() -> None:
     from bench.falls_cnn import CHANNELS, check_windows, torch_probability
 
     cnn.update(channels=list(CHANNELS), fitted_by="bench/falls_cnn.py (PyTorch, seeded)")
-    check = torch_probability(cnn, check_windows())
-    cnn["torch_check_logits"] = [round(float(v), 5) for v in np.log(check / (1 - check))]
+    for net, late in ((cnn, False), (cnn["late"], True)):
+        check = torch_probability(net, check_windows(late))
+        net["torch_check_logits"] = [round(float(v), 5) for v in np.log(check / (1 - check))]
     params.update(
         threshold=cut,
         peak=peak,
