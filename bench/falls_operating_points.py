@@ -12,8 +12,8 @@ the fit needs the ``fit`` extra): every validation of
 the shared recipe scored per set), each fold's threshold chosen on its training subjects
 only for the ADL-clean target of that row. The fits do not depend on the target, so each
 is done once. ``--full`` leaves one subject out (default: four subject groups per set, as
-``--quick``); ``--late`` scores as ingest's confirmation does (the late tree models where 4 s
-follow the impact).
+``--quick``); ``--late`` scores as ingest's confirmation does (the late tree models and
+the CNN's late net where 4 s follow the impact).
 """
 
 from __future__ import annotations
