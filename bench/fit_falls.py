@@ -9,10 +9,10 @@ peak hold of the unfiltered |a| (``bench/falls_peak_hold.py``, measured, not shi
 it (20-50 Hz point samples at a random phase, gain +-5 %).
 
 ``--quick`` scores the same recipe on four subject groups per set instead of leaving
-one subject out, on the as-recorded trials only, and leaves the params alone (about 4
-minutes against 22 with the late model; ``--no-late`` halves either). Its figures are
-for comparing recipes, not for the docs. Candidate features are cached in /tmp per
-detector source, so only a change to ``analytics/falls.py`` recomputes them.
+one subject out, on the as-recorded trials only, and leaves the params alone (minutes
+against about an hour for the full fit from empty caches; ``--no-late`` halves either).
+Its figures are for comparing recipes, not for the docs. Candidate features are cached
+in /tmp per detector source, so only a change to ``analytics/falls.py`` recomputes them.
 
 The shipped recipe is three models averaged (``SHIPPED_MEMBERS``): trees on the 20
 features, the same with the impact height from ``analytics.falls.held_peak``, and a small
@@ -41,10 +41,11 @@ The cross-dataset figures are the ones that predict a new device.
 
 Then the same validations for the late model (``late`` in the params: the 20 features
 plus LATE_FEATURES from 2-4 s after the impact, fitted on the as-recorded and 20 Hz
-trials' candidates that have those 4 s), scored as the detector uses it: the late model
-where a candidate has LATE_ROOM_S after it, the 2-s model elsewhere. Fits are cached
-per training mask, so the late validations reuse the 2-s fits (22 min in all on a
-busy 2-core machine).
+trials' candidates that have those 4 s, with the CNN's late net), scored as the detector
+uses it: the late models where a candidate has LATE_ROOM_S after it, the 2-s models
+elsewhere. Fits are cached per training mask (the CNN's on disk), so the late
+validations reuse the 2-s fits (64 min in all from empty caches on a 2-core machine,
+half of it the late nets; minutes when the caches hold them).
 """
 
 from __future__ import annotations
