@@ -237,8 +237,8 @@ class CnnData(fit_falls.Data):
         self.late_net = LATE_NET  # what the member is where the late trees score
         self.late_tables: dict = {}
         if LATE_NET != "none":
-            wanted = dict.fromkeys([*variants, *fit_falls.LATE_TRAIN_VARIANTS])
-            late_variants = [v for v in wanted if v in fit_falls.LATE_TEST_VARIANTS]
+            tested = [v for v in variants if v in fit_falls.LATE_TEST_VARIANTS]
+            late_variants = dict.fromkeys([*fit_falls.LATE_TRAIN_VARIANTS, *tested])
             self.late_tables = {v: window_table(self.trials, v, late=True) for v in late_variants}
             for v, tab in self.late_tables.items():  # the same candidates in the same order
                 assert np.array_equal(tab.trial, self.tables[v].trial), v
