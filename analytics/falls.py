@@ -273,7 +273,7 @@ def cnn_windows(
     acc: np.ndarray,
     fs: float,
     times: list[float],
-    after_s: float = BEFORE_S,
+    after_s: float = AFTER_S,
     *,
     sig: np.ndarray | None = None,
     held: np.ndarray | None = None,
@@ -348,12 +348,13 @@ def cnn_member(
 ) -> np.ndarray:
     """The CNN member's probability per candidate: the ±2 s net, averaged with the late
     net (``late`` in its params: the same net on -2 to +LATE_S s) where ``late`` marks a
-    candidate with LATE_ROOM_S after it."""
-    probs = cnn_scores(params, cnn_windows(acc, fs, times, sig=sig, held=held))
-    if "late" in params and late.any():
-        when = [t for t, u in zip(times, late, strict=True) if u]
-        wins = cnn_windows(acc, fs, when, after_s=LATE_S, sig=sig, held=held)
-        probs[late] = (probs[late] + cnn_scores(params["late"], wins)) / 2
+    candidate with LATE_ROOM_S after it. The ±2 s window is the start of the late one, so
+    the windows are cut once."""
+    with_late = "late" in params and late.any()
+    wins = cnn_windows(acc, fs, times, LATE_S if with_late else AFTER_S, sig=sig, held=held)
+    probs = cnn_scores(params, wins[:, :, : round((BEFORE_S + AFTER_S) * RATE_HZ)])
+    if with_late:
+        probs[late] = (probs[late] + cnn_scores(params["late"], wins[late])) / 2
     return probs
 
 
