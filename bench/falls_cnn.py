@@ -22,13 +22,13 @@ side in one run (``--late``: also the 4-s confirmation). Windows and fits are ca
 /tmp (fits by their training data). Writes nothing.
 
 For the 4-s confirmation the CNN member has a late net (``late`` in its params): the
-same net on the window from 2 s before to 4 s after the candidate (150 samples,
-``late_windows``), fitted like the late trees on the as-recorded and 20 Hz candidates
-with LATE_ROOM_S after them; where the late trees score, the member is the mean of the
-late and ±2 s nets (``analytics.falls.cnn_member``). With ``--late`` the late trio is
-printed with the ±2 s net alone there first, then as ``--late-net`` sets it (``mix``,
-shipped; ``alone``, the late net only, measured and left out: it reads what the late
-trees read).
+same net on the window from 2 s before to 4 s after the candidate (``LATE_WIDTH``
+samples, ``window_channels(after_s=LATE_S)``), fitted like the late trees on the
+as-recorded and 20 Hz candidates with LATE_ROOM_S after them; where the late trees
+score, the member is the mean of the late and ±2 s nets (``analytics.falls.cnn_member``).
+With ``--late`` the late trio is printed with the ±2 s net alone there first, then as
+``--late-net`` sets it (``mix``, shipped; ``alone``, the late net only, measured and left
+out: it reads what the late trees read).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from bench.falls_eval import SETS, Trial, variant
 from bench.falls_rate_check import configure
 
 HALF = round(falls.BEFORE_S * RATE_HZ)  # 50 samples each side
+LATE_WIDTH = HALF + round(falls.LATE_S * RATE_HZ)  # the late net's window: -2 to +4 s
 CHANNELS = ("log |a|", "log held peak", "turn from before", "log jerk")
 EPOCHS = 12
 BATCH = 256
@@ -62,22 +63,13 @@ LATE_NET = "mix"  # --late-net: shipped, the mean of the late and ±2 s nets
 LATE_EPOCHS = 48  # --late-epochs: at 12 the late net barely learns (AUC 0.85 on a WEDA fold)
 
 
-def window_channels(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
-    """Candidate times (s), in ``analytics.falls``'s order, and their CNN input windows."""
+def window_channels(
+    acc: np.ndarray, fs: float, after_s: float = falls.AFTER_S
+) -> tuple[list[float], np.ndarray]:
+    """Candidate times (s), in ``analytics.falls``'s order, and their CNN input windows
+    (2 s before to ``after_s`` after each: LATE_S for the late net's)."""
     times = [i / RATE_HZ for i in falls.candidates(magnitude(internal_signal(acc, fs)))]
-    return times, falls.cnn_windows(acc, fs, times).astype(np.float32)
-
-
-def late_windows(acc: np.ndarray, fs: float, times: list[float]) -> np.ndarray:
-    """``analytics.falls.cnn_windows`` on 2 s before to LATE_S after each candidate:
-    (n, 4, 150), the same channels (the turn still from the mean of -2 to -1.2 s)."""
-    return falls.cnn_windows(acc, fs, times, after_s=falls.LATE_S)
-
-
-def late_window_channels(acc: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
-    """Candidate times (s) and their late windows (-2 to +4 s)."""
-    times = [i / RATE_HZ for i in falls.candidates(magnitude(internal_signal(acc, fs)))]
-    return times, late_windows(acc, fs, times).astype(np.float32)
+    return times, falls.cnn_windows(acc, fs, times, after_s).astype(np.float32)
 
 
 def window_key() -> str:
@@ -89,10 +81,7 @@ def window_key() -> str:
 def window_table(trials: list[Trial], name: str, late: bool = False) -> fit_falls.Table:
     """Windows of every trial's candidates under variant ``name`` (x: (n, channels, 100);
     ``late``: 150, -2 to +4 s), cached in /tmp by this module's and the detector's source."""
-    key = window_key()
-    if late:
-        text = key + inspect.getsource(late_windows)
-        key = "late_" + hashlib.sha1(text.encode()).hexdigest()[:10]
+    key = ("late_" if late else "") + window_key()
     cache = Path(f"/tmp/bandhub_falls_cnn_{name}_{key}_{len(trials)}.npz")
     if cache.exists():
         d = np.load(cache)
@@ -100,13 +89,13 @@ def window_table(trials: list[Trial], name: str, late: bool = False) -> fit_fall
     xs, ys, owner, room = [], [], [], []
     for k, t in enumerate(trials):
         v = variant(t, name)
-        times, wins = (late_window_channels if late else window_channels)(v.acc, v.fs)
+        times, wins = window_channels(v.acc, v.fs, falls.LATE_S if late else falls.AFTER_S)
         for s, x in zip(times, wins, strict=True):
             xs.append(x)
             ys.append(bool(v.window and v.window[0] <= s <= v.window[1]))
             owner.append(k)
             room.append((len(v.acc) - 1) / v.fs - s)
-    width = HALF + round(falls.LATE_S * RATE_HZ) if late else 2 * HALF
+    width = LATE_WIDTH if late else 2 * HALF
     table = fit_falls.Table(
         np.array(xs, np.float32).reshape(-1, len(CHANNELS), width),
         np.array(ys, bool),
@@ -184,7 +173,7 @@ def check_windows(late: bool = False) -> np.ndarray:
     net's): the fit stores torch's logits on them as ``torch_check_logits`` (all far from
     a fall, but spread), so a test without torch holds the numpy scorer to them."""
     rng = np.random.default_rng(7)
-    n = (16, HALF + round(falls.LATE_S * RATE_HZ) if late else 2 * HALF)
+    n = (16, LATE_WIDTH if late else 2 * HALF)
     return np.stack(
         [
             rng.normal(0.1, 0.4, n),  # log |a|
